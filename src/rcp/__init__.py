@@ -1,0 +1,3 @@
+"""rcp — the Render Control Plane."""
+
+__version__ = "0.1.0"

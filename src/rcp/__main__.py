@@ -1,0 +1,3 @@
+from rcp.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Domain and provisioning engine. No Typer, rich, httpx or SQLModel imports here."""

@@ -1,0 +1,272 @@
+"""Plain domain records shared by the engine and the adapters (store, render, output)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TenantStatus(StrEnum):
+    PROVISIONING = "PROVISIONING"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    ERROR = "ERROR"
+    DELETING = "DELETING"
+
+
+class ResourceKind(StrEnum):
+    """Which Render API family a resource lives in (decides endpoints and id prefix)."""
+
+    SERVICE = "service"  # /services  (srv-, crn-)
+    POSTGRES = "postgres"  # /postgres  (dpg-…-a)
+    KEY_VALUE = "key_value"  # /key-value (red-)
+
+
+# Render API `type` of a resource → its kind. Services use Render's serviceType values.
+RENDER_TYPE_KIND: dict[str, ResourceKind] = {
+    "web_service": ResourceKind.SERVICE,
+    "private_service": ResourceKind.SERVICE,
+    "background_worker": ResourceKind.SERVICE,
+    "cron_job": ResourceKind.SERVICE,
+    "postgres": ResourceKind.POSTGRES,
+    "key_value": ResourceKind.KEY_VALUE,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    """RFC 3339 UTC with a ``Z`` suffix, as every timestamp in rcp's JSON."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class EnvVarSpec:
+    """One env var of a templated service. Exactly one source is set."""
+
+    key: str
+    value: str | None = None
+    generate: bool = False
+    # fromDatabase / fromService: (resource key, property), e.g. ("db", "connectionString")
+    from_resource: tuple[str, str] | None = None
+    # fromService with envVarKey: read another service's env var
+    from_env_var: tuple[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "generate": self.generate,
+            "from_resource": list(self.from_resource) if self.from_resource else None,
+            "from_env_var": list(self.from_env_var) if self.from_env_var else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvVarSpec:
+        fr = data.get("from_resource")
+        fe = data.get("from_env_var")
+        return cls(
+            key=data["key"],
+            value=data.get("value"),
+            generate=bool(data.get("generate", False)),
+            from_resource=(fr[0], fr[1]) if fr else None,
+            from_env_var=(fe[0], fe[1]) if fe else None,
+        )
+
+
+@dataclass
+class ResourceSpec:
+    """One resource of a rendered template, ready to send to Render.
+
+    ``body`` is the create request in Render API spelling *without* ``ownerId`` and ``envVars``
+    (the gateway adds the owner; the engine resolves env vars, which may need other resources).
+    """
+
+    key: str
+    render_type: str  # web_service | private_service | background_worker | cron_job | postgres | key_value
+    name: str  # deterministic Render name: <slug>-<key>
+    body: dict[str, Any]
+    plan: str | None = None  # API spelling, e.g. "starter", "basic_256mb"
+    env: list[EnvVarSpec] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> ResourceKind:
+        return RENDER_TYPE_KIND[self.render_type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "render_type": self.render_type,
+            "name": self.name,
+            "body": self.body,
+            "plan": self.plan,
+            "env": [e.to_dict() for e in self.env],
+            "depends_on": list(self.depends_on),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResourceSpec:
+        return cls(
+            key=data["key"],
+            render_type=data["render_type"],
+            name=data["name"],
+            body=dict(data.get("body") or {}),
+            plan=data.get("plan"),
+            env=[EnvVarSpec.from_dict(e) for e in data.get("env") or []],
+            depends_on=list(data.get("depends_on") or []),
+        )
+
+
+@dataclass
+class RenderedTemplate:
+    """A template rendered for one tenant; resources in creation order (dependencies first)."""
+
+    name: str
+    resources: list[ResourceSpec]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "resources": [r.to_dict() for r in self.resources]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RenderedTemplate:
+        return cls(
+            name=data["name"],
+            resources=[ResourceSpec.from_dict(r) for r in data.get("resources") or []],
+        )
+
+    def resource(self, key: str) -> ResourceSpec:
+        for spec in self.resources:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+
+@dataclass
+class Resource:
+    """What rcp has recorded about one of a tenant's Render resources."""
+
+    key: str
+    type: str  # Render type, as in ResourceSpec.render_type
+    name: str
+    render_id: str | None = None
+    state: str = "pending"  # pending | creating | build_in_progress | live | available | suspended | failed | deleted …
+    url: str | None = None
+    deploy_id: str | None = None
+
+    @property
+    def kind(self) -> ResourceKind:
+        return RENDER_TYPE_KIND[self.type]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "type": self.type,
+            "render_id": self.render_id,
+            "name": self.name,
+            "state": self.state,
+            "url": self.url,
+        }
+
+
+@dataclass
+class Tenant:
+    name: str
+    slug: str
+    status: TenantStatus
+    template: str
+    rendered_template: dict[str, Any]
+    custom_plugin_repo: str | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_error: str | None = None
+    resources: list[Resource] = field(default_factory=list)
+    # env overrides: service key → {ENV_KEY: value}; values are secrets (masked on output)
+    env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def resource(self, key: str) -> Resource | None:
+        for res in self.resources:
+            if res.key == key:
+                return res
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The tenant object of DESIGN §4 (fields may be added, never removed)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "slug": self.slug,
+            "status": str(self.status),
+            "template": self.template,
+            "custom_plugin_repo": self.custom_plugin_repo,
+            "render_service_ids": {r.key: r.render_id for r in self.resources if r.render_id},
+            "resources": [r.to_json() for r in self.resources],
+            "created_at": iso_z(self.created_at),
+            "updated_at": iso_z(self.updated_at),
+            "last_error": self.last_error,
+        }
+
+
+@dataclass
+class RemoteResource:
+    """A resource as Render reports it, reduced to what the engine needs."""
+
+    kind: ResourceKind
+    render_id: str
+    name: str
+    type: str  # Render type (web_service, …, postgres, key_value)
+    # services: latest known deploy status or "suspended"; datastores: Render's status
+    state: str
+    suspended: bool = False
+    url: str | None = None
+    plan: str | None = None
+    deploy_id: str | None = None  # for a freshly created service: the deploy Render started
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    actor: str
+    host: str
+    pid: int
+    command: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    slug: str
+    holder: LockHolder
+    generation: int
+    acquired_at: datetime
+
+
+@dataclass
+class AuditEntry:
+    actor: str
+    command: str  # secrets already redacted
+    tenant: str | None
+    outcome: str  # "ok" | error code
+    exit_code: int
+    duration_ms: int
+    at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso_z(self.at),
+            "actor": self.actor,
+            "command": self.command,
+            "tenant": self.tenant,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "duration_ms": self.duration_ms,
+        }

@@ -1,0 +1,169 @@
+"""The small Protocols through which core talks to its adapters (store, render, output).
+
+Adapters satisfy these structurally; core never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from rcp.core.models import (
+    AuditEntry,
+    Lease,
+    LockHolder,
+    RemoteResource,
+    Resource,
+    ResourceKind,
+    Tenant,
+    TenantStatus,
+)
+
+
+class RenderGateway(Protocol):
+    """Render as the engine sees it. Implemented by ``rcp.render.gateway.Gateway``.
+
+    Errors are the ``rcp.errors`` Render tree: ``RenderTransportError`` (``maybe_sent`` tells
+    whether the outcome is unknown), ``RenderServerError`` after retries, ``RetryLater`` when a
+    server-requested wait exceeds the wait budget, ``AuthError`` for 401/403, ``RenderBadRequest``.
+    """
+
+    def owner_id(self) -> str:
+        """The workspace for creates: RENDER_OWNER_ID, else the only one ``GET /owners`` lists.
+        Raises ConfigError (exit 6) when there are none or several (naming them)."""
+        ...
+
+    def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
+        """Every resource of ``kind`` in the workspace whose name is exactly ``name``."""
+        ...
+
+    def create(
+        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+    ) -> RemoteResource:
+        """POST the create. ``body`` lacks ownerId (added here); ``env`` is the envVars list
+        (``{"key", "value"}`` or ``{"key", "generateValue": True}``), services only.
+        Never repeated after the request may have been sent (see RenderTransportError)."""
+        ...
+
+    def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
+        """Current state (services: the latest deploy's status, or "suspended"); None on 404."""
+        ...
+
+    def delete(self, kind: ResourceKind, render_id: str) -> bool:
+        """True when deleted now, False when it was already gone (404)."""
+        ...
+
+    def suspend(self, kind: ResourceKind, render_id: str) -> None: ...
+
+    def resume(self, kind: ResourceKind, render_id: str) -> None: ...
+
+    def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
+        """Postgres / Key Value connection-info (internalConnectionString, …)."""
+        ...
+
+    def list_env_vars(self, service_id: str) -> dict[str, str]: ...
+
+    def set_env_var(self, service_id: str, key: str, value: str) -> None: ...
+
+    def delete_env_var(self, service_id: str, key: str) -> bool: ...
+
+    def trigger_deploy(self, service_id: str) -> str | None:
+        """Start a deploy; its id, or None when Render answered 202 without a body."""
+        ...
+
+    def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource: ...
+
+    def update_datastore(
+        self, kind: ResourceKind, render_id: str, body: dict[str, Any]
+    ) -> RemoteResource: ...
+
+
+class TenantStore(Protocol):
+    """Persistence of tenants, their resources, the step journal, locks and the audit log.
+
+    Implemented by ``rcp.store.repository.SqlStore``. Methods taking ``lease`` are fenced: the
+    write happens only while ``lease.generation`` is still the tenant's lock generation, else
+    ``LockLost`` is raised and nothing is written.
+    """
+
+    def get_tenant(self, slug: str) -> Tenant | None: ...
+
+    def list_tenants(self, status: TenantStatus | None = None) -> list[Tenant]: ...
+
+    def insert_tenant(self, tenant: Tenant, *, lease: Lease) -> Tenant:
+        """Insert with its resources; returns it with id and timestamps. ConflictError if the
+        slug exists."""
+        ...
+
+    def update_tenant(
+        self,
+        slug: str,
+        *,
+        lease: Lease,
+        status: TenantStatus | None = None,
+        last_error: str | None = None,
+        clear_error: bool = False,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        rendered_template: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:
+        """Insert or update the resource with this key (all fields)."""
+        ...
+
+    def remove_resource(self, slug: str, key: str, *, lease: Lease) -> None: ...
+
+    def delete_tenant(self, slug: str, *, lease: Lease) -> None: ...
+
+    def journal(
+        self,
+        slug: str,
+        *,
+        lease: Lease,
+        step: str,
+        resource_key: str | None,
+        status: str,
+        render_name: str | None = None,
+        render_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one journal row (``step`` e.g. "create", ``status`` "pending" | "done" |
+        "failed"), committed before returning."""
+        ...
+
+    def acquire_lock(
+        self, slug: str, holder: LockHolder, *, wait_seconds: float = 0.0
+    ) -> Lease:
+        """Take the tenant's lease (a row with a generation). Takes over at once from a dead
+        process on this host, and from any holder whose lease expired (30 s after its last
+        heartbeat). Raises LockBusy naming the holder (actor, host, pid, since) otherwise,
+        after waiting up to ``wait_seconds``."""
+        ...
+
+    def renew_lock(self, lease: Lease) -> None:
+        """Heartbeat; LockLost if the generation moved on."""
+        ...
+
+    def check_lock(self, lease: Lease) -> None:
+        """LockLost unless ``lease`` is still current. Called before every Render mutation."""
+        ...
+
+    def release_lock(self, lease: Lease) -> None: ...
+
+    def append_audit(self, entry: AuditEntry) -> None: ...
+
+    def list_audit(
+        self, *, tenant: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[AuditEntry]: ...
+
+
+class ProgressSink(Protocol):
+    """Where the engine reports progress (``rcp.output`` renders it on stderr)."""
+
+    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        ...
+
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
