@@ -47,7 +47,7 @@ class RcpError(Exception):
 
 
 class UsageError(RcpError):
-    code = "invalid_input"
+    code = "usage_error"
     exit_code = 2
 
 

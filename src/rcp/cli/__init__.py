@@ -1,1 +1,286 @@
-"""rcp.cli."""
+"""The root Typer app. Thin: parse, call one core function, hand the result to the output layer.
+
+Global options work before and after the command (``rcp -o json tenant list`` and
+``rcp tenant list -o json``): ``RcpGroup`` hoists them to the front before Click parses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from rcp.cli import _click as click
+
+from rcp import __version__
+
+# option → takes a value
+GLOBAL_OPTIONS: dict[str, bool] = {
+    "-o": True,
+    "--output": True,
+    "-v": False,
+    "--verbose": False,
+    "-q": False,
+    "--quiet": False,
+    "--sandbox": False,
+    "--no-input": False,
+    "--log-format": True,
+    "--version": False,
+}
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options (wherever they appear before ``--``) in front of the command."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    args = list(args)
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in GLOBAL_OPTIONS:
+            hoisted.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg and index + 1 < len(args):
+                hoisted.append(args[index + 1])
+                index += 1
+        elif len(arg) > 2 and arg.startswith("-o") and not arg.startswith("--"):
+            hoisted.append(arg)  # -ojson
+        elif len(arg) > 2 and arg.startswith("-v") and set(arg[1:]) == {"v"}:
+            hoisted.append(arg)  # -vv
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+def _json_requested(args: Sequence[str]) -> bool:
+    args = list(args)
+    for index, arg in enumerate(args):
+        if arg in ("-o", "--output") and index + 1 < len(args):
+            return args[index + 1] == "json"
+        if arg in ("-ojson", "--output=json"):
+            return True
+    return os.environ.get("RCP_OUTPUT") == "json"
+
+
+_CURRENT_ARGV: list[str] = []
+
+
+class OutputMode(str, Enum):
+    human = "human"
+    json = "json"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class RcpGroup(TyperGroup):
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        # Kept for the audit log and the lock holder's description of the command.
+        _CURRENT_ARGV[:] = argv
+        try:
+            result = super().main(
+                args=argv,
+                prog_name=prog_name or "rcp",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            # Usage errors: message on stderr; in JSON mode also the envelope on stdout.
+            message = exc.format_message()
+            hint = None
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f"see '{exc.ctx.command_path} --help'"
+            sys.stderr.write(f"Error: {message}\n")
+            if hint:
+                sys.stderr.write(f"Hint: {hint}\n")
+            if _json_requested(argv):
+                envelope = {"error": {"code": "usage_error", "message": message, "hint": hint}}
+                sys.stdout.write(json.dumps(envelope) + "\n")
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            sys.stderr.write("Aborted.\n")
+            sys.exit(130)
+        if isinstance(result, int):
+            sys.exit(result)
+        return result
+
+
+app = typer.Typer(
+    cls=RcpGroup,
+    name="rcp",
+    help="Render Control Plane: create, inspect, suspend, change and delete each tenant's "
+    "infrastructure on Render.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"rcp {__version__}")
+        raise typer.Exit(0)
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
+
+
+def configure_logging(verbose: int, quiet: bool, log_format: str, secrets: list[str]) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_rcp", False):
+            root.removeHandler(handler)
+
+    class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+        # Look sys.stderr up at emit time (CliRunner swaps it per invocation).
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
+    handler = _StderrHandler()
+    handler._rcp = True  # type: ignore[attr-defined]
+    handler.addFilter(_RedactingFilter(secrets))
+    handler.setFormatter(
+        _JsonFormatter() if log_format == "json" else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Third-party chatter (httpx logs full URLs at INFO) stays off unless -vv.
+    for noisy in ("httpx", "httpcore", "alembic", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    output: Annotated[
+        OutputMode | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output format: human or json [env: RCP_OUTPUT].",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="More logs on stderr (repeatable).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only results and errors.")] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option("--sandbox", help="Use the embedded Render simulator [env: RCP_SANDBOX=1]."),
+    ] = False,
+    no_input: Annotated[
+        bool, typer.Option("--no-input", help="Never prompt (implied without a TTY or with CI).")
+    ] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            help="Log format on stderr: text or json [env: RCP_LOG_FORMAT].",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Render Control Plane."""
+    from rcp.context import AppContext
+    from rcp.settings import GlobalOptions
+
+    options = GlobalOptions(
+        output=output.value if output else None,
+        verbose=verbose,
+        quiet=quiet,
+        sandbox=sandbox,
+        no_input=no_input,
+        log_format=log_format.value if log_format else None,
+    )
+    app_ctx = AppContext(options, argv=_CURRENT_ARGV)
+    ctx.obj = app_ctx
+    try:
+        settings = app_ctx.settings
+        configure_logging(settings.verbose, settings.quiet, settings.log_format, settings.secrets())
+    except Exception:  # reported by the command itself (exit 6) through handle_errors
+        configure_logging(verbose, quiet, options.log_format or "text", [])
+
+
+def _register() -> None:
+    from rcp.cli import db, health, sandbox, template, tenant
+
+    app.add_typer(tenant.app, name="tenant", help="Create, inspect and delete tenants.")
+    app.add_typer(template.app, name="template", help="List, show and validate templates.")
+    app.add_typer(db.app, name="db", help="Database migrations.")
+    app.add_typer(sandbox.app, name="sandbox", help="The embedded Render API simulator.")
+    app.command("health")(health.health)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -6,6 +6,7 @@ Adapters satisfy these structurally; core never imports them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -150,6 +151,10 @@ class TenantStore(Protocol):
         ...
 
     def release_lock(self, lease: Lease) -> None: ...
+
+    def keep_alive(self, lease: Lease) -> AbstractContextManager[None]:
+        """Renew the lease every 10 s on a background thread while the block runs."""
+        ...
 
     def append_audit(self, entry: AuditEntry) -> None: ...
 

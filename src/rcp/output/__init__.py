@@ -1,1 +1,129 @@
-"""rcp.output."""
+"""The only place that prints. Results go to stdout; everything else to stderr.
+
+JSON mode prints exactly one document on stdout: ``{"data": …}`` or ``{"error": {…}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rcp.errors import RcpError
+
+HumanRender = str | Callable[["Console"], None] | None
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class Output:
+    def __init__(
+        self,
+        mode: str = "human",
+        *,
+        quiet: bool = False,
+        no_color: bool = False,
+        secrets: Iterable[str] = (),
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.quiet = quiet
+        self.no_color = no_color
+        self.secrets = list(secrets)
+        self._stdout = stdout
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._err_console: Console | None = None
+        self.result_written = False
+
+    # Streams are looked up late: CliRunner swaps sys.stdout/sys.stderr per invocation.
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    @property
+    def json(self) -> bool:
+        return self.mode == "json"
+
+    def console(self) -> Console:
+        from rich.console import Console
+
+        if self._console is None or self._console.file is not self.stdout:
+            self._console = Console(
+                file=self.stdout, no_color=self.no_color, highlight=False, soft_wrap=True
+            )
+        return self._console
+
+    def err_console(self) -> Console:
+        from rich.console import Console
+
+        if self._err_console is None or self._err_console.file is not self.stderr:
+            self._err_console = Console(
+                file=self.stderr, no_color=self.no_color, highlight=False, soft_wrap=True
+            )
+        return self._err_console
+
+    def stderr_is_tty(self) -> bool:
+        isatty = getattr(self.stderr, "isatty", None)
+        return bool(isatty and isatty())
+
+    def result(self, data: Any, human: HumanRender = None) -> None:
+        """Print the command's result: the JSON envelope, or the human rendering."""
+        self.result_written = True
+        if self.json:
+            self.stdout.write(_redact(json.dumps({"data": data}, default=str), self.secrets) + "\n")
+            self.stdout.flush()
+            return
+        if human is None:
+            self.stdout.write(_redact(json.dumps(data, indent=2, default=str), self.secrets) + "\n")
+        elif isinstance(human, str):
+            if human:
+                self.stdout.write(_redact(human, self.secrets) + "\n")
+        else:
+            human(self.console())
+        self.stdout.flush()
+
+    def error(self, error: RcpError) -> None:
+        """Report a failure: one line (plus an optional hint) on stderr; the envelope on stdout
+        in JSON mode."""
+        message = _redact(error.message, self.secrets)
+        hint = _redact(error.hint, self.secrets) if error.hint else None
+        self.stderr.write(f"Error: {message}\n")
+        if hint:
+            self.stderr.write(f"Hint: {hint}\n")
+        self.stderr.flush()
+        if self.json and not self.result_written:
+            body: dict[str, Any] = {"code": error.code, "message": message, "hint": hint}
+            retry_at = getattr(error, "retry_at", None)
+            if retry_at is not None:
+                from rcp.core.models import iso_z
+
+                body["retry_at"] = iso_z(retry_at)
+            self.stdout.write(json.dumps({"error": body}) + "\n")
+            self.stdout.flush()
+            self.result_written = True
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.stderr.write(f"Warning: {_redact(message, self.secrets)}\n")
+            self.stderr.flush()
+
+    def info(self, message: str) -> None:
+        """A status line for humans on stderr (suppressed by -q)."""
+        if not self.quiet:
+            self.stderr.write(_redact(message, self.secrets) + "\n")
+            self.stderr.flush()

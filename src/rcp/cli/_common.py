@@ -1,0 +1,133 @@
+"""Shared pieces of the command layer: the error-mapping decorator and context access."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+
+from rcp.cli import _click as click
+
+from rcp.context import AppContext
+from rcp.errors import Interrupted, RcpError
+from rcp.settings import GlobalOptions
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = logging.getLogger("rcp")
+
+
+def app_context(ctx: typer.Context | None = None) -> AppContext:
+    """The AppContext the root callback stored (built on demand when a sub-app runs alone)."""
+    context = ctx or click.get_current_context()
+    found = context.find_object(AppContext)
+    if found is None:
+        found = AppContext(GlobalOptions())
+        context.find_root().obj = found
+    return found
+
+
+def _write_audit(app: AppContext, exit_code: int, outcome: str) -> None:
+    if app.audit_subject is None:
+        return
+    command, tenant = app.audit_subject
+    try:
+        from rcp.core.models import AuditEntry
+        from rcp.context import redact_argv
+
+        entry = AuditEntry(
+            actor=app.settings.actor,
+            command=" ".join(["rcp", *redact_argv(app.argv)]) or command,
+            tenant=tenant,
+            outcome=outcome,
+            exit_code=exit_code,
+            duration_ms=int((time.monotonic() - app.started) * 1000),
+        )
+        app.store().append_audit(entry)
+    except Exception as exc:  # the audit must never mask the command's own outcome
+        log.warning("could not write the audit log: %s", type(exc).__name__)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Map RcpError to the error output and its exit code; anything else to exit 1.
+
+    The one place where exceptions become exit codes. Also writes the audit entry of a mutating
+    command once it has passed its preconditions (``app.audit_subject`` set).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        app = app_context()
+        exit_code = 0
+        outcome = "ok"
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit as exc:
+            exit_code = exc.exit_code
+            outcome = "ok" if exit_code == 0 else f"exit_{exit_code}"
+            raise
+        except click.ClickException:
+            raise
+        except RcpError as exc:
+            exit_code, outcome = exc.exit_code, exc.code
+            app.output.error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            interrupted = Interrupted("interrupted", signal_number=2)
+            exit_code, outcome = interrupted.exit_code, interrupted.code
+            app.output.error(interrupted)
+            raise typer.Exit(interrupted.exit_code) from None
+        except Exception as exc:
+            exit_code, outcome = 1, "internal_error"
+            if os.environ.get("RCP_DEBUG", "") not in ("", "0"):
+                raise
+            # Exception text can carry anything (URLs, values): keep the class and a redacted
+            # message, never locals.
+            internal = RcpError(
+                f"internal error ({type(exc).__name__}): {exc}",
+                hint="rerun with RCP_DEBUG=1 for a traceback",
+            )
+            app.output.error(internal)
+            raise typer.Exit(1) from None
+        finally:
+            _write_audit(app, exit_code, outcome)
+            app.close()
+
+    return wrapper
+
+
+def mark_audited(app: AppContext, command: str, tenant: str | None) -> None:
+    """Called by a mutating command once its preconditions passed: it will be audited."""
+    app.audit_subject = (command, tenant)
+
+
+def no_input(app: AppContext) -> bool:
+    """Never prompt: --no-input, CI set, or stdin not a terminal."""
+    import sys
+
+    if app.options.no_input or os.environ.get("CI"):
+        return True
+    isatty = getattr(sys.stdin, "isatty", None)
+    return not (isatty and isatty())
+
+
+def render_json_table(rows: list[dict[str, Any]], columns: list[str]) -> Callable[[Any], None]:
+    """A human renderer: a rich table of the given columns."""
+
+    def render(console: Any) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column.upper())
+        for row in rows:
+            table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
+        console.print(table)
+
+    return render

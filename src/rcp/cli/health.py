@@ -1,0 +1,59 @@
+"""`rcp health`: database and Render checks, every failure reported, exit 0 or 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors
+
+
+@handle_errors
+def health(ctx: typer.Context) -> None:
+    """Database reachable and at head; Render reachable, key valid, workspace resolved."""
+    from rcp.core.health import run_checks
+    from rcp.settings import mask_url
+
+    app_ctx = app_context(ctx)
+
+    def database() -> str:
+        status = app_ctx.store().schema_status()
+        if not status["at_head"]:
+            from rcp.errors import StoreError
+
+            raise StoreError(f"schema at {status['current']}, code expects {status['head']}")
+        return f"{mask_url(app_ctx.settings.database_url)} at {status['head']}"
+
+    def render_key() -> str:
+        user = app_ctx.render_client().get_user()
+        return f"key valid ({getattr(user, 'email', 'user')})" + (
+            " [sandbox]" if app_ctx.settings.sandbox else ""
+        )
+
+    def render_workspace() -> str:
+        return f"workspace {app_ctx.gateway().owner_id()}"
+
+    def render_rate_limit() -> str:
+        limiter = getattr(app_ctx.render_client(), "limiter", None)
+        describe = getattr(limiter, "describe", None)
+        return str(describe()) if callable(describe) else "no requests throttled"
+
+    report = run_checks(
+        [
+            ("database", database),
+            ("render_api", render_key),
+            ("render_workspace", render_workspace),
+            ("render_rate_limit", render_rate_limit),
+        ]
+    )
+
+    def render(console: Any) -> None:
+        for check in report["checks"]:
+            mark = "ok  " if check["ok"] else "FAIL"
+            console.print(f"{mark} {check['name']}: {check['detail']}")
+        console.print(f"status: {report['status']}")
+
+    app_ctx.output.result(report, human=render)
+    if report["status"] != "healthy":
+        raise typer.Exit(1)

@@ -1,0 +1,276 @@
+"""`rcp tenant …`: create, status, list, show, delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, mark_audited, no_input, render_json_table
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
+from rcp.context import AppContext
+from rcp.errors import UsageError
+
+if TYPE_CHECKING:
+    from rcp.core.models import Tenant
+
+app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
+
+
+def _duration(value: str | None, flag: str) -> float | None:
+    if value is None:
+        return None
+    from rcp.core.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except UsageError as exc:
+        raise UsageError(f"invalid {flag} value {value!r}: {exc.message}") from None
+
+
+def _apply_max_wait(app_ctx: AppContext, max_wait: str | None) -> None:
+    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
+
+
+def _tenant_human(tenant: Tenant) -> Any:
+    def render(console: Any) -> None:
+        from rich.table import Table
+
+        console.print(
+            f"[bold]{tenant.slug}[/bold]  {tenant.name}  status={tenant.status}  "
+            f"template={tenant.template}"
+        )
+        if tenant.last_error:
+            console.print(f"last error: {tenant.last_error}")
+        table = Table(box=None, pad_edge=False)
+        for column in ("KEY", "TYPE", "RENDER ID", "NAME", "STATE", "URL"):
+            table.add_column(column)
+        for r in tenant.resources:
+            table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
+        console.print(table)
+
+    return render
+
+
+def _progress(app_ctx: AppContext) -> Any:
+    from rcp.output.progress import make_progress
+
+    return make_progress(app_ctx.output)
+
+
+@app.command("create")
+@handle_errors
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The tenant's display name.")],
+    slug: Annotated[str | None, typer.Option("--slug", help="Slug (default: from the name).")] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", help="Template name or path (default: default).")
+    ] = None,
+    plugin_repo: Annotated[
+        str | None, typer.Option("--plugin-repo", help="The tenant's custom plugin repository URL.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until every resource is up.")
+    ] = True,
+    timeout: Annotated[str, typer.Option("--timeout", help="Give up waiting after this long.")] = "30m",
+    if_exists: Annotated[
+        str, typer.Option("--if-exists", help="resume (default) or fail when the slug exists.")
+    ] = "resume",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Record a tenant and provision every resource of its template."""
+    from rcp.cli._signals import failpoint_from_env, graceful_stop
+    from rcp.core.provisioning import Waiting
+    from rcp.core.tenants import create_tenant, plan_create
+
+    app_ctx = app_context(ctx)
+    if if_exists not in ("resume", "fail"):
+        raise UsageError(f"invalid --if-exists value {if_exists!r}: expected resume or fail")
+    timeout_seconds = _duration(timeout, "--timeout")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    settings = app_ctx.settings
+    plan = plan_create(
+        name=name,
+        slug=slug,
+        template=template,
+        plugin_repo=plugin_repo,
+        config_dir=settings.config_dir,
+    )
+    gateway = app_ctx.gateway()
+    gateway.owner_id()  # API key and workspace are preconditions: checked before any write
+    store = app_ctx.store()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            tenant = create_tenant(
+                store=store,
+                gateway=gateway,
+                progress=progress,
+                holder=app_ctx.lock_holder(),
+                plan=plan,
+                waiting=Waiting(timeout=timeout_seconds) if wait else None,
+                if_exists=if_exists,
+                lock_wait=lock_wait,
+                stop=stop,
+                on_locked=lambda: mark_audited(app_ctx, "tenant create", plan.slug),
+                failpoint=failpoint_from_env(),
+            )
+    finally:
+        progress.close()
+    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+
+
+@app.command("status")
+@handle_errors
+def status(
+    ctx: typer.Context,
+    slug: Annotated[str | None, typer.Argument(help="Tenant slug.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Refresh from Render first.")] = False,
+) -> None:
+    """Recorded status and per-resource state (``--live`` asks Render first)."""
+    from rcp.core.tenants import get_tenant, list_tenants, live_status
+
+    app_ctx = app_context(ctx)
+    if (slug is None) == (not all_):
+        raise UsageError("give a tenant SLUG or --all (not both)")
+    if slug is not None:
+        from rcp.core.slugs import validate_slug
+
+        validate_slug(slug)
+    store = app_ctx.store()
+    tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
+    if live:
+        gateway = app_ctx.gateway()
+        progress = _progress(app_ctx)
+        try:
+            tenants = [
+                live_status(
+                    store=store,
+                    gateway=gateway,
+                    progress=progress,
+                    holder=app_ctx.lock_holder(),
+                    tenant=t,
+                )
+                for t in tenants
+            ]
+        finally:
+            progress.close()
+    if all_:
+        rows = [t.to_json() for t in tenants]
+        app_ctx.output.result(
+            rows, human=render_json_table(rows, ["slug", "name", "status", "template", "last_error"])
+        )
+    else:
+        app_ctx.output.result(tenants[0].to_json(), human=_tenant_human(tenants[0]))
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only tenants with this status.")
+    ] = None,
+) -> None:
+    """All tenants."""
+    from rcp.core.tenants import list_tenants
+
+    app_ctx = app_context(ctx)
+    if status is not None:
+        from rcp.core.models import TenantStatus
+
+        if status.upper() not in {s.value for s in TenantStatus}:
+            names = ", ".join(s.value for s in TenantStatus)
+            raise UsageError(f"invalid --status value {status!r}: expected one of {names}")
+    rows = [t.to_json() for t in list_tenants(app_ctx.store(), status)]
+    app_ctx.output.result(
+        rows, human=render_json_table(rows, ["slug", "name", "status", "template", "created_at"])
+    )
+
+
+@app.command("show")
+@handle_errors
+def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant slug.")]) -> None:
+    """The full record: resources, Render ids and URLs, template, env overrides (masked)."""
+    from rcp.core.slugs import validate_slug
+    from rcp.core.tenants import get_tenant
+
+    app_ctx = app_context(ctx)
+    validate_slug(slug)
+    tenant = get_tenant(app_ctx.store(), slug)
+    data = tenant.to_json()
+    data["rendered_template"] = tenant.rendered_template
+    data["env_overrides"] = [
+        {"service": service, "key": key, "value": "***"}
+        for service, values in sorted(tenant.env_overrides.items())
+        for key in sorted(values)
+    ]
+    app_ctx.output.result(data, human=_tenant_human(tenant))
+
+
+@app.command("delete")
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    yes: YesOption = False,
+    missing_ok: Annotated[
+        bool, typer.Option("--missing-ok", help="Succeed when the tenant does not exist.")
+    ] = False,
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Delete every Render resource of the tenant (reverse order), then its record."""
+    from rcp.cli._signals import failpoint_from_env, graceful_stop
+    from rcp.core.slugs import validate_slug
+    from rcp.core.tenants import delete_tenant
+
+    app_ctx = app_context(ctx)
+    validate_slug(slug)
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    if not yes and no_input(app_ctx):
+        raise UsageError(
+            f"refusing to delete {slug} without confirmation: pass --yes",
+            hint="stdin is not a terminal (or --no-input/CI is set), so rcp cannot ask",
+        )
+    store = app_ctx.store()
+    if store.get_tenant(slug) is None:
+        if missing_ok:
+            app_ctx.output.result(
+                {"slug": slug, "deleted": False, "resources_deleted": []},
+                human=f"tenant {slug} does not exist; nothing to delete",
+            )
+            return
+        from rcp.core.tenants import get_tenant
+
+        get_tenant(store, slug)
+    if not yes and not typer.confirm(
+        f"Delete tenant {slug} and all its Render resources?", err=True
+    ):
+        raise UsageError("deletion not confirmed", code="not_confirmed")
+    gateway = app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            deleted = delete_tenant(
+                store=store,
+                gateway=gateway,
+                progress=progress,
+                holder=app_ctx.lock_holder(),
+                slug=slug,
+                lock_wait=lock_wait,
+                stop=stop,
+                on_locked=lambda: mark_audited(app_ctx, "tenant delete", slug),
+                failpoint=failpoint_from_env(),
+            )
+    finally:
+        progress.close()
+    app_ctx.output.result(
+        {"slug": slug, "deleted": True, "resources_deleted": deleted},
+        human=f"deleted tenant {slug} ({len(deleted)} Render resources)",
+    )

@@ -1,0 +1,156 @@
+"""AppContext: settings plus lazily built adapters (store, Render gateway, output).
+
+Built by the root command from the global options; nothing heavy is imported until a command
+asks for it, so ``rcp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from rcp.errors import ConfigError, RcpError
+from rcp.output import Output
+from rcp.settings import GlobalOptions, Settings, load_settings
+
+if TYPE_CHECKING:
+    from rcp.core.models import LockHolder
+    from rcp.core.ports import RenderGateway
+    from rcp.store import SqlStore
+
+
+class AppContext:
+    def __init__(self, options: GlobalOptions, argv: list[str] | None = None) -> None:
+        self.options = options
+        self.argv = list(argv or [])
+        self.started = time.monotonic()
+        self._settings: Settings | None = None
+        self._settings_error: RcpError | None = None
+        self._output: Output | None = None
+        self._store: SqlStore | None = None
+        self._gateway: RenderGateway | None = None
+        self._client: Any = None
+        # Set once a mutating command has passed its preconditions: (command, tenant slug).
+        self.audit_subject: tuple[str, str | None] | None = None
+        # --max-wait given to the command itself wins over RCP_MAX_WAIT and the config file.
+        self.max_wait_override: float | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.options)
+        return self._settings
+
+    @property
+    def output(self) -> Output:
+        if self._output is None:
+            try:
+                settings = self.settings
+            except RcpError:
+                # A broken setting must still be reported, in the mode the user asked for.
+                mode = self.options.output or os.environ.get("RCP_OUTPUT", "human")
+                self._output = Output(
+                    mode if mode in ("human", "json") else "human", quiet=self.options.quiet
+                )
+                return self._output
+            self._output = Output(
+                settings.output,
+                quiet=settings.quiet,
+                no_color=settings.no_color,
+                secrets=settings.secrets(),
+            )
+        return self._output
+
+    def store(self) -> SqlStore:
+        if self._store is None:
+            from rcp.store import open_store
+
+            self._store = open_store(self.settings.database_url)
+        return self._store
+
+    def render_client(self) -> Any:
+        """The one Render client of this process (sandbox transport when --sandbox)."""
+        if self._client is None:
+            settings = self.settings
+            if not settings.api_key:
+                raise ConfigError(
+                    "no Render API key: set RENDER_API_KEY or run `rcp auth login`",
+                    hint="or try rcp with --sandbox, which needs no Render account",
+                    code="missing_api_key",
+                )
+            from rcp.render.client import RenderClient
+
+            transport = None
+            if settings.sandbox:
+                from rcp.sandbox import SandboxSettings, SandboxTransport
+
+                settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
+                transport = SandboxTransport(
+                    settings.sandbox_state_path, SandboxSettings.from_env(os.environ)
+                )
+            self._client = RenderClient(
+                settings.api_key,
+                base_url=settings.api_url,
+                transport=transport,
+                max_wait=(
+                    self.max_wait_override
+                    if self.max_wait_override is not None
+                    else settings.max_wait
+                ),
+            )
+        return self._client
+
+    def gateway(self) -> RenderGateway:
+        if self._gateway is None:
+            from rcp.render.gateway import Gateway
+
+            self._gateway = Gateway(self.render_client(), owner_id=self.settings.owner_id)
+        return self._gateway
+
+    def lock_holder(self) -> LockHolder:
+        from rcp.core.models import LockHolder
+
+        command = " ".join(["rcp", *redact_argv(self.argv)])
+        return LockHolder(
+            actor=self.settings.actor, host=socket.gethostname(), pid=os.getpid(), command=command
+        )
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+SECRET_FLAGS = {"--with-token", "--token", "--api-key"}
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """The command line for the audit log: values of env assignments and secret flags hidden."""
+    redacted: list[str] = []
+    hide_next = False
+    in_env_set = "env" in argv and "set" in argv
+    for arg in argv:
+        if hide_next:
+            redacted.append("***")
+            hide_next = False
+            continue
+        if arg in SECRET_FLAGS:
+            redacted.append(arg)
+            hide_next = True
+            continue
+        if "=" in arg and not arg.startswith("-") and in_env_set:
+            key = arg.split("=", 1)[0]
+            redacted.append(f"{key}=***")
+            continue
+        if arg.startswith(("postgres://", "postgresql://", "--to=")) or "://" in arg and "@" in arg:
+            from rcp.settings import mask_url
+
+            redacted.append(mask_url(arg))
+            continue
+        redacted.append(arg)
+    return redacted

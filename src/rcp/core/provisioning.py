@@ -1,0 +1,491 @@
+"""The provisioning engine: plan → apply with a journal, resume, reconcile by name, readiness.
+
+Rules (DESIGN §7):
+- before each Render mutation the step is committed as pending (resource state
+  ``create_pending`` + a journal row), after it the Render id is committed;
+- a resource left ``create_pending`` without an id by an earlier run, or whose create ended with
+  an unknown outcome (read error, dropped connection, 5xx), is looked up by its deterministic
+  name first: one match → adopt, none → create, several → stop (exit 5) naming them;
+- every mutation is preceded by a fencing check of the tenant lease and by a look at the stop
+  flag (SIGINT/SIGTERM: no new Render call after the signal).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rcp.core.models import (
+    Lease,
+    RemoteResource,
+    RenderedTemplate,
+    Resource,
+    ResourceKind,
+    ResourceSpec,
+    Tenant,
+    TenantStatus,
+)
+from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
+from rcp.errors import (
+    Interrupted,
+    ProvisioningFailed,
+    RenderBadRequest,
+    RenderServerError,
+    RenderTransportError,
+    TimedOut,
+)
+
+SERVICE_READY = {"live"}
+SERVICE_FAILED = {
+    "build_failed",
+    "update_failed",
+    "pre_deploy_failed",
+    "canceled",
+    "deactivated",
+}
+DATASTORE_READY = {"available"}
+DATASTORE_FAILED = {"recovery_failed", "unavailable"}
+
+# Connection-info fields a template can reference with fromDatabase / fromService.
+CONNECTION_PROPERTIES = {
+    "connectionString": "internalConnectionString",
+    "externalConnectionString": "externalConnectionString",
+}
+
+
+class StopFlag:
+    """Set by the signal handler: the first SIGINT/SIGTERM lets the in-flight call finish and
+    starts no new Render call."""
+
+    def __init__(self) -> None:
+        self.signal_number: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_number is not None
+
+    def request(self, signal_number: int) -> None:
+        if self.signal_number is None:
+            self.signal_number = signal_number
+
+
+@dataclass
+class Waiting:
+    """How readiness is awaited."""
+
+    timeout: float | None = 1800.0
+    poll_initial: float = 0.5
+    poll_factor: float = 1.5
+    poll_max: float = 5.0
+
+
+@dataclass
+class Engine:
+    store: TenantStore
+    gateway: RenderGateway
+    progress: ProgressSink
+    lease: Lease
+    stop: StopFlag = field(default_factory=StopFlag)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    # Failpoints for the fault-tolerance tests: a step name at which to die (SIGKILL ourselves).
+    failpoint: Callable[[str], None] = lambda _step: None
+
+    # ---- guards -------------------------------------------------------------------------
+
+    def _before_mutation(self) -> None:
+        if self.stop.requested:
+            signal_number = self.stop.signal_number or 2
+            raise Interrupted(
+                "stopped by signal before the next Render call; rerun the same command to resume",
+                signal_number=signal_number,
+            )
+        self.store.check_lock(self.lease)
+
+    def _check_stop(self) -> None:
+        if self.stop.requested:
+            raise Interrupted(
+                "stopped by signal; rerun the same command to resume",
+                signal_number=self.stop.signal_number or 2,
+            )
+
+    def _pause(self, seconds: float, deadline: float | None) -> None:
+        """Sleep in short slices so a signal or the deadline ends the wait promptly."""
+        end = self.clock() + seconds
+        if deadline is not None:
+            end = min(end, deadline)
+        while True:
+            self._check_stop()
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(left, 0.2))
+
+    # ---- create -------------------------------------------------------------------------
+
+    def provision(self, tenant: Tenant, waiting: Waiting | None) -> Tenant:
+        """Create every missing resource of the tenant, then (unless ``waiting`` is None) wait
+        until all are ready and mark the tenant ACTIVE. Resumes whatever an earlier run left."""
+        template = RenderedTemplate.from_dict(tenant.rendered_template)
+        deadline = None
+        if waiting is not None and waiting.timeout is not None:
+            deadline = self.clock() + waiting.timeout
+        if tenant.status not in (TenantStatus.PROVISIONING,):
+            self.store.update_tenant(
+                tenant.slug, lease=self.lease, status=TenantStatus.PROVISIONING
+            )
+            tenant.status = TenantStatus.PROVISIONING
+        total = len(template.resources)
+        for index, spec in enumerate(template.resources, start=1):
+            resource = tenant.resource(spec.key)
+            if resource is None:
+                resource = Resource(key=spec.key, type=spec.render_type, name=spec.name)
+                tenant.resources.append(resource)
+                self.store.save_resource(tenant.slug, resource, lease=self.lease)
+            if resource.render_id:
+                continue
+            env = self._resolve_env(tenant, template, spec, waiting, deadline)
+            self._create_one(tenant, spec, resource, env)
+            self.progress.event(
+                tenant.slug,
+                spec.key,
+                f"created {resource.render_id} ({index}/{total})",
+                resource.state,
+            )
+        if waiting is None:
+            return tenant
+        self._await_ready(tenant, [r.key for r in tenant.resources], waiting, deadline)
+        self.store.update_tenant(
+            tenant.slug, lease=self.lease, status=TenantStatus.ACTIVE, clear_error=True
+        )
+        tenant.status = TenantStatus.ACTIVE
+        tenant.last_error = None
+        self.progress.event(tenant.slug, None, "active", "ACTIVE")
+        return tenant
+
+    def _create_one(
+        self, tenant: Tenant, spec: ResourceSpec, resource: Resource, env: list[dict[str, Any]]
+    ) -> None:
+        unknown_outcome = resource.state == "create_pending"
+        if unknown_outcome:
+            # An earlier run committed the step but never recorded an id: Render may or may not
+            # have acted. Look before creating.
+            if self._adopt_by_name(tenant, spec, resource):
+                return
+        self._before_mutation()
+        resource.state = "create_pending"
+        self.store.save_resource(tenant.slug, resource, lease=self.lease)
+        self.store.journal(
+            tenant.slug,
+            lease=self.lease,
+            step="create",
+            resource_key=spec.key,
+            status="pending",
+            render_name=spec.name,
+        )
+        self.failpoint(f"create:{spec.key}:before")
+        try:
+            remote = self.gateway.create(spec.kind, spec.body, env)
+        except (RenderTransportError, RenderServerError) as exc:
+            if isinstance(exc, RenderTransportError) and not exc.maybe_sent:
+                raise
+            self.progress.event(
+                tenant.slug, spec.key, "outcome of create unknown; reconciling by name", None
+            )
+            if self._adopt_by_name(tenant, spec, resource):
+                return
+            self._before_mutation()
+            remote = self.gateway.create(spec.kind, spec.body, env)
+        except RenderBadRequest as exc:
+            # 409: the name is taken — most likely by our own earlier attempt.
+            if exc.status == 409 and self._adopt_by_name(tenant, spec, resource):
+                return
+            raise
+        self.failpoint(f"create:{spec.key}:after")
+        self._record_created(tenant, spec, resource, remote)
+
+    def _adopt_by_name(self, tenant: Tenant, spec: ResourceSpec, resource: Resource) -> bool:
+        matches = self.gateway.find_by_name(spec.kind, spec.name)
+        if len(matches) > 1:
+            ids = ", ".join(m.render_id for m in matches)
+            message = (
+                f"{len(matches)} Render resources are named {spec.name} ({ids}); "
+                "an operator must delete the extra ones (or adopt one with `rcp tenant adopt`)"
+            )
+            self.store.update_tenant(tenant.slug, lease=self.lease, last_error=message)
+            raise ProvisioningFailed(message)
+        if not matches:
+            return False
+        self.progress.event(tenant.slug, spec.key, f"adopted {matches[0].render_id} by name", None)
+        self._record_created(tenant, spec, resource, matches[0])
+        return True
+
+    def _record_created(
+        self, tenant: Tenant, spec: ResourceSpec, resource: Resource, remote: RemoteResource
+    ) -> None:
+        resource.render_id = remote.render_id
+        resource.state = remote.state
+        resource.url = remote.url
+        resource.deploy_id = remote.deploy_id
+        self.store.save_resource(tenant.slug, resource, lease=self.lease)
+        self.store.journal(
+            tenant.slug,
+            lease=self.lease,
+            step="create",
+            resource_key=spec.key,
+            status="done",
+            render_name=spec.name,
+            render_id=remote.render_id,
+        )
+        self.failpoint(f"create:{spec.key}:committed")
+
+    def _resolve_env(
+        self,
+        tenant: Tenant,
+        template: RenderedTemplate,
+        spec: ResourceSpec,
+        waiting: Waiting | None,
+        deadline: float | None,
+    ) -> list[dict[str, Any]]:
+        if spec.kind is not ResourceKind.SERVICE:
+            return []
+        resolved: list[dict[str, Any]] = []
+        connection_cache: dict[str, dict[str, str]] = {}
+        for var in spec.env:
+            if var.generate:
+                resolved.append({"key": var.key, "generateValue": True})
+            elif var.value is not None:
+                resolved.append({"key": var.key, "value": var.value})
+            elif var.from_resource is not None:
+                source_key, prop = var.from_resource
+                source = tenant.resource(source_key)
+                if source is None or not source.render_id:
+                    raise ProvisioningFailed(
+                        f"{spec.key} needs {source_key}, which has not been created"
+                    )
+                resolved.append(
+                    {
+                        "key": var.key,
+                        "value": self._resource_property(
+                            tenant, source, prop, connection_cache, waiting, deadline
+                        ),
+                    }
+                )
+            elif var.from_env_var is not None:
+                source_key, env_key = var.from_env_var
+                source = tenant.resource(source_key)
+                if source is None or not source.render_id:
+                    raise ProvisioningFailed(
+                        f"{spec.key} needs {source_key}, which has not been created"
+                    )
+                values = self.gateway.list_env_vars(source.render_id)
+                if env_key in values:
+                    resolved.append({"key": var.key, "value": values[env_key]})
+        # Tenant overrides win over template values (they are re-applied on every provision).
+        overrides: dict[str, str] = {}
+        overrides.update(tenant.env_overrides.get("*", {}))
+        overrides.update(tenant.env_overrides.get(spec.key, {}))
+        if overrides:
+            resolved = [v for v in resolved if v["key"] not in overrides]
+            resolved.extend({"key": k, "value": v} for k, v in sorted(overrides.items()))
+        del template
+        return resolved
+
+    def _resource_property(
+        self,
+        tenant: Tenant,
+        source: Resource,
+        prop: str,
+        cache: dict[str, dict[str, str]],
+        waiting: Waiting | None,
+        deadline: float | None,
+    ) -> str:
+        assert source.render_id is not None
+        if source.kind is ResourceKind.SERVICE:
+            remote = self.gateway.get(source.kind, source.render_id)
+            if remote is None or remote.url is None:
+                raise ProvisioningFailed(f"{source.key} has no {prop} yet")
+            host = remote.url.removeprefix("https://").removeprefix("http://")
+            return {"host": host.split(":")[0], "hostport": host}.get(prop, host)
+        # Render hands out connection details once the datastore is available.
+        self._await_ready(tenant, [source.key], waiting or Waiting(), deadline, quiet=True)
+        if source.render_id not in cache:
+            cache[source.render_id] = self.gateway.connection_info(source.kind, source.render_id)
+        info = cache[source.render_id]
+        field_name = CONNECTION_PROPERTIES.get(prop, prop)
+        if field_name in info:
+            return info[field_name]
+        parsed = _parse_connection_string(info.get("internalConnectionString", ""))
+        if prop in parsed:
+            return parsed[prop]
+        raise ProvisioningFailed(f"{source.key} has no property {prop!r}")
+
+    # ---- readiness ----------------------------------------------------------------------
+
+    def _await_ready(
+        self,
+        tenant: Tenant,
+        keys: list[str],
+        waiting: Waiting,
+        deadline: float | None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        pending = [k for k in keys]
+        interval = waiting.poll_initial
+        while True:
+            still: list[str] = []
+            for key in pending:
+                resource = tenant.resource(key)
+                if resource is None or resource.render_id is None:
+                    continue
+                if resource.state in (SERVICE_READY | DATASTORE_READY):
+                    continue
+                remote = self.gateway.get(resource.kind, resource.render_id)
+                if remote is None:
+                    message = f"{key} ({resource.render_id}) disappeared from Render"
+                    self._fail(tenant, message)
+                assert remote is not None
+                if remote.state != resource.state or remote.url != resource.url:
+                    resource.state = remote.state
+                    resource.url = remote.url or resource.url
+                    self.store.save_resource(tenant.slug, resource, lease=self.lease)
+                    if not quiet:
+                        self.progress.event(tenant.slug, key, resource.state, resource.state)
+                if resource.state in SERVICE_FAILED or resource.state in DATASTORE_FAILED:
+                    self._fail(tenant, f"{key} ({resource.render_id}) reached {resource.state}")
+                if resource.state not in (SERVICE_READY | DATASTORE_READY):
+                    still.append(key)
+            if not still:
+                return
+            pending = still
+            if deadline is not None and self.clock() >= deadline:
+                raise TimedOut(
+                    f"timed out waiting for {', '.join(pending)} of {tenant.slug}; "
+                    "rerun the same command to keep waiting",
+                )
+            self._pause(interval, deadline)
+            interval = min(interval * waiting.poll_factor, waiting.poll_max)
+
+    def _fail(self, tenant: Tenant, message: str) -> None:
+        self.store.update_tenant(
+            tenant.slug, lease=self.lease, status=TenantStatus.ERROR, last_error=message
+        )
+        tenant.status = TenantStatus.ERROR
+        tenant.last_error = message
+        raise ProvisioningFailed(
+            f"provisioning {tenant.slug} failed: {message}",
+            hint=f"see `rcp tenant show {tenant.slug}`; fix the cause and rerun `rcp tenant create`",
+        )
+
+    # ---- refresh (status --live) ----------------------------------------------------------
+
+    def refresh(self, tenant: Tenant, *, persist: bool) -> Tenant:
+        """Read every resource's state from Render; PROVISIONING → ACTIVE when all are up."""
+        for resource in tenant.resources:
+            if not resource.render_id:
+                continue
+            remote = self.gateway.get(resource.kind, resource.render_id)
+            resource.state = "missing" if remote is None else remote.state
+            if remote is not None and remote.url:
+                resource.url = remote.url
+            if persist:
+                self.store.save_resource(tenant.slug, resource, lease=self.lease)
+        ready = all(r.state in (SERVICE_READY | DATASTORE_READY) for r in tenant.resources)
+        template = RenderedTemplate.from_dict(tenant.rendered_template)
+        complete = {r.key for r in tenant.resources if r.render_id} >= {
+            s.key for s in template.resources
+        }
+        if tenant.status == TenantStatus.PROVISIONING and ready and complete:
+            tenant.status = TenantStatus.ACTIVE
+            if persist:
+                self.store.update_tenant(
+                    tenant.slug, lease=self.lease, status=TenantStatus.ACTIVE, clear_error=True
+                )
+        return tenant
+
+    # ---- delete -------------------------------------------------------------------------
+
+    def destroy(self, tenant: Tenant) -> list[str]:
+        """Delete every Render resource in reverse creation order (404 = already gone), then
+        the record. On failure the tenant stays DELETING with a message naming the resource."""
+        if tenant.status != TenantStatus.DELETING:
+            self.store.update_tenant(tenant.slug, lease=self.lease, status=TenantStatus.DELETING)
+            tenant.status = TenantStatus.DELETING
+        template = RenderedTemplate.from_dict(tenant.rendered_template)
+        order = [s.key for s in template.resources]
+        extra = [r.key for r in tenant.resources if r.key not in order]
+        deleted: list[str] = []
+        for key in reversed(order + extra):
+            resource = tenant.resource(key)
+            if resource is None:
+                continue
+            ids: list[str] = []
+            if resource.render_id:
+                ids.append(resource.render_id)
+            elif resource.state == "create_pending":
+                # A create whose outcome was never recorded: an orphan may exist under the name.
+                ids.extend(m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name))
+            for render_id in ids:
+                self._before_mutation()
+                self.store.journal(
+                    tenant.slug,
+                    lease=self.lease,
+                    step="delete",
+                    resource_key=key,
+                    status="pending",
+                    render_name=resource.name,
+                    render_id=render_id,
+                )
+                self.failpoint(f"delete:{key}:before")
+                try:
+                    gone_now = self.gateway.delete(resource.kind, render_id)
+                except Exception as exc:
+                    message = f"could not delete {key} ({render_id}): {exc}"
+                    self.store.update_tenant(tenant.slug, lease=self.lease, last_error=message)
+                    raise
+                self.failpoint(f"delete:{key}:after")
+                if gone_now:
+                    deleted.append(render_id)
+                self.store.journal(
+                    tenant.slug,
+                    lease=self.lease,
+                    step="delete",
+                    resource_key=key,
+                    status="done",
+                    render_name=resource.name,
+                    render_id=render_id,
+                )
+                self.progress.event(
+                    tenant.slug, key, f"deleted {render_id}" if gone_now else f"{render_id} already gone", "deleted"
+                )
+            self.store.remove_resource(tenant.slug, key, lease=self.lease)
+            self.failpoint(f"delete:{key}:committed")
+        self.store.delete_tenant(tenant.slug, lease=self.lease)
+        return deleted
+
+
+def _parse_connection_string(url: str) -> dict[str, str]:
+    """host, port, user, password, database of a postgresql:// or redis:// URL."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    found: dict[str, str] = {}
+    if parts.hostname:
+        found["host"] = parts.hostname
+    if parts.port:
+        found["port"] = str(parts.port)
+    if parts.username:
+        found["user"] = parts.username
+    if parts.password:
+        found["password"] = parts.password
+    database = parts.path.lstrip("/")
+    if database:
+        found["database"] = database
+    if parts.hostname:
+        found["hostport"] = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    return found

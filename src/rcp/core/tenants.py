@@ -1,0 +1,230 @@
+"""Tenant use cases: what each `rcp tenant …` command does, above the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcp.core.models import Lease, LockHolder, Resource, Tenant, TenantStatus
+from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
+from rcp.core.provisioning import Engine, StopFlag, Waiting
+from rcp.errors import ConflictError, TenantNotFound, UsageError
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """A validated create request: everything checked, nothing written yet."""
+
+    name: str
+    slug: str
+    template_name: str
+    rendered: dict[str, Any]
+    plugin_repo: str | None
+    template_given: bool
+
+
+def plan_create(
+    *,
+    name: str,
+    slug: str | None,
+    template: str | None,
+    plugin_repo: str | None,
+    config_dir: Path,
+) -> CreatePlan:
+    """Validate input and render the template. Raises UsageError (exit 2); no I/O but reading
+    the template file."""
+    from rcp.core import slugs, templates
+
+    clean_name = slugs.validate_name(name)
+    clean_slug = slugs.validate_slug(slug) if slug is not None else slugs.derive_slug(clean_name)
+    repo = slugs.validate_url(plugin_repo) if plugin_repo is not None else None
+    loaded = templates.load_template(template or "default", config_dir)
+    templates.validate_template(loaded)
+    rendered = templates.render_template(
+        loaded, slug=clean_slug, name=clean_name, plugin_repo=repo
+    )
+    return CreatePlan(
+        name=clean_name,
+        slug=clean_slug,
+        template_name=loaded.name,
+        rendered=rendered.to_dict(),
+        plugin_repo=repo,
+        template_given=template is not None,
+    )
+
+
+@contextmanager
+def tenant_lock(
+    store: TenantStore, slug: str, holder: LockHolder, *, wait_seconds: float = 0.0
+) -> Iterator[Lease]:
+    lease = store.acquire_lock(slug, holder, wait_seconds=wait_seconds)
+    try:
+        with store.keep_alive(lease):
+            yield lease
+    finally:
+        try:
+            store.release_lock(lease)
+        except Exception:  # a lost lease needs no release; the original error matters more
+            pass
+
+
+def _check_same_definition(existing: Tenant, plan: CreatePlan) -> None:
+    differences = []
+    if existing.name != plan.name:
+        differences.append(f"name {existing.name!r}")
+    if plan.template_given and existing.template != plan.template_name:
+        differences.append(f"template {existing.template!r}")
+    if plan.plugin_repo is not None and existing.custom_plugin_repo != plan.plugin_repo:
+        differences.append(f"plugin repo {existing.custom_plugin_repo!r}")
+    if differences:
+        raise ConflictError(
+            f"tenant {plan.slug} exists with a different definition ({', '.join(differences)})",
+            hint="use another --slug, or delete the existing tenant first",
+            code="tenant_conflict",
+        )
+
+
+def create_tenant(
+    *,
+    store: TenantStore,
+    gateway: RenderGateway,
+    progress: ProgressSink,
+    holder: LockHolder,
+    plan: CreatePlan,
+    waiting: Waiting | None,
+    if_exists: str,
+    lock_wait: float,
+    stop: StopFlag,
+    on_locked: Callable[[], None] = lambda: None,
+    failpoint: Callable[[str], None] = lambda _step: None,
+) -> Tenant:
+    """Record the tenant and provision it; an existing tenant with the same definition is
+    resumed (idempotent), or refused with ``if_exists == "fail"``."""
+    with tenant_lock(store, plan.slug, holder, wait_seconds=lock_wait) as lease:
+        existing = store.get_tenant(plan.slug)
+        if existing is not None:
+            if if_exists == "fail":
+                raise ConflictError(
+                    f"tenant {plan.slug} already exists",
+                    hint="drop --if-exists fail to resume it",
+                    code="tenant_exists",
+                )
+            _check_same_definition(existing, plan)
+            if existing.status == TenantStatus.DELETING:
+                raise ConflictError(
+                    f"tenant {plan.slug} is being deleted",
+                    hint=f"finish with `rcp tenant delete {plan.slug} --yes`",
+                    code="tenant_deleting",
+                )
+        on_locked()
+        engine = Engine(
+            store=store,
+            gateway=gateway,
+            progress=progress,
+            lease=lease,
+            stop=stop,
+            failpoint=failpoint,
+        )
+        if existing is None:
+            from rcp.core.models import RenderedTemplate
+
+            rendered = RenderedTemplate.from_dict(plan.rendered)
+            tenant = store.insert_tenant(
+                Tenant(
+                    name=plan.name,
+                    slug=plan.slug,
+                    status=TenantStatus.PROVISIONING,
+                    template=plan.template_name,
+                    rendered_template=plan.rendered,
+                    custom_plugin_repo=plan.plugin_repo,
+                    resources=[
+                        Resource(key=s.key, type=s.render_type, name=s.name)
+                        for s in rendered.resources
+                    ],
+                ),
+                lease=lease,
+            )
+            progress.event(plan.slug, None, "recorded; provisioning", "PROVISIONING")
+        else:
+            tenant = existing
+            if tenant.status == TenantStatus.ACTIVE and all(r.render_id for r in tenant.resources):
+                return tenant
+            progress.event(plan.slug, None, f"resuming ({tenant.status})", str(tenant.status))
+        engine.provision(tenant, waiting)
+        refreshed = store.get_tenant(plan.slug)
+        assert refreshed is not None
+        return refreshed
+
+
+def get_tenant(store: TenantStore, slug: str) -> Tenant:
+    tenant = store.get_tenant(slug)
+    if tenant is None:
+        raise TenantNotFound(
+            f"tenant {slug} not found", hint="see `rcp tenant list` for the tenants on record"
+        )
+    return tenant
+
+
+def list_tenants(store: TenantStore, status: str | None) -> list[Tenant]:
+    wanted: TenantStatus | None = None
+    if status is not None:
+        try:
+            wanted = TenantStatus(status.upper())
+        except ValueError:
+            names = ", ".join(s.value for s in TenantStatus)
+            raise UsageError(f"unknown status {status!r}; expected one of {names}") from None
+    return store.list_tenants(wanted)
+
+
+def live_status(
+    *,
+    store: TenantStore,
+    gateway: RenderGateway,
+    progress: ProgressSink,
+    holder: LockHolder,
+    tenant: Tenant,
+) -> Tenant:
+    """Refresh from Render; persist (and flip PROVISIONING → ACTIVE) when the tenant is free."""
+    from rcp.errors import LockBusy
+
+    try:
+        with tenant_lock(store, tenant.slug, holder) as lease:
+            engine = Engine(store=store, gateway=gateway, progress=progress, lease=lease)
+            engine.refresh(tenant, persist=True)
+            refreshed = store.get_tenant(tenant.slug)
+            return refreshed or tenant
+    except LockBusy:
+        # Someone is working on the tenant: report what Render says without writing.
+        dummy = Lease(slug=tenant.slug, holder=holder, generation=-1, acquired_at=tenant.updated_at or _now())
+        engine = Engine(store=store, gateway=gateway, progress=progress, lease=dummy)
+        return engine.refresh(tenant, persist=False)
+
+
+def _now() -> Any:
+    from rcp.core.models import utcnow
+
+    return utcnow()
+
+
+def delete_tenant(
+    *,
+    store: TenantStore,
+    gateway: RenderGateway,
+    progress: ProgressSink,
+    holder: LockHolder,
+    slug: str,
+    lock_wait: float,
+    stop: StopFlag,
+    on_locked: Callable[[], None] = lambda: None,
+    failpoint: Callable[[str], None] = lambda _step: None,
+) -> list[str]:
+    with tenant_lock(store, slug, holder, wait_seconds=lock_wait) as lease:
+        tenant = get_tenant(store, slug)
+        on_locked()
+        engine = Engine(
+            store=store, gateway=gateway, progress=progress, lease=lease, stop=stop, failpoint=failpoint
+        )
+        return engine.destroy(tenant)

@@ -1,0 +1,87 @@
+"""Progress on stderr: a rich live view per resource on a TTY, else one plain line per event."""
+
+from __future__ import annotations
+
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+
+class NullProgress:
+    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class PlainProgress:
+    """``acme: web: created srv-… (1/3)`` — one line per event, for logs and CI."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        prefix = f"{tenant}: {resource}: " if resource else f"{tenant}: "
+        self.stream.write(prefix + message + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        return None
+
+
+class LiveProgress:
+    """A table per resource (spinner, state, elapsed), redrawn in place on the terminal."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.live import Live
+
+        self.console = console
+        self.started = time.monotonic()
+        self.rows: dict[tuple[str, str], tuple[str, float]] = {}
+        self.notes: dict[str, str] = {}
+        self.live: Live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+        self.live.start()
+
+    def _render(self) -> Any:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
+        table = Table(box=None, show_header=True, pad_edge=False)
+        table.add_column("")
+        table.add_column("TENANT")
+        table.add_column("RESOURCE")
+        table.add_column("STATE")
+        table.add_column("ELAPSED", justify="right")
+        now = time.monotonic()
+        for (tenant, resource), (state, since) in self.rows.items():
+            done = state in ("live", "available", "deleted", "ACTIVE")
+            marker: Any = "✓" if done else Spinner("dots")
+            table.add_row(marker, tenant, resource, state, f"{now - since:4.0f}s")
+        for tenant, note in self.notes.items():
+            table.add_row("", tenant, "", note, "")
+        return table
+
+    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        if resource is None:
+            self.notes[tenant] = message
+        else:
+            key = (tenant, resource)
+            since = self.rows.get(key, ("", time.monotonic()))[1]
+            self.rows[key] = (state or message, since)
+        self.live.update(self._render())
+
+    def close(self) -> None:
+        self.live.update(self._render())
+        self.live.stop()
+
+
+def make_progress(output: Any) -> NullProgress | PlainProgress | LiveProgress:
+    """Pick the sink for this run: nothing with -q, live on a TTY, plain lines otherwise."""
+    if output.quiet:
+        return NullProgress()
+    if output.stderr_is_tty() and not output.json:
+        return LiveProgress(output.err_console())
+    return PlainProgress(output.stderr)

@@ -1,0 +1,279 @@
+"""Settings resolution: command-line flag > environment variable > config file > default.
+
+Stdlib + platformdirs only, so building settings never loads the heavy stack.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcp.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.render.com/v1"
+SANDBOX_API_URL = "http://sandbox.rcp/v1"
+OUTPUT_MODES = ("human", "json")
+LOG_FORMATS = ("text", "json")
+DEFAULT_MAX_WAIT = 60.0
+
+# CI systems and the variable that names who triggered the run, in the order we try them.
+CI_ACTOR_VARIABLES = (
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "BUILDKITE_BUILD_CREATOR",
+    "CIRCLE_USERNAME",
+    "BITBUCKET_STEP_TRIGGERER_UUID",
+    "BUILD_REQUESTEDFOR",
+)
+
+
+class Env:
+    """Every environment variable rcp reads, in one place."""
+
+    API_KEY = "RENDER_API_KEY"
+    API_URL = "RENDER_API_URL"
+    OWNER_ID = "RENDER_OWNER_ID"
+    DATABASE_URL = "RCP_DATABASE_URL"
+    DATABASE_URL_FALLBACK = "DATABASE_URL"
+    OUTPUT = "RCP_OUTPUT"
+    SANDBOX = "RCP_SANDBOX"
+    ACTOR = "RCP_ACTOR"
+    CONFIG_DIR = "RCP_CONFIG_DIR"
+    DATA_DIR = "RCP_DATA_DIR"
+    LOG_FORMAT = "RCP_LOG_FORMAT"
+    MAX_WAIT = "RCP_MAX_WAIT"
+    DEBUG = "RCP_DEBUG"
+    NO_COLOR = "NO_COLOR"
+    CI = "CI"
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """What the root command line said; None means "not given"."""
+
+    output: str | None = None
+    verbose: int = 0
+    quiet: bool = False
+    sandbox: bool = False
+    no_input: bool = False
+    log_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    data_dir: Path
+    output: str
+    verbose: int
+    quiet: bool
+    sandbox: bool
+    no_input: bool
+    log_format: str
+    database_url: str
+    database_url_source: str  # which setting gave the URL, for error messages
+    api_url: str
+    api_key: str | None
+    owner_id: str | None
+    actor: str
+    max_wait: float
+    debug: bool
+    no_color: bool
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.data_dir / "sandbox"
+
+    @property
+    def sandbox_state_path(self) -> Path:
+        """The simulator's world (its own SQLite file)."""
+        return self.sandbox_dir / "render.db"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.config_dir / "credentials.json"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.config_dir / "templates"
+
+    def secrets(self) -> list[str]:
+        """Values that must never be printed (for the redacting log filter and messages)."""
+        found: list[str] = []
+        if self.api_key:
+            found.append(self.api_key)
+        password = url_password(self.database_url)
+        if password:
+            found.append(password)
+        return found
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def url_password(url: str) -> str | None:
+    """The password part of a database URL, if any (parsed by hand: no SQLAlchemy here)."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return None
+    rest = url[scheme_end + 3 :]
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    userinfo = rest[:at]
+    if ":" not in userinfo:
+        return None
+    password = userinfo.split(":", 1)[1]
+    return password or None
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    password = url_password(url)
+    if not password:
+        return url
+    scheme_end = url.find("://") + 3
+    rest = url[scheme_end:]
+    at = rest.rfind("@")
+    user = rest[:at].split(":", 1)[0]
+    return f"{url[:scheme_end]}{user}:***{rest[at:]}"
+
+
+def default_actor(environ: Mapping[str, str]) -> str:
+    explicit = environ.get(Env.ACTOR)
+    if explicit:
+        return explicit
+    for variable in CI_ACTOR_VARIABLES:
+        if environ.get(variable):
+            return environ[variable]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _user_dirs(environ: Mapping[str, str]) -> tuple[Path, Path]:
+    config_dir = environ.get(Env.CONFIG_DIR)
+    data_dir = environ.get(Env.DATA_DIR)
+    if config_dir and data_dir:
+        return Path(config_dir), Path(data_dir)
+    import platformdirs
+
+    return (
+        Path(config_dir) if config_dir else Path(platformdirs.user_config_dir("rcp")),
+        Path(data_dir) if data_dir else Path(platformdirs.user_data_dir("rcp")),
+    )
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} is unreadable or malformed: {exc}",
+            hint="fix or remove the file",
+        ) from None
+
+
+def parse_max_wait(value: str, setting: str) -> float:
+    from rcp.core.durations import parse_duration
+    from rcp.errors import UsageError
+
+    try:
+        return parse_duration(value)
+    except UsageError as exc:
+        raise ConfigError(f"invalid {setting} value {value!r}: {exc.message}") from None
+
+
+def load_settings(options: GlobalOptions, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting. Raises ConfigError (exit 6) naming the offending setting."""
+    env = os.environ if environ is None else environ
+    config_dir, data_dir = _user_dirs(env)
+    config_path = config_dir / "config.toml"
+    config = _read_config_file(config_path)
+
+    def pick(flag: Any, env_name: str, config_key: str, default: Any) -> tuple[Any, str]:
+        if flag is not None:
+            return flag, f"--{config_key.replace('_', '-')}"
+        if env.get(env_name):
+            return env[env_name], env_name
+        if config_key in config:
+            return config[config_key], f"{config_path}:{config_key}"
+        return default, "default"
+
+    output, output_source = pick(options.output, Env.OUTPUT, "output", "human")
+    if output not in OUTPUT_MODES:
+        raise ConfigError(f"invalid {output_source} value {output!r}: expected human or json")
+    log_format, log_source = pick(options.log_format, Env.LOG_FORMAT, "log_format", "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"invalid {log_source} value {log_format!r}: expected text or json")
+
+    sandbox = options.sandbox or _truthy(env.get(Env.SANDBOX)) or bool(config.get("sandbox", False))
+
+    database_url: str | None = None
+    database_source = "default"
+    if env.get(Env.DATABASE_URL):
+        database_url, database_source = env[Env.DATABASE_URL], Env.DATABASE_URL
+    elif env.get(Env.DATABASE_URL_FALLBACK):
+        database_url, database_source = env[Env.DATABASE_URL_FALLBACK], Env.DATABASE_URL_FALLBACK
+    elif config.get("database_url"):
+        database_url, database_source = str(config["database_url"]), f"{config_path}:database_url"
+    if database_url is None:
+        # The sandbox keeps its own records so trying rcp never mixes with real tenants.
+        db_file = (data_dir / "sandbox" / "rcp.db") if sandbox else (data_dir / "rcp.db")
+        database_url = f"sqlite:///{db_file}"
+    elif not (
+        database_url.startswith("sqlite:")
+        or database_url.startswith("postgresql")
+        or database_url.startswith("postgres://")
+    ):
+        raise ConfigError(
+            f"invalid {database_source} value {mask_url(database_url)!r}: "
+            "expected sqlite:///PATH or postgresql://…"
+        )
+
+    max_wait_raw, max_wait_source = pick(None, Env.MAX_WAIT, "max_wait", None)
+    max_wait = (
+        DEFAULT_MAX_WAIT
+        if max_wait_raw is None
+        else parse_max_wait(str(max_wait_raw), max_wait_source)
+    )
+
+    api_url = env.get(Env.API_URL) or str(config.get("api_url", DEFAULT_API_URL))
+    api_key = env.get(Env.API_KEY) or None
+    if sandbox:
+        api_url = SANDBOX_API_URL
+        api_key = api_key or "sandbox"
+
+    no_input = options.no_input or bool(env.get(Env.CI))
+    return Settings(
+        config_dir=config_dir,
+        data_dir=data_dir,
+        output=str(output),
+        verbose=options.verbose,
+        quiet=options.quiet,
+        sandbox=sandbox,
+        no_input=no_input,
+        log_format=str(log_format),
+        database_url=database_url,
+        database_url_source=database_source,
+        api_url=api_url.rstrip("/"),
+        api_key=api_key,
+        owner_id=env.get(Env.OWNER_ID) or config.get("owner_id"),
+        actor=default_actor(env),
+        max_wait=max_wait,
+        debug=_truthy(env.get(Env.DEBUG)),
+        no_color=bool(env.get(Env.NO_COLOR)),
+        config=config,
+    )

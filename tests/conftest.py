@@ -1,0 +1,149 @@
+"""Test isolation and the shared fixtures: every test gets its own config and data dirs, no
+Render key, no CI variables, and runs the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = (PROJECT_ROOT / ".." / "shared").resolve()
+
+ISOLATED_VARIABLES = (
+    "RENDER_API_KEY",
+    "RENDER_API_URL",
+    "RENDER_OWNER_ID",
+    "RCP_DATABASE_URL",
+    "DATABASE_URL",
+    "RCP_OUTPUT",
+    "RCP_SANDBOX",
+    "RCP_ACTOR",
+    "RCP_LOG_FORMAT",
+    "RCP_MAX_WAIT",
+    "RCP_DEBUG",
+    "RCP_FAILPOINT",
+    "CI",
+    "GITHUB_ACTOR",
+    "GITLAB_USER_LOGIN",
+    "RCP_SANDBOX_FAULTS",
+    "RCP_SANDBOX_DEPLOY_SECONDS",
+    "RCP_SANDBOX_DATASTORE_SECONDS",
+    "RCP_SANDBOX_LATENCY_MS",
+    "RCP_SANDBOX_RATE_LIMITS",
+)
+
+
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared not present at {SHARED}: reference data unavailable")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ISOLATED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config_dir = tmp_path / "config"
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("RCP_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("RCP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("RCP_ACTOR", "tester")
+    return tmp_path
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs the real CLI in-process (CliRunner) with separate stdout and stderr."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+        from typer.testing import CliRunner
+
+        from rcp.cli import app
+
+        runner = CliRunner()
+        merged = {**self.env, **(env or {})}
+        result = runner.invoke(app, list(args), input=input, env=merged, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """In-process sandbox with a fast clock."""
+    env = {
+        "RCP_SANDBOX": "1",
+        "RCP_SANDBOX_DEPLOY_SECONDS": "0.2",
+        "RCP_SANDBOX_DATASTORE_SECONDS": "0.3",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def run_rcp(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
+) -> CliResult:
+    """The CLI as a subprocess (signals, TTYs, concurrency)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "rcp", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("RCP_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A new, empty Postgres database for one test (skips without RCP_TEST_DATABASE_URL)."""
+    base = postgres_url()
+    if not base:
+        pytest.skip("RCP_TEST_DATABASE_URL not set: no Postgres to test against")
+    import uuid
+
+    import psycopg
+
+    name = f"rcp_t_{uuid.uuid4().hex[:12]}"
+    admin = base.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
