@@ -1,0 +1,181 @@
+"""Typed views of Render's JSON responses.
+
+Render adds fields over time, returns explicit ``null`` where the spec promises a value
+(``ipAllowList: null``, ``commit: null``) and uses enum values newer than any spec copy, so these
+models are deliberately lenient: every field except an id is optional, enums are plain strings,
+unknown fields are kept (``extra="allow"``) and attributes use snake_case with Render's camelCase
+names as aliases. Validation failures surface as ``RenderAPIError`` from the client, never as a
+pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class RenderModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+    )
+
+
+class Owner(RenderModel):
+    """A workspace (``tea-…``) or a user (``own-…``/``usr-…``) as listed by ``GET /owners``."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    type: str | None = None  # "user" | "team"
+
+
+class User(RenderModel):
+    """``GET /users``: the user the API key acts for."""
+
+    email: str | None = None
+    name: str | None = None
+
+
+class ServiceDetails(RenderModel):
+    """The per-type ``serviceDetails`` object; only what rcp reads is typed."""
+
+    url: str | None = None
+    plan: str | None = None
+    region: str | None = None
+    runtime: str | None = None
+    num_instances: int | None = None
+    schedule: str | None = None  # cron jobs
+
+
+class Service(RenderModel):
+    id: str
+    name: str | None = None
+    owner_id: str | None = None
+    # web_service | private_service | background_worker | cron_job | static_site
+    type: str | None = None
+    slug: str | None = None
+    suspended: str | None = None  # "suspended" | "not_suspended" (a string, not a boolean)
+    suspenders: list[str] | None = None
+    repo: str | None = None
+    branch: str | None = None
+    dashboard_url: str | None = None
+    service_details: ServiceDetails | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended == "suspended"
+
+    @property
+    def url(self) -> str | None:
+        return self.service_details.url if self.service_details else None
+
+    @property
+    def plan(self) -> str | None:
+        return self.service_details.plan if self.service_details else None
+
+
+class CreatedService(RenderModel):
+    """``POST /services`` → 201 ``{"service": …, "deployId": "dep-…"}`` (both optional in the spec)."""
+
+    service: Service | None = None
+    deploy_id: str | None = None
+
+
+class DeployCommit(RenderModel):
+    id: str | None = None
+    message: str | None = None
+    created_at: datetime | None = None
+
+
+class Deploy(RenderModel):
+    id: str
+    status: str | None = None  # created, build_in_progress, live, build_failed, … (open set)
+    trigger: str | None = None
+    commit: DeployCommit | None = None
+    image: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class EnvVar(RenderModel):
+    key: str
+    value: str | None = None
+
+
+class Postgres(RenderModel):
+    """Both the list item (``postgres``) and ``postgresDetail``: the owner is an object here."""
+
+    id: str
+    name: str | None = None
+    owner: Owner | None = None
+    plan: str | None = None
+    region: str | None = None
+    status: str | None = None  # creating, available, suspended, … (open set)
+    version: str | None = None
+    suspended: str | None = None
+    database_name: str | None = None
+    database_user: str | None = None
+    dashboard_url: str | None = None
+    environment_id: str | None = None
+    ip_allow_list: list[dict[str, Any]] | None = None
+    disk_size_gb: int | None = Field(default=None, alias="diskSizeGB")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended == "suspended" or self.status == "suspended"
+
+
+class KeyValue(RenderModel):
+    """Both the list item (``keyValue``) and ``keyValueDetail``."""
+
+    id: str
+    name: str | None = None
+    owner: Owner | None = None
+    plan: str | None = None
+    region: str | None = None
+    status: str | None = None
+    version: str | None = None
+    options: dict[str, Any] | None = None
+    dashboard_url: str | None = None
+    environment_id: str | None = None
+    ip_allow_list: list[dict[str, Any]] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == "suspended"
+
+
+class PostgresConnectionInfo(RenderModel):
+    """Secrets: never log or print these values."""
+
+    password: str | None = None
+    internal_connection_string: str | None = None
+    external_connection_string: str | None = None
+    psql_command: str | None = None
+
+
+class KeyValueConnectionInfo(RenderModel):
+    """Secrets: never log or print these values."""
+
+    internal_connection_string: str | None = None
+    external_connection_string: str | None = None
+    cli_command: str | None = None
+
+
+def connection_info_dict(info: PostgresConnectionInfo | KeyValueConnectionInfo) -> dict[str, str]:
+    """Render's camelCase keys with their string values (``None`` and non-strings dropped)."""
+    dumped = info.model_dump(by_alias=True)
+    return {key: value for key, value in dumped.items() if isinstance(value, str)}

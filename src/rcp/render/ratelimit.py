@@ -1,0 +1,280 @@
+"""Client-side rate limiter for Render's API buckets, shared by the whole process.
+
+Render limits per API-key owner (research/render-api.md §5): GET 400/min; other writes 30/min
+(100/min observed); creating services, Postgres and Key Value 20/hour; service PATCH, deploys,
+suspend and resume 10/min *per service*. Staying under these on our side avoids 429s, which
+matter most for creates: an hourly bucket cannot be waited out inside the wait budget.
+
+Algorithm: per bucket a log of granted slot times. A new slot is never earlier than the slot
+``limit`` places back plus the window, nor earlier than the previous slot (first come, first
+served), so no window of ``window`` seconds ever holds more than ``limit`` slots. A caller
+reserves its slot under the lock and then sleeps outside it until the slot time. Render's
+``Ratelimit-Limit`` / ``-Remaining`` / ``-Reset`` headers correct the picture: a lower limit
+replaces ours, and "0 remaining, reset in N s" blocks the bucket until then, which also covers
+calls made by other processes with the same key.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from rcp.errors import RetryLater
+from rcp.render.waits import (
+    describe_retry_time,
+    parse_int_header,
+    parse_ratelimit_reset,
+    retry_time,
+)
+
+
+@dataclass(frozen=True)
+class BucketLimit:
+    """``limit`` requests per ``window`` seconds."""
+
+    limit: int
+    window: float
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window <= 0:
+            raise ValueError(f"invalid rate limit {self.limit}/{self.window}s")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Render's documented limits; scale them for a raised quota or for tests."""
+
+    get: BucketLimit = BucketLimit(400, 60.0)
+    write: BucketLimit = BucketLimit(30, 60.0)
+    create: BucketLimit = BucketLimit(20, 3600.0)
+    per_service: BucketLimit = BucketLimit(10, 60.0)
+
+    def scaled(self, factor: float) -> RateLimits:
+        """Every limit multiplied by ``factor`` (at least 1 request per window)."""
+
+        def scale(bucket: BucketLimit) -> BucketLimit:
+            return replace(bucket, limit=max(1, int(bucket.limit * factor)))
+
+        return RateLimits(
+            get=scale(self.get),
+            write=scale(self.write),
+            create=scale(self.create),
+            per_service=scale(self.per_service),
+        )
+
+
+# Paths are relative to the API base (``/services``, not ``/v1/services``).
+_CREATE_PATHS = frozenset({"/services", "/postgres", "/key-value"})
+_SERVICE_ONLY = re.compile(r"^/services/([^/]+)$")
+_SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume)$")
+
+
+def normalise_path(path: str) -> str:
+    path = path.split("?", 1)[0].rstrip("/") or "/"
+    if path == "/v1" or path.startswith("/v1/"):
+        path = path[3:] or "/"
+    return path
+
+
+def bucket_for(method: str, path: str) -> tuple[str, str]:
+    """``(bucket key, family)`` of a request; family is a field name of ``RateLimits``.
+
+    Creates get one bucket per endpoint: Render reports a separate ``Ratelimit-Limit: 20``
+    counter on each of the three, and the headers correct us if they are in fact shared.
+    """
+    verb = method.upper()
+    path = normalise_path(path)
+    if verb in ("GET", "HEAD"):
+        return "GET", "get"
+    if verb == "POST" and path in _CREATE_PATHS:
+        return f"POST {path}", "create"
+    service = _SERVICE_ONLY.match(path) if verb == "PATCH" else None
+    if service is None and verb == "POST":
+        service = _SERVICE_ACTION.match(path)
+    if service is not None:
+        return f"service {service.group(1)}", "per_service"
+    return "writes", "write"
+
+
+@dataclass(frozen=True)
+class BucketSnapshot:
+    """One bucket as the limiter sees it now (for `rcp health`)."""
+
+    bucket: str
+    limit: int
+    window: float
+    used: int  # slots granted within the current window
+    server_remaining: int | None
+    server_reset_in: float | None
+
+
+class _Bucket:
+    def __init__(self, limit: BucketLimit) -> None:
+        self.limit = limit.limit
+        self.window = limit.window
+        self.slots: deque[float] = deque()
+        self.server_remaining: int | None = None
+        self.server_reset_at: float | None = None
+
+    def forget_old(self, now: float) -> None:
+        # A slot at or before now - window cannot push the next slot past now: drop it.
+        horizon = now - self.window
+        while self.slots and self.slots[0] <= horizon:
+            self.slots.popleft()
+        if self.server_reset_at is not None and now >= self.server_reset_at:
+            self.server_remaining = None
+            self.server_reset_at = None
+
+    def next_slot(self, now: float) -> float:
+        slot = now
+        if self.slots:
+            slot = max(slot, self.slots[-1])
+        if len(self.slots) >= self.limit:
+            slot = max(slot, self.slots[-self.limit] + self.window)
+        if (
+            self.server_remaining is not None
+            and self.server_remaining <= 0
+            and self.server_reset_at is not None
+        ):
+            slot = max(slot, self.server_reset_at)
+        return slot
+
+    def take(self, slot: float) -> None:
+        self.slots.append(slot)
+        if self.server_remaining is not None and self.server_reset_at is not None:
+            if slot < self.server_reset_at:
+                self.server_remaining -= 1
+            else:
+                # The slot lies in the server's next window; its old count no longer applies.
+                self.server_remaining = None
+                self.server_reset_at = None
+
+    def used(self, now: float) -> int:
+        return sum(1 for slot in self.slots if now - self.window < slot <= now)
+
+
+class RateLimiter:
+    """Thread-safe limiter over Render's buckets; ``acquire`` before, ``observe`` after a call."""
+
+    def __init__(
+        self,
+        limits: RateLimits | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 60.0,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.limits = limits or RateLimits()
+        self._clock = clock
+        self._sleep = sleep
+        self.max_wait = max_wait
+        self._wall_clock = wall_clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _bucket(self, key: str, family: str) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(getattr(self.limits, family))
+            self._buckets[key] = bucket
+        return bucket
+
+    def acquire(
+        self,
+        method: str,
+        path: str,
+        *,
+        max_wait: float | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> float:
+        """Wait for a slot in the request's bucket; return the slot's clock time.
+
+        Raises ``RetryLater`` (without taking a slot) when the slot is more than ``max_wait``
+        seconds away. ``max_wait``/``sleep`` override the limiter's own for this call, so one
+        process-wide limiter serves clients with different budgets and injected sleeps.
+        """
+        budget = self.max_wait if max_wait is None else max_wait
+        key, family = bucket_for(method, path)
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(key, family)
+            bucket.forget_old(now)
+            slot = bucket.next_slot(now)
+            wait = slot - now
+            if wait > budget:
+                at = retry_time(wait, self._wall_clock())
+                raise RetryLater(
+                    f"Render rate limit for {key} ({bucket.limit} per {bucket.window:g} s) is "
+                    f"used up; retry after {describe_retry_time(at)} (in {wait:.0f} s)",
+                    retry_at=at,
+                    hint="rerun the same command then; it resumes where it stopped",
+                )
+            bucket.take(slot)
+        if wait > 0:
+            (sleep or self._sleep)(wait)
+        return slot
+
+    def observe(self, method: str, path: str, headers: Mapping[str, str]) -> None:
+        """Correct the request's bucket from Render's ``Ratelimit-*`` response headers."""
+        limit = parse_int_header(headers, "Ratelimit-Limit")
+        remaining = parse_int_header(headers, "Ratelimit-Remaining")
+        reset = parse_ratelimit_reset(headers)
+        if limit is None and (remaining is None or reset is None):
+            return
+        key, family = bucket_for(method, path)
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(key, family)
+            if limit is not None and 1 <= limit < bucket.limit:
+                bucket.limit = limit
+            if remaining is not None and reset is not None:
+                reset_at = now + reset
+                same_window = (
+                    bucket.server_reset_at is not None
+                    and abs(bucket.server_reset_at - reset_at) < 1.0
+                    and bucket.server_remaining is not None
+                )
+                if same_window and bucket.server_remaining is not None:
+                    # Answers can arrive out of order; the lowest count is the freshest.
+                    bucket.server_remaining = min(bucket.server_remaining, remaining)
+                else:
+                    bucket.server_remaining = remaining
+                    bucket.server_reset_at = reset_at
+
+    def snapshot(self) -> list[BucketSnapshot]:
+        with self._lock:
+            now = self._clock()
+            return [
+                BucketSnapshot(
+                    bucket=key,
+                    limit=bucket.limit,
+                    window=bucket.window,
+                    used=bucket.used(now),
+                    server_remaining=bucket.server_remaining,
+                    server_reset_in=(
+                        max(0.0, bucket.server_reset_at - now)
+                        if bucket.server_reset_at is not None
+                        else None
+                    ),
+                )
+                for key, bucket in sorted(self._buckets.items())
+            ]
+
+
+_default_limiter: RateLimiter | None = None
+_default_lock = threading.Lock()
+
+
+def default_limiter() -> RateLimiter:
+    """The process-wide limiter (created on first use) that every client shares by default."""
+    global _default_limiter
+    with _default_lock:
+        if _default_limiter is None:
+            _default_limiter = RateLimiter()
+        return _default_limiter
