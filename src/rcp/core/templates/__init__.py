@@ -1,0 +1,165 @@
+"""Tenant templates (DESIGN §5): Render Blueprint syntax in, Render create requests out.
+
+``load_template(name_or_path, config_dir)`` reads one (a name, a path, or the built-in
+``default``); ``validate_template`` raises UsageError (exit 2) naming the first problem;
+``render_template(template, slug=…, name=…, plugin_repo=…)`` gives the ``RenderedTemplate`` of
+one tenant: ResourceSpecs in creation order, bodies in Render API spelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcp.core import slugs
+from rcp.core.models import RenderedTemplate
+from rcp.core.templates.compiler import SAMPLE_TENANT, CompileResult, TenantValues, compile_template
+from rcp.core.templates.loading import (
+    BUILTIN_SOURCE,
+    DEFAULT_TEMPLATE,
+    Template,
+    available_template_names,
+    builtin_default,
+    is_template_path,
+    load_template,
+    parse_template_text,
+    templates_dir,
+)
+from rcp.errors import UsageError
+
+__all__ = [
+    "BUILTIN_SOURCE",
+    "DEFAULT_TEMPLATE",
+    "SAMPLE_TENANT",
+    "Template",
+    "TemplateInfo",
+    "TenantValues",
+    "available_template_names",
+    "builtin_default",
+    "describe_resources",
+    "is_template_path",
+    "list_templates",
+    "load_template",
+    "parse_template_text",
+    "preview_template",
+    "render_template",
+    "template_problems",
+    "templates_dir",
+    "validate_template",
+]
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """One entry of ``rcp template list``. ``error`` is set (and ``resources`` empty) when the
+    template cannot be loaded or is invalid."""
+
+    name: str
+    source: str
+    resources: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "resources": list(self.resources),
+            "valid": self.error is None,
+            "error": self.error,
+        }
+
+
+def template_problems(template: Template) -> list[str]:
+    """Every problem of the template, each ``"<path>: <what is wrong>"``; empty when valid.
+    Checked by rendering for a sample tenant, so substituted values are checked too."""
+    return compile_template(template.data, SAMPLE_TENANT).problems
+
+
+def validate_template(template: Template) -> None:
+    """Raise UsageError (exit 2) naming the first problem when the template is invalid."""
+    _raise_for_problems(template, template_problems(template))
+
+
+def preview_template(template: Template) -> RenderedTemplate:
+    """The template rendered for the sample tenant (``sample-tenant``): shows resources,
+    creation order and request bodies without a real tenant. Raises UsageError if invalid."""
+    return _rendered(template, compile_template(template.data, SAMPLE_TENANT))
+
+
+def render_template(
+    template: Template, *, slug: str, name: str, plugin_repo: str | None
+) -> RenderedTemplate:
+    """The template for one tenant: placeholders substituted, Render names ``<slug>-<key>``,
+    resources in creation order, bodies in Render API spelling (no ownerId, no envVars).
+
+    Raises UsageError (exit 2) for an invalid slug, name or plugin repo URL, an invalid
+    template, or a template that uses ``{{ tenant.plugin_repo }}`` when none is given."""
+    slugs.validate_slug(slug)
+    slugs.validate_name(name)
+    if plugin_repo is not None:
+        slugs.validate_url(plugin_repo)
+    result = compile_template(template.data, TenantValues(slug, name, plugin_repo))
+    return _rendered(template, result)
+
+
+def describe_resources(rendered: RenderedTemplate) -> list[dict[str, Any]]:
+    """Per resource, in creation order: key, API type, Render name pattern, plan, dependencies."""
+    return [
+        {
+            "key": spec.key,
+            "type": spec.render_type,
+            "name_pattern": slugs.render_name("<slug>", spec.key),
+            "plan": spec.plan,
+            "depends_on": list(spec.depends_on),
+        }
+        for spec in rendered.resources
+    ]
+
+
+def list_templates(config_dir: Path) -> list[TemplateInfo]:
+    """Every template ``--template NAME`` can use, sorted by name, built-in ``default``
+    included (unless a file in the templates folder overrides it)."""
+    infos: list[TemplateInfo] = []
+    for name in available_template_names(config_dir):
+        try:
+            template = load_template(name, config_dir)
+            keys = [spec.key for spec in preview_template(template).resources]
+        except UsageError as exc:
+            source = _source_guess(name, config_dir)
+            infos.append(TemplateInfo(name, source, [], exc.message))
+            continue
+        infos.append(TemplateInfo(name, template.source, keys))
+    return infos
+
+
+def _source_guess(name: str, config_dir: Path) -> str:
+    for suffix in (".yaml", ".yml"):
+        path = templates_dir(config_dir) / f"{name}{suffix}"
+        if path.is_file():
+            return str(path.resolve())
+    return BUILTIN_SOURCE
+
+
+def _rendered(template: Template, result: CompileResult) -> RenderedTemplate:
+    _raise_for_problems(template, result.problems)
+    if result.plugin_repo_paths:
+        raise UsageError(
+            f"template {template.name!r} uses {{{{ tenant.plugin_repo }}}} "
+            f"({', '.join(result.plugin_repo_paths)}) but no plugin repo was given",
+            hint="pass --plugin-repo URL",
+        )
+    return RenderedTemplate(name=template.name, resources=result.resources)
+
+
+def _raise_for_problems(template: Template, problems: list[str]) -> None:
+    if not problems:
+        return
+    more = len(problems) - 1
+    message = f"template {template.name!r}: {problems[0]}"
+    hint = None
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        reference = template.name if template.builtin else template.source
+        hint = f"run 'rcp template validate {reference}' to see them all"
+    raise UsageError(message, hint=hint)
