@@ -78,7 +78,7 @@ def test_usage_error_in_json_mode_prints_envelope(cli) -> None:
     assert result.exit_code == 2
     envelope = json.loads(result.stdout)
     assert envelope["error"]["code"] == "usage_error"
-    assert "NAME" in envelope["error"]["message"]
+    assert envelope["error"]["message"] == "Missing argument 'name'."
     assert result.stderr.startswith("Error: ")
 
 

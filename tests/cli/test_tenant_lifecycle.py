@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.usefixtures("sandbox_env")

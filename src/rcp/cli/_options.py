@@ -10,7 +10,7 @@ MaxWaitOption = Annotated[
     str | None,
     typer.Option(
         "--max-wait",
-        help="Longest server-requested wait (Retry-After) to sit out, e.g. 60s [env: RCP_MAX_WAIT].",
+        help="Longest server-requested wait (Retry-After) to sit out, e.g. 60s (env: RCP_MAX_WAIT).",
         show_default=False,
     ),
 ]

@@ -333,7 +333,7 @@ class Engine:
         *,
         quiet: bool = False,
     ) -> None:
-        pending = [k for k in keys]
+        pending = list(keys)
         interval = waiting.poll_initial
         while True:
             still: list[str] = []
