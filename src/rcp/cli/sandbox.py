@@ -1,0 +1,96 @@
+"""``rcp sandbox serve|reset``: the embedded Render API simulator over HTTP (DESIGN §6, §8).
+
+Nothing heavy at import time: the simulator is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Run the embedded Render API simulator over HTTP, or wipe its state.",
+    no_args_is_help=True,
+)
+
+
+def sandbox_state_path() -> Path:
+    """``<data dir>/sandbox/render.db`` — the same world ``rcp --sandbox`` uses in-process."""
+    try:
+        from rcp.settings import GlobalOptions, load_settings
+    except ImportError:  # settings module not available: platformdirs, honouring RCP_DATA_DIR
+        data_dir = os.environ.get("RCP_DATA_DIR")
+        if not data_dir:
+            import platformdirs
+
+            data_dir = platformdirs.user_data_dir("rcp")
+        return Path(data_dir) / "sandbox" / "render.db"
+    settings = load_settings(GlobalOptions(sandbox=True))
+    path: Path = settings.sandbox_state_path
+    return path
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="TCP port (0 = any free port).", min=0, max=65535)
+    ] = 10000,
+    deploy_seconds: Annotated[
+        float, typer.Option(help="Seconds a deploy builds before it is live.", min=0)
+    ] = 3.0,
+    datastore_seconds: Annotated[
+        float, typer.Option(help="Seconds Postgres/Key Value stay 'creating'.", min=0)
+    ] = 5.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.", min=0)] = 0.0,
+    rate_limits: Annotated[
+        str, typer.Option(help="'render' (Render's buckets, 429s) or 'off'.")
+    ] = "render",
+    faults: Annotated[
+        Path | None,
+        typer.Option(help="JSON or YAML list of fault rules.", exists=True, dir_okay=False),
+    ] = None,
+) -> None:
+    """Serve the simulator at http://HOST:PORT/v1 until SIGINT/SIGTERM (any non-empty Bearer key)."""
+    if rate_limits not in ("render", "off"):
+        raise typer.BadParameter("must be 'render' or 'off'", param_hint="--rate-limits")
+    from rcp.sandbox.faults import FaultRuleError
+    from rcp.sandbox.server import serve as serve_http
+    from rcp.sandbox.settings import SandboxSettings
+
+    settings = SandboxSettings(
+        deploy_seconds=deploy_seconds,
+        datastore_seconds=datastore_seconds,
+        latency_ms=latency_ms,
+        rate_limits=rate_limits,
+        faults_file=faults,
+    )
+    state_path = sandbox_state_path()
+
+    def announce(url: str) -> None:
+        sys.stderr.write(
+            f"rcp sandbox: serving Render API simulator at {url} (state: {state_path})\n"
+        )
+        sys.stderr.flush()
+
+    try:
+        serve_http(host, port, state_path, settings, on_ready=announce)
+    except FaultRuleError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    except OSError as exc:
+        sys.stderr.write(f"rcp sandbox: cannot listen on {host}:{port}: {exc.strerror}\n")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def reset() -> None:
+    """Wipe the simulator's world (resources, fault rules, counters, request log)."""
+    from rcp.sandbox.store import SandboxStore
+
+    state_path = sandbox_state_path()
+    SandboxStore(state_path).wipe()
+    sys.stderr.write(f"rcp sandbox: state wiped ({state_path})\n")

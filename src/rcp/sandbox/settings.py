@@ -1,0 +1,66 @@
+"""Knobs of the simulator, read from flags (``rcp sandbox serve``) or the environment (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+RATE_LIMIT_MODES = ("render", "off")
+
+
+class SandboxSettingsError(ValueError):
+    """A sandbox setting has a value the simulator cannot use (names the setting)."""
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    deploy_seconds: float = 3.0
+    """How long a deploy stays ``build_in_progress`` before it is ``live`` (or ``build_failed``)."""
+    datastore_seconds: float = 5.0
+    """How long Postgres / Key Value stay ``creating`` before they are ``available``."""
+    latency_ms: float = 0.0
+    """Added to every API request before it is answered."""
+    rate_limits: str = "render"
+    """``render``: Render's buckets and 429s; ``off``: headers only, never 429."""
+    faults_file: Path | None = None
+    """JSON or YAML list of fault rules loaded into the world (see ``rcp.sandbox.faults``)."""
+
+    def __post_init__(self) -> None:
+        if self.deploy_seconds < 0:
+            raise SandboxSettingsError("deploy_seconds must be >= 0")
+        if self.datastore_seconds < 0:
+            raise SandboxSettingsError("datastore_seconds must be >= 0")
+        if self.latency_ms < 0:
+            raise SandboxSettingsError("latency_ms must be >= 0")
+        if self.rate_limits not in RATE_LIMIT_MODES:
+            raise SandboxSettingsError(
+                f"rate_limits must be one of {', '.join(RATE_LIMIT_MODES)}, not {self.rate_limits!r}"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SandboxSettings:
+        """Read ``RCP_SANDBOX_*``; unset or empty variables keep the defaults."""
+
+        def number(name: str, default: float) -> float:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SandboxSettingsError(f"{name} must be a number, not {raw!r}") from None
+
+        rate_limits = environ.get("RCP_SANDBOX_RATE_LIMITS", "").strip() or "render"
+        if rate_limits not in RATE_LIMIT_MODES:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_RATE_LIMITS must be render or off, not {rate_limits!r}"
+            )
+        faults = environ.get("RCP_SANDBOX_FAULTS", "").strip()
+        return cls(
+            deploy_seconds=number("RCP_SANDBOX_DEPLOY_SECONDS", 3.0),
+            datastore_seconds=number("RCP_SANDBOX_DATASTORE_SECONDS", 5.0),
+            latency_ms=number("RCP_SANDBOX_LATENCY_MS", 0.0),
+            rate_limits=rate_limits,
+            faults_file=Path(faults) if faults else None,
+        )

@@ -1,0 +1,151 @@
+"""The simulator's world on disk: one SQLite file shared by every process that uses it.
+
+Concurrency: WAL journal, a generous busy timeout, and every request runs in
+``BEGIN IMMEDIATE`` (each request writes at least its log line and rate-limit counter), so
+eight ``rcp --sandbox`` processes creating at once serialise on SQLite's write lock instead
+of racing. No connection is shared between threads: one short-lived connection per use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rcp.sandbox.ids import new_id
+
+BUSY_TIMEOUT_SECONDS = 60.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_kind_name ON resources (kind, name);
+CREATE TABLE IF NOT EXISTS service_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (service_id, kind, name)
+);
+CREATE TABLE IF NOT EXISTS deploys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    service_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deploys_service ON deploys (service_id, seq);
+CREATE TABLE IF NOT EXISTS faults (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_key TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    matched INTEGER NOT NULL DEFAULT 0,
+    fired INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    name TEXT PRIMARY KEY,
+    window_start REAL NOT NULL,
+    used INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    status INTEGER,
+    fault TEXT,
+    request_id TEXT NOT NULL
+);
+"""
+
+WIPED_TABLES = (
+    "meta",
+    "resources",
+    "service_items",
+    "deploys",
+    "faults",
+    "rate_buckets",
+    "requests",
+)
+
+
+class SandboxStore:
+    """Opens the world file; creates schema and the single workspace on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._schema_ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); committed on success, else rolled back."""
+        connection = self._connect()
+        try:
+            if not self._schema_ready:
+                connection.executescript(SCHEMA)
+                self._schema_ready = True
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                ensure_workspace(connection)
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def wipe(self) -> None:
+        """Forget the whole world (resources, faults, counters, request log)."""
+        if not self.path.exists():
+            return
+        connection = self._connect()
+        try:
+            connection.executescript(SCHEMA)
+            connection.execute("BEGIN IMMEDIATE")
+            for table in WIPED_TABLES:
+                connection.execute(f"DELETE FROM {table}")
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+def ensure_workspace(connection: sqlite3.Connection) -> None:
+    """The one workspace (``tea-…``) and its user exist from the first request on."""
+    if connection.execute("SELECT 1 FROM meta WHERE key = 'owner'").fetchone():
+        return
+    owner = {
+        "id": new_id("tea-"),
+        "name": "Sandbox Workspace",
+        "email": "sandbox@example.com",
+        "type": "team",
+    }
+    user = {"id": new_id("usr-"), "name": "Sandbox User", "email": "sandbox@example.com"}
+    connection.execute("INSERT INTO meta (key, value) VALUES ('owner', ?)", (json.dumps(owner),))
+    connection.execute("INSERT INTO meta (key, value) VALUES ('user', ?)", (json.dumps(user),))
+
+
+def read_meta(connection: sqlite3.Connection, key: str) -> Any:
+    row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else json.loads(row["value"])
