@@ -103,6 +103,11 @@ def render_name_splits(name: str) -> list[tuple[str, str]]:
     return splits
 
 
+CREDENTIALS_IN_URL = (
+    "credentials in the URL are not allowed; give Render access to the repository instead"
+)
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not an acceptable repository URL (http(s), a host, no credentials, no
     spaces), or None when it is. The text never repeats the URL's user part."""
@@ -116,9 +121,7 @@ def url_problem(url: str) -> str | None:
         return "it is not a valid URL"
     if parts.username is not None or parts.password is not None:
         # The user part is usually an access token: rcp would store and show it.
-        return (
-            "credentials in the URL are not allowed; give Render access to the repository instead"
-        )
+        return CREDENTIALS_IN_URL
     if parts.scheme not in ("http", "https"):
         return "use an http:// or https:// URL"
     if not hostname:
@@ -131,7 +134,7 @@ def validate_url(url: str, *, option: str = "--plugin-repo") -> str:
     problem = url_problem(url)
     if problem is None:
         return url
-    if "@" in url:
-        # Do not echo a URL that may carry a token.
+    if problem == CREDENTIALS_IN_URL:
+        # Do not echo a URL that carries a token.
         raise UsageError(f"invalid {option}: {problem}")
     raise UsageError(f"invalid {option} {url!r}: {problem}")

@@ -453,6 +453,9 @@ class _Compiler:
         kind = item["type"]
         if kind in vocab.KEY_VALUE_BLUEPRINT_TYPES:
             return self._key_value(path, item)
+        if kind == "static":
+            self._problem(f"{path}.type", vocab.UNSUPPORTED_RUNTIMES["static"])
+            return None
         if not isinstance(kind, str) or kind not in vocab.SERVICE_RENDER_TYPES:
             where = (
                 " (Postgres goes under databases)"
@@ -540,7 +543,7 @@ class _Compiler:
             return None
         problem = slugs.url_problem(repo)
         if problem is not None:
-            shown = "" if "@" in repo else f" {repo!r}"
+            shown = "" if problem == slugs.CREDENTIALS_IN_URL else f" {repo!r}"
             self._problem(f"{path}.repo", f"invalid repository URL{shown}: {problem}")
             return None
         return repo
@@ -913,9 +916,12 @@ class _Compiler:
     def _postgres_identifier(self, path: str, item: Mapping[str, Any], name: str) -> str | None:
         value = self._text(path, item, name)
         if value is not None and not _POSTGRES_IDENTIFIER.fullmatch(value):
+            raw = item[name]
+            origin = f" (from {raw!r})" if raw != value else ""
             self._problem(
                 f"{path}.{name}",
-                f"invalid Postgres name {value!r}: use up to 63 letters, digits and underscores, not starting with a digit",
+                f"invalid Postgres name {value!r}{origin}: use up to 63 letters, digits and "
+                "underscores, not starting with a digit",
             )
             return None
         return value
