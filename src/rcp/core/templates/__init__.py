@@ -38,6 +38,7 @@ __all__ = [
     "available_template_names",
     "builtin_default",
     "describe_resources",
+    "invalid_template_error",
     "is_template_path",
     "list_templates",
     "load_template",
@@ -153,13 +154,21 @@ def _rendered(template: Template, result: CompileResult) -> RenderedTemplate:
 
 
 def _raise_for_problems(template: Template, problems: list[str]) -> None:
-    if not problems:
-        return
+    if problems:
+        raise invalid_template_error(template, problems)
+
+
+def invalid_template_error(
+    template: Template, problems: list[str], *, suggest_validate: bool = True
+) -> UsageError:
+    """The one-line UsageError for an invalid template: the first problem and how many more.
+    ``suggest_validate`` adds a hint to run ``rcp template validate`` to list them all."""
     more = len(problems) - 1
     message = f"template {template.name!r}: {problems[0]}"
     hint = None
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        reference = template.name if template.builtin else template.source
-        hint = f"run 'rcp template validate {reference}' to see them all"
-    raise UsageError(message, hint=hint)
+        if suggest_validate:
+            reference = template.name if template.builtin else template.source
+            hint = f"run 'rcp template validate {reference}' to see them all"
+    return UsageError(message, hint=hint)

@@ -1,0 +1,110 @@
+"""`rcp template list|show|validate`: the templates tenants are created from (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="List, show and validate templates (Render Blueprint YAML; 'default' is built in).",
+)
+
+TemplateArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="TEMPLATE",
+        help="A template name (<config dir>/templates/NAME.yaml, or the built-in 'default') "
+        "or a path to a YAML file.",
+    ),
+]
+
+
+def _order_line(resources: list[dict[str, Any]]) -> str:
+    """``db (postgres, basic_256mb) -> web (web_service, starter; needs db)``."""
+    parts = []
+    for resource in resources:
+        needs = f"; needs {', '.join(resource['depends_on'])}" if resource["depends_on"] else ""
+        parts.append(f"{resource['key']} ({resource['type']}, {resource['plan']}{needs})")
+    return " -> ".join(parts)
+
+
+@app.command("list")
+@handle_errors
+def list_command(ctx: typer.Context) -> None:
+    """List the available templates and the resources each creates."""
+    from rcp.core.templates import list_templates
+
+    app_ctx = app_context(ctx)
+    infos = list_templates(app_ctx.settings.config_dir)
+    data = [info.to_json() for info in infos]
+
+    def render(console: Any) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in ("NAME", "RESOURCES", "SOURCE"):
+            table.add_column(column)
+        for info in infos:
+            resources = (
+                ", ".join(info.resources) if info.error is None else f"INVALID: {info.error}"
+            )
+            table.add_row(info.name, resources, info.source)
+        console.print(table)
+
+    app_ctx.output.result(data, human=render)
+
+
+@app.command("show")
+@handle_errors
+def show(ctx: typer.Context, template: TemplateArgument = "default") -> None:
+    """Print a template's YAML and its resources in creation order."""
+    from rcp.core.templates import describe_resources, load_template, preview_template
+
+    app_ctx = app_context(ctx)
+    loaded = load_template(template, app_ctx.settings.config_dir)
+    resources = describe_resources(preview_template(loaded))
+    data = {
+        "name": loaded.name,
+        "source": loaded.source,
+        "resources": resources,
+        "yaml": loaded.text,
+        "template": loaded.data,
+    }
+
+    def render(console: Any) -> None:
+        console.print(f"# template {loaded.name} ({loaded.source})", markup=False)
+        console.print(f"# creation order: {_order_line(resources)}", markup=False)
+        console.print(loaded.text.rstrip("\n"), markup=False)
+
+    app_ctx.output.result(data, human=render)
+
+
+@app.command("validate")
+@handle_errors
+def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None:
+    """Check a template; exit 0 when valid, 2 with every problem listed when not."""
+    from rcp.core.templates import (
+        describe_resources,
+        invalid_template_error,
+        load_template,
+        preview_template,
+        template_problems,
+    )
+
+    app_ctx = app_context(ctx)
+    loaded = load_template(template, app_ctx.settings.config_dir)
+    problems = template_problems(loaded)
+    if problems:
+        if len(problems) > 1:
+            # The error itself is one line; the full list goes to stderr first.
+            for problem in problems:
+                app_ctx.output.info(f"  {problem}")
+        raise invalid_template_error(loaded, problems, suggest_validate=False)
+    resources = describe_resources(preview_template(loaded))
+    data = {"name": loaded.name, "source": loaded.source, "valid": True, "resources": resources}
+    human = f"{loaded.name}: valid ({_order_line(resources)})"
+    app_ctx.output.result(data, human=human)
