@@ -8,7 +8,6 @@ The caller raises when the list is not empty, so a half-built body never escapes
 from __future__ import annotations
 
 import difflib
-import heapq
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -954,41 +953,37 @@ class _Compiler:
     # ----- order ---------------------------------------------------------------------------
 
     def _creation_order(self, specs: list[ResourceSpec]) -> list[ResourceSpec]:
-        """Dependencies first; otherwise databases, then Key Value, then services, each in
-        template order (a stable topological sort)."""
+        """Databases, then Key Value, then services, each in template order, except that a
+        resource's dependencies are pulled in just before it (a stable depth-first topological
+        sort). A cycle is reported as a problem."""
         by_key = {spec.key: spec for spec in specs}
-        waiting_on = {spec.key: {dep for dep in spec.depends_on if dep in by_key} for spec in specs}
-        dependants: dict[str, list[str]] = {key: [] for key in by_key}
-        for key, deps in waiting_on.items():
-            for dep in deps:
-                dependants[dep].append(key)
-        ready = [(self.declared[key].rank, key) for key, deps in waiting_on.items() if not deps]
-        heapq.heapify(ready)
         ordered: list[ResourceSpec] = []
-        while ready:
-            _, key = heapq.heappop(ready)
-            ordered.append(by_key[key])
-            for dependant in dependants[key]:
-                waiting_on[dependant].discard(key)
-                if not waiting_on[dependant]:
-                    heapq.heappush(ready, (self.declared[dependant].rank, dependant))
-        if len(ordered) < len(specs):
-            cycle = self._find_cycle({key: deps for key, deps in waiting_on.items() if deps})
-            first = self.declared[cycle[0]]
-            self._problem(f"{first.path}.envVars", f"dependency cycle: {' -> '.join(cycle)}")
-            placed = {spec.key for spec in ordered}
-            ordered.extend(spec for spec in specs if spec.key not in placed)
-        return ordered
+        placed: set[str] = set()
+        in_progress: list[str] = []  # the current chain of dependants, to name a cycle
 
-    def _find_cycle(self, edges: dict[str, set[str]]) -> list[str]:
-        """One cycle among the resources that could not be ordered, as [a, b, …, a]."""
-        start = min(edges, key=lambda key: self.declared[key].rank)
-        trail = [start]
-        while True:
-            nxt = min(
-                (dep for dep in edges[trail[-1]] if dep in edges),
-                key=lambda key: self.declared[key].rank,
-            )
-            if nxt in trail:
-                return [*trail[trail.index(nxt) :], nxt]
-            trail.append(nxt)
+        def rank(key: str) -> tuple[int, int]:
+            return self.declared[key].rank
+
+        def place(key: str) -> bool:
+            if key in placed:
+                return True
+            if key in in_progress:
+                cycle = [*in_progress[in_progress.index(key) :], key]
+                first = self.declared[cycle[0]]
+                self._problem(f"{first.path}.envVars", f"dependency cycle: {' -> '.join(cycle)}")
+                return False
+            in_progress.append(key)
+            spec = by_key[key]
+            for dependency in sorted((d for d in spec.depends_on if d in by_key), key=rank):
+                if not place(dependency):
+                    return False
+            in_progress.pop()
+            placed.add(key)
+            ordered.append(spec)
+            return True
+
+        for key in sorted(by_key, key=rank):
+            if not place(key):
+                # Keep going without order: the problem makes the caller raise anyway.
+                return specs
+        return ordered
