@@ -1,1 +1,11 @@
-"""rcp.render."""
+"""rcp.render: Render's public REST API as rcp uses it.
+
+- ``rcp.render.client.RenderClient`` — one httpx client; typed models; retries (tenacity) per
+  DESIGN §7/§8; errors from ``rcp.errors``.
+- ``rcp.render.gateway.Gateway`` — ``rcp.core.ports.RenderGateway`` over the client.
+- ``rcp.render.ratelimit`` — the process-wide client-side limiter (``default_limiter()``).
+- ``rcp.render.errormap`` — status / transport failure → typed error (the only such mapping).
+- ``rcp.render.waits`` — ``Retry-After`` / ``Ratelimit-*`` header parsing.
+
+Nothing is imported here, so importing the package stays cheap.
+"""

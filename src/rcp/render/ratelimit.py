@@ -16,6 +16,7 @@ calls made by other processes with the same key.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -69,6 +70,8 @@ class RateLimits:
 
 
 # Paths are relative to the API base (``/services``, not ``/v1/services``).
+log = logging.getLogger("rcp.render")
+
 _CREATE_PATHS = frozenset({"/services", "/postgres", "/key-value"})
 _SERVICE_ONLY = re.compile(r"^/services/([^/]+)$")
 _SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume)$")
@@ -217,6 +220,8 @@ class RateLimiter:
                 )
             bucket.take(slot)
         if wait > 0:
+            if wait >= 1.0:
+                log.info("waiting %.1f s for Render's %s rate limit", wait, key)
             (sleep or self._sleep)(wait)
         return slot
 
