@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from template_samples import RICH_TEMPLATE, make_template
 
-from rcp.core.templates import builtin_default, template_problems, validate_template
+from rcp.core.templates import (
+    Template,
+    builtin_default,
+    render_template,
+    template_problems,
+    validate_template,
+)
 from rcp.errors import UsageError
 
 # A minimal valid web service to build cases on.
@@ -348,3 +356,74 @@ def test_plan_spellings_are_accepted(spelling: str, api: str) -> None:
     rendered = preview_template(make_template(f"services:\n  - {WEB}, plan: {spelling}}}"))
     assert rendered.resources[0].plan == api
     assert rendered.resources[0].body["serviceDetails"]["plan"] == api
+
+
+# Any YAML-shaped value: the validator must answer with problems, never crash.
+yaml_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "web",
+            "pserv",
+            "worker",
+            "cron",
+            "keyvalue",
+            "redis",
+            "node",
+            "docker",
+            "db",
+            "starter",
+            "free",
+            "{{ tenant.slug }}",
+            "{{ nope }}",
+            "https://github.com/a/b",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "name",
+                    "runtime",
+                    "repo",
+                    "plan",
+                    "envVars",
+                    "key",
+                    "value",
+                    "fromDatabase",
+                    "fromService",
+                    "property",
+                    "envVarKey",
+                    "ipAllowList",
+                    "source",
+                    "schedule",
+                    "buildCommand",
+                    "startCommand",
+                    "version",
+                    "other",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(services=yaml_values, databases=yaml_values)
+def test_arbitrary_structures_give_problems_not_crashes(
+    services: object, databases: object
+) -> None:
+    template = Template("fuzz", "/fuzz.yaml", "", {"services": services, "databases": databases})
+    found = template_problems(template)
+    assert all(isinstance(problem, str) and "\n" not in problem for problem in found)
+    if not found:
+        render_template(template, slug="acme", name="Acme", plugin_repo="https://github.com/a/b")

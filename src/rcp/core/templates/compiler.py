@@ -185,7 +185,7 @@ class _Compiler:
             kind = item.get("type")
             if kind in vocab.KEY_VALUE_BLUEPRINT_TYPES:
                 self._register(path, item, "keyvalue", (_GROUP_KEY_VALUE, index))
-            elif kind in vocab.SERVICE_RENDER_TYPES:
+            elif isinstance(kind, str) and kind in vocab.SERVICE_RENDER_TYPES:
                 self._register(path, item, str(kind), (_GROUP_SERVICE, index))
             else:
                 # The type problem is reported with the service; still check the key.
