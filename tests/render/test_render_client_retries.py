@@ -461,3 +461,18 @@ def test_every_retry_is_logged_without_headers_bodies_or_query(
     assert record.__dict__["http_method"] == "GET" and record.__dict__["attempt"] == 1
     for forbidden in (API_KEY, "tea-secretowner", "acme-web", "postgres://", "Bearer"):
         assert forbidden not in text
+
+
+def test_a_query_string_in_the_path_never_reaches_logs_or_errors(
+    client_factory: Callable[..., tuple[RenderClient, Recorder]], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, recorder = client_factory(lambda request: json_response(503))
+    with (
+        caplog.at_level(logging.WARNING, logger="rcp.render"),
+        pytest.raises(RenderServerError) as caught,
+    ):
+        client.request("GET", "/services?ownerId=tea-secretowner")
+    assert recorder.requests[0].url.params["ownerId"] == "tea-secretowner"  # it was sent
+    assert "tea-secretowner" not in caught.value.message and caught.value.path == "/services"
+    assert len(caplog.records) == 4
+    assert all("tea-secretowner" not in r.getMessage() for r in caplog.records)

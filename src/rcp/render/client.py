@@ -193,13 +193,15 @@ class RenderClient:
         query parameters go in ``params`` so they never reach logs or error messages.
         """
         method = method.upper()
+        # What logs and messages show: never a query string, even if a caller put one in.
+        shown_path = path.split("?", 1)[0]
 
         def attempt() -> httpx.Response:
             self._limiter.acquire(method, path, max_wait=self.max_wait, sleep=self._sleep)
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
             except httpx.TransportError as exc:
-                error = error_for_transport(exc, method=method, path=path)
+                error = error_for_transport(exc, method=method, path=shown_path)
                 if is_retryable(method, error):
                     raise _RetryableFailure(error, None, type(exc).__name__) from exc
                 raise error from exc
@@ -207,7 +209,7 @@ class RenderClient:
             if response.is_success:
                 return response
             failure = error_for_response(
-                response, method=method, path=path, secrets=(self._api_key,)
+                response, method=method, path=shown_path, secrets=(self._api_key,)
             )
             if not is_retryable(method, failure):
                 raise failure
@@ -220,7 +222,7 @@ class RenderClient:
             if server_wait is not None and server_wait > self.max_wait:
                 at = retry_time(server_wait)
                 raise RetryLater(
-                    f"Render asked to wait {server_wait:.0f} s on {method} {path} "
+                    f"Render asked to wait {server_wait:.0f} s on {method} {shown_path} "
                     f"({response.status_code}), more than the wait budget of "
                     f"{self.max_wait:g} s; retry after {describe_retry_time(at)}",
                     retry_at=at,
@@ -241,14 +243,14 @@ class RenderClient:
             log.warning(
                 "Render %s %s failed (%s) on attempt %d/%d; retrying in %.2f s",
                 method,
-                path,
+                shown_path,
                 outcome,
                 state.attempt_number,
                 self.max_attempts,
                 sleep_for,
                 extra={
                     "http_method": method,
-                    "http_path": path,
+                    "http_path": shown_path,
                     "http_outcome": outcome,
                     "attempt": state.attempt_number,
                     "sleep_seconds": sleep_for,
@@ -258,7 +260,7 @@ class RenderClient:
         def give_up(state: tenacity.RetryCallState) -> httpx.Response:
             failure = _failure_of(state)
             assert failure is not None  # only retryable failures reach the stop condition
-            raise self._exhausted(method, path, failure) from failure.error
+            raise self._exhausted(method, shown_path, failure) from failure.error
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
