@@ -10,7 +10,14 @@ import pytest
 from render_helpers import json_response, make_client, service_json
 
 from rcp.errors import RetryLater
-from rcp.render.ratelimit import BucketLimit, RateLimiter, RateLimits, bucket_for, default_limiter
+from rcp.render.ratelimit import (
+    BucketLimit,
+    RateLimiter,
+    RateLimits,
+    bucket_for,
+    default_limiter,
+    reset_default_limiter,
+)
 
 
 class FakeClock:
@@ -188,6 +195,14 @@ def test_the_default_limiter_is_one_per_process() -> None:
     for thread in threads:
         thread.join()
     assert len({id(x) for x in seen}) == 1 and seen[0] is default_limiter()
+
+    replacement = RateLimiter(RateLimits().scaled(10))
+    reset_default_limiter(replacement)
+    try:
+        assert default_limiter() is replacement
+    finally:
+        reset_default_limiter()
+    assert default_limiter() is not replacement and default_limiter() is not seen[0]
 
 
 def test_the_client_goes_through_the_limiter_and_feeds_it_headers() -> None:

@@ -283,3 +283,14 @@ def default_limiter() -> RateLimiter:
         if _default_limiter is None:
             _default_limiter = RateLimiter()
         return _default_limiter
+
+
+def reset_default_limiter(replacement: RateLimiter | None = None) -> None:
+    """Replace the process-wide limiter (``None``: a fresh one on next use).
+
+    For test suites that run many commands in one process: without a reset, the 20-per-hour
+    create buckets fill up across tests exactly as they would in one long-running process.
+    """
+    global _default_limiter
+    with _default_lock:
+        _default_limiter = replacement
