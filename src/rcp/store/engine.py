@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from rcp.errors import StoreError
-from rcp.store.urls import mask_url, sqlite_path, url_password
+from rcp.store.urls import mask_url, sqlite_path, url_passwords
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -106,8 +106,7 @@ def _postgres_engine(normalised_url: str) -> Engine:
 
 def scrub(text: str, url: str) -> str:
     """``text`` (a driver's error message) with the URL's password replaced by ``***``."""
-    password = url_password(url)
-    if password:
+    for password in url_passwords(url):
         text = text.replace(password, "***")
     return text
 

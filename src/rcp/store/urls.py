@@ -7,17 +7,14 @@ without importing SQLAlchemy.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from rcp.errors import StoreError
 
 MASK = "***"
 
-# Query parameters that carry a secret in libpq / SQLAlchemy URLs.
-_SECRET_QUERY_KEYS = frozenset({"password", "pass", "passwd", "sslpassword"})
-
-# A URL-ish string we could not parse: blank out anything between "://user:" and "@".
-_FALLBACK_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*(@)")
+# Query parameters that carry a secret in libpq / SQLAlchemy URLs: keep the name, hide the value.
+_SECRET_QUERY = re.compile(r"([?&](?:password|pass|passwd|sslpassword)=)[^&#]*", re.IGNORECASE)
 
 SQLITE_SCHEME = "sqlite"
 POSTGRES_SCHEME = "postgresql+psycopg"
@@ -29,35 +26,38 @@ _POSTGRES_ALIASES = frozenset(
 def mask_url(url: str) -> str:
     """``url`` with its password (and any password query parameter) replaced by ``***``.
 
-    Never raises: a string that does not parse as a URL is masked by pattern instead.
+    Only the secret is touched; everything else is returned byte for byte. Never raises.
     """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, hostinfo = netloc.rpartition("@")
-            if ":" in userinfo:
-                user = userinfo.split(":", 1)[0]
-                netloc = f"{user}:{MASK}@{hostinfo}"
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(key.lower() in _SECRET_QUERY_KEYS for key, _ in pairs):
-                query = urlencode(
-                    [(k, MASK if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs],
-                    safe="*",
-                )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return _FALLBACK_PASSWORD.sub(rf"\g<1>{MASK}\g<2>", url)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _mask_query(url)
+    netloc_end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter)
+        if found != -1:
+            netloc_end = min(netloc_end, found)
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
+    userinfo, at, hostinfo = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{hostinfo}"
+    return f"{scheme}://{netloc}{_mask_query(tail)}"
 
 
-def url_password(url: str) -> str | None:
-    """The password in ``url`` (decoded), so error texts from drivers can be scrubbed of it."""
+def _mask_query(text: str) -> str:
+    return _SECRET_QUERY.sub(lambda match: f"{match.group(1)}{MASK}", text)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password in ``url`` as written and percent-decoded, so driver error texts can be
+    scrubbed of either spelling."""
     try:
-        return urlsplit(url).password
+        password = urlsplit(url).password
     except ValueError:
-        return None
+        return []
+    if not password:
+        return []
+    return sorted({password, unquote(password)}, key=len, reverse=True)
 
 
 def normalise_url(url: str, *, setting: str = "RCP_DATABASE_URL") -> str:

@@ -1,0 +1,141 @@
+"""Packaged Alembic migrations: upgrade from empty, models == migrations, concurrency, refusal."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from rcp.errors import StoreError
+from rcp.store import migrate, open_store
+from rcp.store.tables import metadata
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    # HEAD_REVISION lets the at-head check skip importing Alembic; it must not drift.
+    assert migrate.script_head() == migrate.HEAD_REVISION
+    assert migrate.HEAD_REVISION in migrate.known_revisions()
+
+
+def test_upgrade_from_empty_database(db_url: str) -> None:
+    store = open_store(db_url, auto_upgrade=False)
+    try:
+        assert store.schema_status() == {
+            "current": None,
+            "head": migrate.HEAD_REVISION,
+            "at_head": False,
+        }
+        assert store.upgrade() is True
+        assert store.schema_status() == {
+            "current": migrate.HEAD_REVISION,
+            "head": migrate.HEAD_REVISION,
+            "at_head": True,
+        }
+        assert store.upgrade() is False  # idempotent
+        store.ping()
+    finally:
+        store.close()
+
+
+def test_models_and_migrations_do_not_differ(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    store = open_store(db_url)
+    try:
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, metadata)
+        assert differences == []
+    finally:
+        store.close()
+
+
+def test_schema_newer_than_the_code_is_refused(db_url: str) -> None:
+    open_store(db_url).close()
+    store = open_store(db_url, auto_upgrade=False)
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+        assert store.schema_status() == {
+            "current": "f00dfeed",
+            "head": migrate.HEAD_REVISION,
+            "at_head": False,
+        }
+        with pytest.raises(StoreError) as from_upgrade:
+            store.upgrade()
+    finally:
+        store.close()
+    with pytest.raises(StoreError) as from_open:
+        open_store(db_url)
+    for caught in (from_upgrade, from_open):
+        assert caught.value.exit_code == 6
+        assert "newer" in caught.value.message and "f00dfeed" in caught.value.message
+        assert "upgrade rcp" in (caught.value.hint or "")
+
+
+def _open_fresh(url: str, barrier: Any, results: Any) -> None:
+    try:
+        barrier.wait(timeout=30)
+        store = open_store(url)
+        status = store.schema_status()
+        store.close()
+        results.put(("ok", status["current"]))
+    except BaseException as exc:  # report, never hang the parent
+        results.put(("error", repr(exc)))
+
+
+def test_eight_processes_migrating_a_fresh_database_at_once(db_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(8)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_open_fresh, args=(db_url, barrier, results)) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=90) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert outcomes == [("ok", migrate.HEAD_REVISION)] * 8
+    store = open_store(db_url, auto_upgrade=False)
+    try:
+        with store.engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert [tuple(v) for v in versions] == [(migrate.HEAD_REVISION,)]
+    finally:
+        store.close()
+
+
+def test_sqlite_is_configured_for_concurrent_use(tmp_path: Any) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'rcp.db'}")
+    try:
+        with store.engine.connect() as connection:
+            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            assert pragma("journal_mode") == "wal"
+            assert pragma("busy_timeout") >= 5000
+            assert pragma("foreign_keys") == 1
+    finally:
+        store.close()
+
+
+def test_sqlite_write_transactions_begin_immediate(tmp_path: Any) -> None:
+    """A second writer waits at BEGIN instead of failing mid-transaction: the statement log shows
+    every transaction opens with BEGIN IMMEDIATE."""
+    from sqlalchemy import event
+
+    store = open_store(f"sqlite:///{tmp_path / 'rcp.db'}")
+    statements: list[str] = []
+    event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+    try:
+        store.list_tenants()
+        assert statements[0] == "BEGIN IMMEDIATE"
+    finally:
+        store.close()
