@@ -12,7 +12,6 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 
 from rcp.cli import _click as click
-
 from rcp.context import AppContext
 from rcp.errors import Interrupted, RcpError
 from rcp.settings import GlobalOptions
@@ -38,8 +37,8 @@ def _write_audit(app: AppContext, exit_code: int, outcome: str) -> None:
         return
     command, tenant = app.audit_subject
     try:
-        from rcp.core.models import AuditEntry
         from rcp.context import redact_argv
+        from rcp.core.models import AuditEntry
 
         entry = AuditEntry(
             actor=app.settings.actor,

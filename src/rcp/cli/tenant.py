@@ -22,10 +22,7 @@ def _duration(value: str | None, flag: str) -> float | None:
         return None
     from rcp.core.durations import parse_duration
 
-    try:
-        return parse_duration(value)
-    except UsageError as exc:
-        raise UsageError(f"invalid {flag} value {value!r}: {exc.message}") from None
+    return parse_duration(value, option=flag)
 
 
 def _apply_max_wait(app_ctx: AppContext, max_wait: str | None) -> None:
