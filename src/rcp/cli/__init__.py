@@ -266,26 +266,44 @@ def root(
         configure_logging(verbose, quiet, options.log_format or "text", [])
 
 
+# Command groups: (module under rcp.cli exposing `app`, help).
+GROUPS = [
+    ("tenant", "Create, inspect, change and delete tenants."),
+    ("template", "List, show and validate templates."),
+    ("db", "Database migrations and copies."),
+    ("backup", "Export and import the control-plane state."),
+    ("auth", "Store, check and remove the Render API key."),
+    ("sandbox", "The embedded Render API simulator."),
+]
+# Root commands: (command name, module under rcp.cli, function name).
+ROOT_COMMANDS = [
+    ("plan", "fleet", "plan"),
+    ("apply", "fleet", "apply"),
+    ("cost", "cost", "cost"),
+    ("audit", "audit", "audit"),
+    ("health", "health", "health"),
+]
+
+
 def _register() -> None:
     import importlib
 
-    groups = [
-        ("tenant", "Create, inspect and delete tenants."),
-        ("template", "List, show and validate templates."),
-        ("db", "Database migrations."),
-        ("sandbox", "The embedded Render API simulator."),
-    ]
-    for name, help_text in groups:
+    def load(name: str) -> Any:
         try:
-            module = importlib.import_module(f"rcp.cli.{name}")
+            return importlib.import_module(f"rcp.cli.{name}")
         except ModuleNotFoundError as exc:  # TEMPORARY while the team lands the modules
             if exc.name != f"rcp.cli.{name}":
                 raise
-            continue
-        app.add_typer(module.app, name=name, help=help_text)
-    from rcp.cli import health
+            return None
 
-    app.command("health")(health.health)
+    for name, help_text in GROUPS:
+        module = load(name)
+        if module is not None:
+            app.add_typer(module.app, name=name, help=help_text)
+    for command, module_name, function in ROOT_COMMANDS:
+        module = load(module_name)
+        if module is not None:
+            app.command(command)(getattr(module, function))
 
 
 _register()
