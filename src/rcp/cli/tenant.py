@@ -271,3 +271,22 @@ def delete(
         {"slug": slug, "deleted": True, "resources_deleted": deleted},
         human=f"deleted tenant {slug} ({len(deleted)} Render resources)",
     )
+
+
+def _register_extensions() -> None:
+    """Commands of the tenant group that live in their own modules."""
+    import importlib
+
+    for name in ("tenant_ops", "tenant_env"):
+        try:
+            module = importlib.import_module(f"rcp.cli.{name}")
+        except ModuleNotFoundError as exc:  # TEMPORARY while the team lands the modules
+            if exc.name != f"rcp.cli.{name}":
+                raise
+            continue
+        sub_app = getattr(module, "app", None)
+        if name == "tenant_env" and sub_app is not None:
+            app.add_typer(sub_app, name="env", help="Tenant environment variables.")
+
+
+_register_extensions()
