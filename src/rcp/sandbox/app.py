@@ -30,7 +30,7 @@ from rcp.sandbox.faults import (
     parse_rules,
 )
 from rcp.sandbox.ids import request_id as new_request_id
-from rcp.sandbox.ratelimit import BucketState, bucket_for, consume, peek
+from rcp.sandbox.ratelimit import Bucket, BucketState, bucket_for, consume, peek
 from rcp.sandbox.render_api import (
     ApiError,
     ApiRequest,
@@ -298,67 +298,83 @@ class SandboxApp:
         request_id = new_request_id()
         bucket = bucket_for(method, api_path)
 
+        delay = self.settings.latency_ms / 1000.0
+        response: SandboxResponse | None = None
         with self.store.transaction() as connection:
             now = self.clock()
             decision = self._decide_faults(connection, method, request.path)
-            terminal = decision.terminal
-            if terminal is not None:
-                fault_name = terminal.action
-                if terminal.action == "status":
-                    body = terminal.body
-                    if body is None:
-                        body = {"message": f"sandbox fault: injected {terminal.status}"}
-                    response = self._response(
-                        terminal.status,
-                        body,
-                        peek(connection, bucket, now),
-                        request_id,
-                        extra=tuple(terminal.headers.items()),
-                    )
-                    self._log(connection, now, request, terminal.status, fault_name, request_id)
-                    outcome = SandboxOutcome("respond", response)
-                elif terminal.action == "rate_limit":
-                    retry_after = 30.0 if terminal.seconds is None else terminal.seconds
-                    seconds = str(int(retry_after))
-                    exhausted = BucketState(False, bucket.limit, 0, int(retry_after))
-                    response = self._response(
-                        429,
-                        {"message": "rate limit exceeded"},
-                        exhausted,
-                        request_id,
-                        extra=(("Retry-After", seconds), *terminal.headers.items()),
-                    )
-                    self._log(connection, now, request, 429, fault_name, request_id)
-                    outcome = SandboxOutcome("respond", response)
-                elif terminal.action == "drop_before":
-                    self._log(connection, now, request, None, fault_name, request_id)
-                    outcome = SandboxOutcome("drop")
-                else:  # hang
-                    self._log(connection, now, request, None, fault_name, request_id)
-                    outcome = SandboxOutcome("hang", hang_seconds=terminal.seconds)
-        if terminal is not None:
-            return outcome
-
-        delay = self.settings.latency_ms / 1000.0 + decision.delay_seconds
+            if decision.terminal is not None:
+                return self._short_circuit(
+                    connection, request, decision.terminal, bucket, now, request_id
+                )
+            delay += decision.delay_seconds
+            if delay <= 0:
+                response = self._act(
+                    connection, request, method, api_path, bucket, now, request_id, decision
+                )
         timed_out = False
-        if delay > 0:
+        if response is None:
+            # Sleep outside the write transaction, then act in a new one.
             if read_timeout is not None and delay > read_timeout:
                 # The client gives up after its read timeout; the server still goes on to act.
                 timed_out = True
             self.sleep(delay)
-
-        with self.store.transaction() as connection:
-            now = self.clock()
-            response = self._act(
-                connection, request, method, api_path, bucket, now, request_id, decision
-            )
-            fired = ",".join(decision.fired_names) or None
-            self._log(connection, now, request, response.status, fired, request_id)
+            with self.store.transaction() as connection:
+                response = self._act(
+                    connection,
+                    request,
+                    method,
+                    api_path,
+                    bucket,
+                    self.clock(),
+                    request_id,
+                    decision,
+                )
         if decision.drop_after:
             return SandboxOutcome("drop", response, acted=True)
         if timed_out:
             return SandboxOutcome("timeout", response, acted=True)
         return SandboxOutcome("respond", response, acted=True)
+
+    def _short_circuit(
+        self,
+        connection: sqlite3.Connection,
+        request: SandboxRequest,
+        rule: FaultRule,
+        bucket: Bucket,
+        now: float,
+        request_id: str,
+    ) -> SandboxOutcome:
+        """A fault that answers (or not) in Render's place; the world is not touched."""
+        if rule.action == "status":
+            body = rule.body
+            if body is None:
+                body = {"message": f"sandbox fault: injected {rule.status}"}
+            response = self._response(
+                rule.status,
+                body,
+                peek(connection, bucket, now),
+                request_id,
+                extra=tuple(rule.headers.items()),
+            )
+            self._log(connection, now, request, rule.status, rule.action, request_id)
+            return SandboxOutcome("respond", response)
+        if rule.action == "rate_limit":
+            retry_after = 30.0 if rule.seconds is None else rule.seconds
+            exhausted = BucketState(False, bucket.limit, 0, int(retry_after))
+            response = self._response(
+                429,
+                {"message": "rate limit exceeded"},
+                exhausted,
+                request_id,
+                extra=(("Retry-After", str(int(retry_after))), *rule.headers.items()),
+            )
+            self._log(connection, now, request, 429, rule.action, request_id)
+            return SandboxOutcome("respond", response)
+        self._log(connection, now, request, None, rule.action, request_id)
+        if rule.action == "drop_before":
+            return SandboxOutcome("drop")
+        return SandboxOutcome("hang", hang_seconds=rule.seconds)
 
     def _act(
         self,
@@ -366,7 +382,26 @@ class SandboxApp:
         request: SandboxRequest,
         method: str,
         api_path: str,
-        bucket: Any,
+        bucket: Bucket,
+        now: float,
+        request_id: str,
+        decision: _FaultDecision,
+    ) -> SandboxResponse:
+        """Answer as Render would and log the request, in the caller's transaction."""
+        response = self._answer(
+            connection, request, method, api_path, bucket, now, request_id, decision
+        )
+        fired = ",".join(decision.fired_names) or None
+        self._log(connection, now, request, response.status, fired, request_id)
+        return response
+
+    def _answer(
+        self,
+        connection: sqlite3.Connection,
+        request: SandboxRequest,
+        method: str,
+        api_path: str,
+        bucket: Bucket,
         now: float,
         request_id: str,
         decision: _FaultDecision,

@@ -266,18 +266,18 @@ def paginate(
     request: ApiRequest,
     items: list[tuple[int, Any]],
     wrapper: str,
-    *,
-    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """``[{"cursor": …, wrapper: item}]``; ``cursor`` returns the items strictly after it."""
+    """``[{"cursor": …, wrapper: item}]``, newest first; ``cursor`` → the items strictly after it.
+
+    Newest first is what the recordings show for deploys and env vars (cursors encode the
+    item's id; a page lists descending ids).
+    """
     limit = page_limit(request)
-    ordered = sorted(items, key=lambda pair: pair[0], reverse=newest_first)
+    ordered = sorted(items, key=lambda pair: pair[0], reverse=True)
     cursor = query_value(request, "cursor")
     if cursor:
         position = decode_cursor(cursor)
-        ordered = [
-            pair for pair in ordered if (pair[0] < position if newest_first else pair[0] > position)
-        ]
+        ordered = [pair for pair in ordered if pair[0] < position]
     return [{"cursor": encode_cursor(seq), wrapper: item} for seq, item in ordered[:limit]]
 
 
@@ -418,15 +418,17 @@ def secret_file_inputs(raw: Any, field_name: str) -> list[tuple[str, str]]:
 def replace_items(
     ctx: WorldContext, service_id: str, kind: str, items: list[tuple[str, str]]
 ) -> None:
+    """Replace the whole set. A key that stays keeps its row, hence its cursor (as on Render,
+    whose cursors are derived from the variable's own id)."""
+    keep = [name for name, _ in items]
+    placeholders = ",".join("?" for _ in keep)
     ctx.connection.execute(
-        "DELETE FROM service_items WHERE service_id = ? AND kind = ?", (service_id, kind)
+        "DELETE FROM service_items WHERE service_id = ? AND kind = ?"
+        + (f" AND name NOT IN ({placeholders})" if keep else ""),
+        (service_id, kind, *keep),
     )
     for name, value in items:
-        ctx.connection.execute(
-            "INSERT INTO service_items (service_id, kind, name, value) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (service_id, kind, name) DO UPDATE SET value = excluded.value",
-            (service_id, kind, name, value),
-        )
+        upsert_item(ctx, service_id, kind, name, value)
 
 
 def load_items(ctx: WorldContext, service_id: str, kind: str) -> list[tuple[int, str, str]]:
@@ -816,14 +818,32 @@ def update_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
             raise bad_request("image must be an object")
         raw_path = check_string(image.get("imagePath"), "image.imagePath", required=True)
         assert raw_path is not None
-        if "imagePath" not in service:
-            raise bad_request("image can only be set on an image-backed service")
+        new_runtime = (body.get("serviceDetails") or {}).get("runtime")
+        if "imagePath" not in service and new_runtime != "image":
+            raise bad_request(
+                "image requires serviceDetails.runtime image on a repo-backed service"
+            )
         service["imagePath"] = normalise_image_path(raw_path)
     raw_details = body.get("serviceDetails")
     if raw_details is not None:
         if not isinstance(raw_details, dict):
             raise bad_request("serviceDetails must be an object")
+        new_runtime = raw_details.get("runtime")
+        if new_runtime == "image" and "imagePath" not in service:
+            raise bad_request("runtime image requires an image")
+        if new_runtime not in (None, "image") and "repo" not in service:
+            if body.get("repo") is None:
+                raise bad_request(f"runtime {new_runtime} requires a repo")
+            service["repo"] = check_string(body["repo"], "repo")
+            service["branch"] = check_string(body.get("branch"), "branch") or "main"
         update_service_details(service_type, service["serviceDetails"], raw_details)
+        if service_type != "static_site":
+            # An image-backed service has no repository; a repo-backed one no image.
+            if service["serviceDetails"]["runtime"] == "image":
+                for key in ("repo", "branch", "buildFilter"):
+                    service.pop(key, None)
+            else:
+                service.pop("imagePath", None)
     service["updatedAt"] = iso(ctx.now)
     save_resource(ctx, service)
     return ApiResult(200, service)
@@ -847,12 +867,13 @@ def update_service_details(service_type: str, details: dict[str, Any], raw: dict
         details["plan"] = validate_plan(service_type, raw["plan"])
     if raw.get("runtime") is not None:
         runtime = check_enum(raw["runtime"], RUNTIMES, "serviceDetails.runtime")
-        if runtime != details["runtime"] and "image" in (runtime, details["runtime"]):
-            raise bad_request("cannot switch between an image-backed and a repo-backed runtime")
-        if (runtime in NATIVE_RUNTIMES) != (details["runtime"] in NATIVE_RUNTIMES):
-            # Switching between docker and a native runtime replaces the build settings.
+        if runtime != details["runtime"] and (
+            runtime in ("docker", "image") or details["runtime"] in ("docker", "image")
+        ):
+            # Switching between image, docker and native runtimes replaces the build settings.
+            pre_deploy = details["envSpecificDetails"].get("preDeployCommand")
             details["envSpecificDetails"] = env_specific_details(
-                runtime, raw.get("envSpecificDetails") or {}, None, creating=False
+                runtime, raw.get("envSpecificDetails") or {}, pre_deploy, creating=False
             )
         details["runtime"] = runtime
         details["env"] = runtime
@@ -947,7 +968,9 @@ def list_env_vars(ctx: WorldContext, request: ApiRequest, service_id: str) -> Ap
 
 def replace_env_vars(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     load_resource(ctx, "service", service_id)
+    # Render treats a JSON null like an empty list (the Terraform provider sends it).
     body = json_body(request)
+    body = [] if body is None else body
     if not isinstance(body, list):
         raise bad_request("request body must be an array of env vars")
     replace_items(ctx, service_id, "env", env_var_inputs(body, "env vars"))
@@ -1027,6 +1050,7 @@ def list_secret_files(ctx: WorldContext, request: ApiRequest, service_id: str) -
 def replace_secret_files(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     load_resource(ctx, "service", service_id)
     body = json_body(request)
+    body = [] if body is None else body
     if not isinstance(body, list):
         raise bad_request("request body must be an array of secret files")
     replace_items(ctx, service_id, "secret", secret_file_inputs(body, "secret files"))
@@ -1120,10 +1144,17 @@ def render_deploy(
             "trigger": record["trigger"],
             "createdAt": iso(created),
             "updatedAt": iso(finished_at if finished else created),
-            "startedAt": iso(created),
-            "finishedAt": iso(finished_at) if finished else None,
         }
     )
+    # As recorded: a running image deploy has an explicit null finishedAt and no startedAt,
+    # a running repo deploy a startedAt and no finishedAt; a finished one has both.
+    if finished:
+        deploy["startedAt"] = iso(created)
+        deploy["finishedAt"] = iso(finished_at)
+    elif "image" in record:
+        deploy["finishedAt"] = None
+    else:
+        deploy["startedAt"] = iso(created)
     return deploy
 
 
@@ -1159,8 +1190,11 @@ def trigger_deploy(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
     if body.get("commitId") is not None and service["type"] == "cron_job":
         raise bad_request("commitId is not supported for cron jobs")
     deploy = start_deploy(ctx, service, trigger="api")
-    if service["type"] == "private_service":
-        # Render answered every private-service trigger in the recordings 202 "Queued", empty.
+    if service["type"] == "private_service" or (
+        service["type"] == "cron_job" and "repo" in service
+    ):
+        # As recorded: Render answered every private-service trigger, and every trigger of a
+        # repo-backed cron job, 202 "Queued" with an empty body; all others 201 + deploy.
         return ApiResult(202, empty=True)
     return ApiResult(201, deploy)
 
@@ -1174,7 +1208,7 @@ def list_deploys(ctx: WorldContext, request: ApiRequest, service_id: str) -> Api
         for seq, deploy in service_deploys(ctx, service_id)
         if not statuses or deploy["status"] in statuses
     ]
-    return ApiResult(200, paginate(request, items, "deploy", newest_first=True))
+    return ApiResult(200, paginate(request, items, "deploy"))
 
 
 def retrieve_deploy(
@@ -1268,14 +1302,7 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     ):
         raise bad_request("parameterOverrides must map names to strings")
     base_id = new_id("dpg-")
-    replicas = []
-    raw_replicas = body.get("readReplicas") or []
-    if not isinstance(raw_replicas, list):
-        raise bad_request("readReplicas must be an array")
-    for index, replica in enumerate(raw_replicas):
-        if not isinstance(replica, dict) or not isinstance(replica.get("name"), str):
-            raise bad_request("readReplicas entries need a name")
-        replicas.append({"id": f"{base_id}-{chr(ord('b') + index)}", "name": replica["name"]})
+    replicas = read_replicas(body.get("readReplicas") or [], base_id, [])
     now = iso(ctx.now)
     record: dict[str, Any] = {
         "createdAt": now,
@@ -1315,6 +1342,33 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     )
     insert_resource(ctx, "postgres", record)
     return ApiResult(201, render_datastore(ctx, record))
+
+
+def read_replicas(raw: Any, base_id: str, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replicas are ``<base>-b``, ``-c``, …; a replica keeps its id while its name stays."""
+    if not isinstance(raw, list):
+        raise bad_request("readReplicas must be an array")
+    existing = {replica["name"]: replica["id"] for replica in current}
+    taken = set(existing.values())
+    replicas: list[dict[str, Any]] = []
+    for replica in raw:
+        if not isinstance(replica, dict) or not isinstance(replica.get("name"), str):
+            raise bad_request("readReplicas entries need a name")
+        replica_id = existing.get(replica["name"])
+        if replica_id is None:
+            letter = ord("b")
+            while f"{base_id}-{chr(letter)}" in taken:
+                letter += 1
+            replica_id = f"{base_id}-{chr(letter)}"
+            taken.add(replica_id)
+        entry: dict[str, Any] = {"id": replica_id, "name": replica["name"]}
+        overrides = replica.get("parameterOverrides")
+        if overrides:
+            if not isinstance(overrides, dict):
+                raise bad_request("readReplicas parameterOverrides must be an object")
+            entry["parameterOverrides"] = overrides
+        replicas.append(entry)
+    return replicas
 
 
 def render_datastore(ctx: WorldContext, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -1387,7 +1441,14 @@ def update_postgres(ctx: WorldContext, request: ApiRequest, postgres_id: str) ->
         overrides = body["parameterOverrides"]
         if not isinstance(overrides, dict):
             raise bad_request("parameterOverrides must be an object")
-        record["parameterOverrides"] = overrides
+        if overrides:
+            record["parameterOverrides"] = overrides
+        else:  # as recorded: an empty map removes the field
+            record.pop("parameterOverrides", None)
+    if body.get("readReplicas") is not None:
+        record["readReplicas"] = read_replicas(
+            body["readReplicas"], record["id"][: -len("-a")], record["readReplicas"]
+        )
     record["updatedAt"] = iso(ctx.now)
     save_resource(ctx, record)
     return ApiResult(200, render_datastore(ctx, record))

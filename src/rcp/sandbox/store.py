@@ -3,13 +3,14 @@
 Concurrency: WAL journal, a generous busy timeout, and every request runs in
 ``BEGIN IMMEDIATE`` (each request writes at least its log line and rate-limit counter), so
 eight ``rcp --sandbox`` processes creating at once serialise on SQLite's write lock instead
-of racing. No connection is shared between threads: one short-lived connection per use.
+of racing. No connection is shared between threads: each thread keeps its own.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,7 +85,22 @@ class SandboxStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._schema_ready = False
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            connection.executescript(SCHEMA)
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,35 +116,29 @@ class SandboxStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``); committed on success, else rolled back."""
-        connection = self._connect()
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
         try:
-            if not self._schema_ready:
-                connection.executescript(SCHEMA)
-                self._schema_ready = True
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                ensure_workspace(connection)
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
+            ensure_workspace(connection)
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def wipe(self) -> None:
         """Forget the whole world (resources, faults, counters, request log)."""
         if not self.path.exists():
             return
-        connection = self._connect()
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.executescript(SCHEMA)
-            connection.execute("BEGIN IMMEDIATE")
             for table in WIPED_TABLES:
                 connection.execute(f"DELETE FROM {table}")
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
 
 def ensure_workspace(connection: sqlite3.Connection) -> None:
