@@ -61,6 +61,16 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limiter() -> Iterator[None]:
+    """The client-side limiter is process-wide by design; each test starts with empty buckets."""
+    from rcp.render.ratelimit import reset_default_limiter
+
+    reset_default_limiter()
+    yield
+    reset_default_limiter()
+
+
 @dataclass
 class CliResult:
     exit_code: int

@@ -35,9 +35,22 @@ def health(ctx: typer.Context) -> None:
         return f"workspace {app_ctx.gateway().owner_id()}"
 
     def render_rate_limit() -> str:
-        limiter = getattr(app_ctx.render_client(), "limiter", None)
-        describe = getattr(limiter, "describe", None)
-        return str(describe()) if callable(describe) else "no requests throttled"
+        from rcp.errors import RetryLater
+
+        buckets = app_ctx.render_client().limiter.snapshot()
+        tightest = None
+        for bucket in buckets:
+            remaining = bucket.limit - bucket.used
+            if bucket.server_remaining is not None:
+                remaining = min(remaining, bucket.server_remaining)
+            if tightest is None or remaining < tightest[1]:
+                tightest = (bucket.bucket, remaining, bucket.limit)
+        if tightest is None:
+            return "no bucket in use"
+        name, remaining, limit = tightest
+        if remaining <= 0:
+            raise RetryLater(f"bucket {name} exhausted (0 of {limit} left)")
+        return f"tightest bucket {name}: {remaining} of {limit} left"
 
     report = run_checks(
         [
