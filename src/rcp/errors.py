@@ -26,7 +26,10 @@ Only ``rcp.cli`` turns these into process exit codes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class RcpError(Exception):

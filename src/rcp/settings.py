@@ -5,10 +5,7 @@ Stdlib + platformdirs only, so building settings never loads the heavy stack.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +144,9 @@ def mask_url(url: str) -> str:
 
 
 def default_actor(environ: Mapping[str, str]) -> str:
+    import getpass
+    import socket
+
     explicit = environ.get(Env.ACTOR)
     if explicit:
         return explicit
@@ -176,10 +176,12 @@ def _user_dirs(environ: Mapping[str, str]) -> tuple[Path, Path]:
 def _read_config_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
+    import tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
         raise ConfigError(
             f"config file {path} is unreadable or malformed: {exc}",
             hint="fix or remove the file",

@@ -6,8 +6,6 @@ Global options work before and after the command (``rcp -o json tenant list`` an
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -118,6 +116,8 @@ class RcpGroup(TyperGroup):
             if hint:
                 sys.stderr.write(f"Hint: {hint}\n")
             if _json_requested(argv):
+                import json
+
                 envelope = {"error": {"code": "usage_error", "message": message, "hint": hint}}
                 sys.stdout.write(json.dumps(envelope) + "\n")
             sys.exit(exc.exit_code)
@@ -137,6 +137,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain Click help: rich's help renderer costs ~60 ms of imports on every `--help`.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -145,66 +147,6 @@ def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"rcp {__version__}")
         raise typer.Exit(0)
-
-
-class _RedactingFilter(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, None
-        return True
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-                "level": record.levelname.lower(),
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-        )
-
-
-def configure_logging(verbose: int, quiet: bool, log_format: str, secrets: list[str]) -> None:
-    level = logging.WARNING
-    if quiet:
-        level = logging.ERROR
-    if verbose == 1:
-        level = logging.INFO
-    elif verbose >= 2:
-        level = logging.DEBUG
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_rcp", False):
-            root.removeHandler(handler)
-
-    class _StderrHandler(logging.Handler):
-        # Look sys.stderr up at emit time (CliRunner swaps it per invocation).
-        def emit(self, record: logging.LogRecord) -> None:
-            try:
-                sys.stderr.write(self.format(record) + "\n")
-                sys.stderr.flush()
-            except Exception:
-                self.handleError(record)
-
-    handler = _StderrHandler()
-    handler._rcp = True  # type: ignore[attr-defined]
-    handler.addFilter(_RedactingFilter(secrets))
-    handler.setFormatter(
-        _JsonFormatter() if log_format == "json" else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
-    root.addHandler(handler)
-    root.setLevel(level)
-    # Third-party chatter (httpx logs full URLs at INFO) stays off unless -vv.
-    for noisy in ("httpx", "httpcore", "alembic", "sqlalchemy"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
 
 
 @app.callback()
@@ -246,6 +188,7 @@ def root(
     ] = False,
 ) -> None:
     """Render Control Plane."""
+    from rcp.cli._logging import configure_logging
     from rcp.context import AppContext
     from rcp.settings import GlobalOptions
 
@@ -299,6 +242,7 @@ def _register() -> None:
     for name, help_text in GROUPS:
         module = load(name)
         if module is not None:
+            module.app.rich_markup_mode = None
             app.add_typer(module.app, name=name, help=help_text)
     for command, module_name, function in ROOT_COMMANDS:
         module = load(module_name)

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 
 from rcp.cli import _click as click
-from rcp.context import AppContext
 from rcp.errors import Interrupted, RcpError
-from rcp.settings import GlobalOptions
+
+if TYPE_CHECKING:
+    from rcp.context import AppContext
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-log = logging.getLogger("rcp")
-
 
 def app_context(ctx: typer.Context | None = None) -> AppContext:
     """The AppContext the root callback stored (built on demand when a sub-app runs alone)."""
+    from rcp.context import AppContext
+    from rcp.settings import GlobalOptions
+
     context = ctx or click.get_current_context()
     found = context.find_object(AppContext)
     if found is None:
@@ -50,7 +51,9 @@ def _write_audit(app: AppContext, exit_code: int, outcome: str) -> None:
         )
         app.store().append_audit(entry)
     except Exception as exc:  # the audit must never mask the command's own outcome
-        log.warning("could not write the audit log: %s", type(exc).__name__)
+        import logging
+
+        logging.getLogger("rcp").warning("could not write the audit log: %s", type(exc).__name__)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

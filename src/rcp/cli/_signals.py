@@ -27,7 +27,7 @@ def graceful_stop() -> Iterator[StopFlag]:
         flag.request(signal_number)
         os.write(2, b"stopping after the call in flight (signal again to exit now)\n")
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, handler)
     try:

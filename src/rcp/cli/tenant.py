@@ -8,10 +8,10 @@ import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited, no_input, render_json_table
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
-from rcp.context import AppContext
 from rcp.errors import UsageError
 
 if TYPE_CHECKING:
+    from rcp.context import AppContext
     from rcp.core.models import Tenant
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
@@ -286,6 +286,7 @@ def _register_extensions() -> None:
             continue
         sub_app = getattr(module, "app", None)
         if name == "tenant_env" and sub_app is not None:
+            sub_app.rich_markup_mode = None
             app.add_typer(sub_app, name="env", help="Tenant environment variables.")
 
 
