@@ -216,14 +216,16 @@ class ResponseValidator:
             "/content/application~1json/schema"
         )
 
-    def validate(self, method: str, path_template: str, status: int, body: Any) -> None:
+    def errors(self, method: str, path_template: str, status: int, body: Any) -> list[str]:
         pointer = self.schema_pointer(method, path_template, status)
         assert pointer is not None, f"{method} {path_template} {status} has no body schema"
         validator = self._validator_class({"$ref": pointer}, registry=self._registry)
-        errors = sorted(validator.iter_errors(body), key=lambda error: list(error.path))
-        assert not errors, "\n".join(
-            f"{list(error.path)}: {error.message}" for error in errors[:5]
-        )
+        found = sorted(validator.iter_errors(body), key=lambda error: list(error.path))
+        return [f"{list(error.path)}: {error.message}" for error in found]
+
+    def validate(self, method: str, path_template: str, status: int, body: Any) -> None:
+        errors = self.errors(method, path_template, status, body)
+        assert not errors, "\n".join(errors[:5])
 
 
 @pytest.fixture(scope="session")
