@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,6 +32,13 @@ def open_store(
     unreachable URL, and for a schema newer than this rcp. ``store_options`` go to ``SqlStore``
     (clock, sleep, lease_seconds, … for tests).
     """
+    test_lease = _test_lease_seconds()
+    if test_lease is not None and "lease_seconds" not in store_options:
+        store_options = {
+            **store_options,
+            "lease_seconds": test_lease,
+            "heartbeat_seconds": test_lease / 3,
+        }
     normalised = normalise_url(url, setting=setting)
     sqlite_file = sqlite_path(normalised) if normalised.startswith("sqlite") else None
     engine = build_engine(normalised, url, setting=setting)
@@ -48,6 +57,24 @@ def open_store(
         store.close()
         raise
     return store
+
+
+TEST_LEASE_SECONDS_ENV = "RCP_TEST_LEASE_SECONDS"
+
+
+def _test_lease_seconds() -> float | None:
+    """Test-only: ``RCP_TEST_LEASE_SECONDS`` shortens the lease (heartbeat a third of it) so
+    the fault suite can pause a holder past its lease in seconds. Not a user setting."""
+    raw = os.environ.get(TEST_LEASE_SECONDS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StoreError(f"{TEST_LEASE_SECONDS_ENV} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise StoreError(f"{TEST_LEASE_SECONDS_ENV} must be a positive number of seconds")
+    return value
 
 
 def _check_reachable(store: SqlStore, url: str, *, setting: str) -> None:
