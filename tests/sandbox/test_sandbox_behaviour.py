@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sandbox_support import MakeSandbox, Sandbox  # noqa: I001
 
 from rcp.sandbox import SandboxSettings
-
-from conftest import MakeSandbox, Sandbox  # noqa: I001
 
 XID = "[0-9a-v]{20}"
 
@@ -47,14 +46,19 @@ def test_ids_have_render_formats(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("api_key", [None, ""])
-def test_requests_without_a_bearer_key_are_refused(make_sandbox: MakeSandbox, api_key: str | None) -> None:
+def test_requests_without_a_bearer_key_are_refused(
+    make_sandbox: MakeSandbox, api_key: str | None
+) -> None:
     sandbox = make_sandbox(api_key=api_key)
     response = sandbox.client.get("/services")
     assert response.status_code == 401
     assert response.json()["message"]
-    assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "render-request-id"} <= set(
-        response.headers
-    )
+    assert {
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "render-request-id",
+    } <= set(response.headers)
 
 
 def test_every_response_carries_rate_limit_and_request_id_headers(sandbox: Sandbox) -> None:
@@ -68,7 +72,12 @@ def test_every_response_carries_rate_limit_and_request_id_headers(sandbox: Sandb
     answers.append(sandbox.client.post(f"/services/{created['service']['id']}/suspend"))
     answers.append(sandbox.client.delete(f"/services/{created['service']['id']}"))
     for answer in answers:
-        for header in ("Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset", "Render-Request-Id"):
+        for header in (
+            "Ratelimit-Limit",
+            "Ratelimit-Remaining",
+            "Ratelimit-Reset",
+            "Render-Request-Id",
+        ):
             assert answer.headers.get(header), (answer.request.url, header)
     assert answers[-1].status_code == 204 and answers[-1].content == b""
     assert answers[-2].status_code == 202 and answers[-2].content == b""
@@ -85,8 +94,26 @@ def test_every_response_carries_rate_limit_and_request_id_headers(sandbox: Sandb
         ({"type": "lambda"}, "type"),
         ({"serviceDetails": {"plan": "starter"}}, "runtime"),
         ({"serviceDetails": {"runtime": "cobol"}}, "runtime"),
-        ({"serviceDetails": {"runtime": "node", "region": "mars", "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"}}}, "region"),
-        ({"serviceDetails": {"runtime": "node", "plan": "gigantic", "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"}}}, "plan"),
+        (
+            {
+                "serviceDetails": {
+                    "runtime": "node",
+                    "region": "mars",
+                    "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"},
+                }
+            },
+            "region",
+        ),
+        (
+            {
+                "serviceDetails": {
+                    "runtime": "node",
+                    "plan": "gigantic",
+                    "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"},
+                }
+            },
+            "plan",
+        ),
         ({"repo": None}, "repo"),
         ({"ownerId": "tea-00000000000000000000"}, "ownerId"),
     ],
@@ -129,7 +156,11 @@ def test_service_names_are_unique_in_the_workspace(sandbox: Sandbox) -> None:
         ("/postgres", {"name": "db", "plan": "basic_256mb", "version": "9"}, "version"),
         ("/postgres", {"plan": "basic_256mb", "version": "16"}, "name"),
         ("/key-value", {"name": "kv", "plan": "enormous"}, "plan"),
-        ("/key-value", {"name": "kv", "plan": "starter", "maxmemoryPolicy": "lru"}, "maxmemoryPolicy"),
+        (
+            "/key-value",
+            {"name": "kv", "plan": "starter", "maxmemoryPolicy": "lru"},
+            "maxmemoryPolicy",
+        ),
     ],
 )
 def test_invalid_datastore_creates_are_400(
@@ -144,9 +175,15 @@ def test_invalid_datastore_creates_are_400(
 
 def test_env_var_bodies_are_validated(sandbox: Sandbox) -> None:
     service_id = sandbox.create_service("env-web")["service"]["id"]
-    assert sandbox.client.put(f"/services/{service_id}/env-vars", json=[{"key": "A"}]).status_code == 400
+    assert (
+        sandbox.client.put(f"/services/{service_id}/env-vars", json=[{"key": "A"}]).status_code
+        == 400
+    )
     assert sandbox.client.put(f"/services/{service_id}/env-vars/A", json={}).status_code == 400
-    assert sandbox.client.put(f"/services/{service_id}/env-vars", content=b"{not json").status_code == 400
+    assert (
+        sandbox.client.put(f"/services/{service_id}/env-vars", content=b"{not json").status_code
+        == 400
+    )
 
 
 # --- behaviour ------------------------------------------------------------------------------
@@ -159,7 +196,9 @@ def test_missing_resources_are_404_with_renders_message(sandbox: Sandbox) -> Non
         assert response.json() == {"message": f"not found: {path.rsplit('/', 1)[1]}"}
     service_id = sandbox.create_service("gone-web")["service"]["id"]
     assert sandbox.client.delete(f"/services/{service_id}").status_code == 204
-    assert sandbox.client.get(f"/services/{service_id}").json() == {"message": f"not found: {service_id}"}
+    assert sandbox.client.get(f"/services/{service_id}").json() == {
+        "message": f"not found: {service_id}"
+    }
     assert sandbox.client.delete(f"/services/{service_id}").status_code == 404
 
 
@@ -179,7 +218,9 @@ def test_list_filters(sandbox: Sandbox) -> None:
     sandbox.create_service("filter-web")
     worker = sandbox.create_service("filter-worker", type="background_worker")["service"]
     sandbox.client.post(f"/services/{worker['id']}/suspend")
-    by_name = sandbox.client.get("/services", params={"name": "filter-web", "ownerId": sandbox.owner_id}).json()
+    by_name = sandbox.client.get(
+        "/services", params={"name": "filter-web", "ownerId": sandbox.owner_id}
+    ).json()
     assert [item["service"]["name"] for item in by_name] == ["filter-web"]
     by_type = sandbox.client.get("/services", params={"type": "background_worker,cron_job"}).json()
     assert [item["service"]["id"] for item in by_type] == [worker["id"]]
@@ -224,13 +265,19 @@ def test_bad_cursor_is_400(sandbox: Sandbox) -> None:
 
 
 def test_env_vars_put_all_replaces_and_single_key_upserts(sandbox: Sandbox) -> None:
-    service_id = sandbox.create_service("envs-web", envVars=[{"key": "OLD", "value": "1"}])["service"]["id"]
+    service_id = sandbox.create_service("envs-web", envVars=[{"key": "OLD", "value": "1"}])[
+        "service"
+    ]["id"]
     replaced = sandbox.client.put(
-        f"/services/{service_id}/env-vars", json=[{"key": "A", "value": "1"}, {"key": "B", "value": "2"}]
+        f"/services/{service_id}/env-vars",
+        json=[{"key": "A", "value": "1"}, {"key": "B", "value": "2"}],
     ).json()
     assert sorted(item["envVar"]["key"] for item in replaced) == ["A", "B"]
     assert sandbox.client.get(f"/services/{service_id}/env-vars/OLD").status_code == 404
-    assert sandbox.client.put(f"/services/{service_id}/env-vars/A", json={"value": "9"}).json() == {"key": "A", "value": "9"}
+    assert sandbox.client.put(f"/services/{service_id}/env-vars/A", json={"value": "9"}).json() == {
+        "key": "A",
+        "value": "9",
+    }
     assert sandbox.client.delete(f"/services/{service_id}/env-vars/B").status_code == 204
     listed = sandbox.client.get(f"/services/{service_id}/env-vars").json()
     assert [item["envVar"] for item in listed] == [{"key": "A", "value": "9"}]
@@ -261,7 +308,9 @@ def test_postgres_names_and_connection_strings(sandbox: Sandbox) -> None:
     assert info["internalConnectionString"] == (
         f"postgresql://app_user:{password}@{database['id']}/{database['databaseName']}"
     )
-    assert info["externalConnectionString"].startswith(f"postgresql://app_user:{password}@{database['id']}.oregon-postgres.render.com:5432/")
+    assert info["externalConnectionString"].startswith(
+        f"postgresql://app_user:{password}@{database['id']}.oregon-postgres.render.com:5432/"
+    )
     key_value = sandbox.create_key_value("tenant-kv")
     kv_info = sandbox.client.get(f"/key-value/{key_value['id']}/connection-info").json()
     assert kv_info["internalConnectionString"] == f"redis://{key_value['id']}:6379"
@@ -276,7 +325,9 @@ def test_deploys_go_live_after_deploy_seconds(make_sandbox: MakeSandbox) -> None
     service_id, first = created["service"]["id"], created["deployId"]
 
     def status(deploy_id: str) -> str:
-        return str(sandbox.client.get(f"/services/{service_id}/deploys/{deploy_id}").json()["status"])
+        return str(
+            sandbox.client.get(f"/services/{service_id}/deploys/{deploy_id}").json()["status"]
+        )
 
     assert status(first) == "build_in_progress"
     sandbox.clock.advance(2.9)
@@ -289,7 +340,9 @@ def test_deploys_go_live_after_deploy_seconds(make_sandbox: MakeSandbox) -> None
     assert (status(first), status(second["id"])) == ("deactivated", "live")
     listed = sandbox.client.get(f"/services/{service_id}/deploys").json()
     assert [item["deploy"]["id"] for item in listed] == [second["id"], first]  # newest first
-    live_only = sandbox.client.get(f"/services/{service_id}/deploys", params={"status": "live"}).json()
+    live_only = sandbox.client.get(
+        f"/services/{service_id}/deploys", params={"status": "live"}
+    ).json()
     assert [item["deploy"]["id"] for item in live_only] == [second["id"]]
 
 
@@ -314,7 +367,10 @@ def test_service_creation_bucket_is_20_per_hour(sandbox: Sandbox) -> None:
         assert response.status_code == 201
         assert response.headers["Ratelimit-Limit"] == "20"
         assert response.headers["Ratelimit-Remaining"] == str(19 - index)
-    refused = sandbox.client.post("/postgres", json={"name": "db", "ownerId": sandbox.owner_id, "plan": "basic_256mb", "version": "16"})
+    refused = sandbox.client.post(
+        "/postgres",
+        json={"name": "db", "ownerId": sandbox.owner_id, "plan": "basic_256mb", "version": "16"},
+    )
     assert refused.status_code == 429
     assert refused.json()["message"]
     assert refused.headers["Ratelimit-Remaining"] == "0"
@@ -340,16 +396,26 @@ def test_get_bucket_is_400_per_minute_and_writes_30(sandbox: Sandbox) -> None:
     for _ in range(398):
         sandbox.client.get("/users")
     last = sandbox.client.get("/users")
-    assert (last.status_code, last.headers["Ratelimit-Limit"], last.headers["Ratelimit-Remaining"]) == (200, "400", "0")
+    assert (
+        last.status_code,
+        last.headers["Ratelimit-Limit"],
+        last.headers["Ratelimit-Remaining"],
+    ) == (200, "400", "0")
     assert sandbox.client.get("/users").status_code == 429
-    statuses = [sandbox.client.put(f"/services/{service_id}/env-vars/K", json={"value": "v"}).status_code for _ in range(31)]
+    statuses = [
+        sandbox.client.put(f"/services/{service_id}/env-vars/K", json={"value": "v"}).status_code
+        for _ in range(31)
+    ]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
 
 
 def test_rate_limits_off_never_refuses(make_sandbox: MakeSandbox) -> None:
     sandbox = make_sandbox(SandboxSettings(rate_limits="off"))
     for index in range(25):
-        assert sandbox.client.post("/services", json=sandbox.service_body(f"off-{index}")).status_code == 201
+        assert (
+            sandbox.client.post("/services", json=sandbox.service_body(f"off-{index}")).status_code
+            == 201
+        )
     assert sandbox.client.get("/owners").headers["Ratelimit-Limit"] == "400"
 
 
@@ -364,7 +430,9 @@ def test_state_dump_and_request_log(sandbox: Sandbox) -> None:
     assert state["owner"]["id"] == sandbox.owner_id
     assert [service["name"] for service in state["services"]] == ["state-web"]
     assert state["envVars"][created["service"]["id"]] == [{"key": "A", "value": "1"}]
-    assert [deploy["id"] for deploy in state["deploys"][created["service"]["id"]]] == [created["deployId"]]
+    assert [deploy["id"] for deploy in state["deploys"][created["service"]["id"]]] == [
+        created["deployId"]
+    ]
     assert state["postgres"][0]["password"]
     logged = [(entry["method"], entry["path"], entry["status"]) for entry in state["requests"]]
     assert ("POST", "/v1/services", 201) in logged

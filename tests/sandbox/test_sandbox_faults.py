@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sandbox_support import MakeSandbox, Sandbox  # noqa: I001
 
 from rcp.sandbox import SandboxSettings
 from rcp.sandbox.faults import FaultRuleError, load_rules_text, parse_rule
-
-from conftest import MakeSandbox, Sandbox  # noqa: I001
 
 
 def add_faults(sandbox: Sandbox, rules: Any) -> list[dict[str, Any]]:
@@ -23,11 +22,22 @@ def add_faults(sandbox: Sandbox, rules: Any) -> list[dict[str, Any]]:
 
 
 def services_named(sandbox: Sandbox, name: str) -> list[dict[str, Any]]:
-    return [item["service"] for item in sandbox.client.get("/services", params={"name": name}).json()]
+    return [
+        item["service"] for item in sandbox.client.get("/services", params={"name": name}).json()
+    ]
 
 
 def test_status_fault_answers_without_acting(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "POST", "path": "/services", "action": "status", "status": 503, "body": {"message": "try later"}})
+    add_faults(
+        sandbox,
+        {
+            "method": "POST",
+            "path": "/services",
+            "action": "status",
+            "status": 503,
+            "body": {"message": "try later"},
+        },
+    )
     response = sandbox.client.post("/services", json=sandbox.service_body("status-web"))
     assert response.status_code == 503
     assert response.json() == {"message": "try later"}
@@ -43,19 +53,27 @@ def test_default_status_fault_is_500(sandbox: Sandbox) -> None:
 
 
 def test_nth_selects_occurrences(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "GET", "path": "/users", "nth": [2, 3], "action": "status", "status": 502})
+    add_faults(
+        sandbox,
+        {"method": "GET", "path": "/users", "nth": [2, 3], "action": "status", "status": 502},
+    )
     statuses = [sandbox.client.get("/users").status_code for _ in range(4)]
     assert statuses == [200, 502, 502, 200]
 
 
 def test_times_fires_on_the_first_n(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "GET", "path_regex": r"/users", "times": 2, "action": "status", "status": 500})
+    add_faults(
+        sandbox,
+        {"method": "GET", "path_regex": r"/users", "times": 2, "action": "status", "status": 500},
+    )
     statuses = [sandbox.client.get("/users").status_code for _ in range(3)]
     assert statuses == [500, 500, 200]
 
 
 def test_method_and_path_must_match(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "DELETE", "path": "/services/*", "action": "status", "status": 500})
+    add_faults(
+        sandbox, {"method": "DELETE", "path": "/services/*", "action": "status", "status": 500}
+    )
     service_id = sandbox.create_service("match-web")["service"]["id"]
     assert sandbox.client.get(f"/services/{service_id}").status_code == 200
     assert sandbox.client.delete(f"/services/{service_id}").status_code == 500
@@ -63,7 +81,16 @@ def test_method_and_path_must_match(sandbox: Sandbox) -> None:
 
 
 def test_rate_limit_fault_sends_retry_after(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "POST", "path": "/v1/postgres", "nth": [1], "action": "rate_limit", "seconds": 7})
+    add_faults(
+        sandbox,
+        {
+            "method": "POST",
+            "path": "/v1/postgres",
+            "nth": [1],
+            "action": "rate_limit",
+            "seconds": 7,
+        },
+    )
     body = {"name": "rl-db", "ownerId": sandbox.owner_id, "plan": "basic_256mb", "version": "16"}
     refused = sandbox.client.post("/postgres", json=body)
     assert refused.status_code == 429
@@ -81,18 +108,26 @@ def test_delay_waits_then_acts(sandbox: Sandbox) -> None:
 
 
 def test_delay_beyond_read_timeout_acts_but_the_client_times_out(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "POST", "path": "/services", "nth": [1], "action": "delay", "seconds": 30})
+    add_faults(
+        sandbox,
+        {"method": "POST", "path": "/services", "nth": [1], "action": "delay", "seconds": 30},
+    )
     with pytest.raises(httpx.ReadTimeout):
         sandbox.client.post("/services", json=sandbox.service_body("slow-web"), timeout=5)
     assert len(services_named(sandbox, "slow-web")) == 1  # the server did act
 
 
 def test_drop_before_loses_the_request(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "POST", "path": "/services", "nth": [1], "action": "drop_before"})
+    add_faults(
+        sandbox, {"method": "POST", "path": "/services", "nth": [1], "action": "drop_before"}
+    )
     with pytest.raises(httpx.RemoteProtocolError):
         sandbox.client.post("/services", json=sandbox.service_body("dropped-web"))
     assert services_named(sandbox, "dropped-web") == []
-    assert sandbox.client.post("/services", json=sandbox.service_body("dropped-web")).status_code == 201
+    assert (
+        sandbox.client.post("/services", json=sandbox.service_body("dropped-web")).status_code
+        == 201
+    )
 
 
 def test_drop_after_acts_then_loses_the_answer(sandbox: Sandbox) -> None:
@@ -101,9 +136,18 @@ def test_drop_after_acts_then_loses_the_answer(sandbox: Sandbox) -> None:
         sandbox.client.post("/services", json=sandbox.service_body("lost-web"))
     assert len(services_named(sandbox, "lost-web")) == 1
     # A blind retry of the create is what the journal must prevent: Render says 409.
-    assert sandbox.client.post("/services", json=sandbox.service_body("lost-web")).status_code == 409
-    logged = [entry for entry in sandbox.state()["requests"] if entry["path"] == "/v1/services" and entry["method"] == "POST"]
-    assert [(entry["status"], entry["fault"]) for entry in logged] == [(201, "drop_after"), (409, None)]
+    assert (
+        sandbox.client.post("/services", json=sandbox.service_body("lost-web")).status_code == 409
+    )
+    logged = [
+        entry
+        for entry in sandbox.state()["requests"]
+        if entry["path"] == "/v1/services" and entry["method"] == "POST"
+    ]
+    assert [(entry["status"], entry["fault"]) for entry in logged] == [
+        (201, "drop_after"),
+        (409, None),
+    ]
 
 
 def test_hang_waits_for_the_read_timeout(sandbox: Sandbox) -> None:
@@ -115,7 +159,10 @@ def test_hang_waits_for_the_read_timeout(sandbox: Sandbox) -> None:
 
 
 def test_fail_deploy_ends_build_failed(sandbox: Sandbox) -> None:
-    add_faults(sandbox, {"method": "POST", "path": "/services/*/deploys", "nth": [1], "action": "fail_deploy"})
+    add_faults(
+        sandbox,
+        {"method": "POST", "path": "/services/*/deploys", "nth": [1], "action": "fail_deploy"},
+    )
     created = sandbox.create_service("failing-web")
     service_id = created["service"]["id"]
     failed = sandbox.client.post(f"/services/{service_id}/deploys", json={}).json()
@@ -128,7 +175,13 @@ def test_fail_deploy_ends_build_failed(sandbox: Sandbox) -> None:
 
 
 def test_faults_can_be_listed_and_cleared(sandbox: Sandbox) -> None:
-    added = add_faults(sandbox, [{"path": "/users", "action": "status", "status": 500}, {"path": "/owners", "action": "hang"}])
+    added = add_faults(
+        sandbox,
+        [
+            {"path": "/users", "action": "status", "status": 500},
+            {"path": "/owners", "action": "hang"},
+        ],
+    )
     assert [fault["rule"]["action"] for fault in added] == ["status", "hang"]
     sandbox.client.get("/users")
     listed = sandbox.client.get("/__sandbox/faults").json()
@@ -156,8 +209,12 @@ def test_rules_from_a_yaml_file_share_counters_across_transports(
 
 def test_rules_from_the_environment_variable(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     rules = tmp_path / "faults.json"
-    rules.write_text(json.dumps([{"method": "GET", "path": "/owners", "action": "status", "status": 418}]))
-    settings = SandboxSettings.from_env({"RCP_SANDBOX_FAULTS": str(rules), "RCP_SANDBOX_DEPLOY_SECONDS": "1"})
+    rules.write_text(
+        json.dumps([{"method": "GET", "path": "/owners", "action": "status", "status": 418}])
+    )
+    settings = SandboxSettings.from_env(
+        {"RCP_SANDBOX_FAULTS": str(rules), "RCP_SANDBOX_DEPLOY_SECONDS": "1"}
+    )
     assert settings.deploy_seconds == 1 and settings.faults_file == rules
     sandbox = make_sandbox(settings)
     assert sandbox.client.get("/owners").status_code == 418
@@ -165,9 +222,20 @@ def test_rules_from_the_environment_variable(make_sandbox: MakeSandbox, tmp_path
 
 def test_settings_from_env_defaults_and_errors() -> None:
     defaults = SandboxSettings.from_env({})
-    assert (defaults.deploy_seconds, defaults.datastore_seconds, defaults.latency_ms, defaults.rate_limits) == (3, 5, 0, "render")
+    assert (
+        defaults.deploy_seconds,
+        defaults.datastore_seconds,
+        defaults.latency_ms,
+        defaults.rate_limits,
+    ) == (3, 5, 0, "render")
     assert defaults.faults_file is None
-    custom = SandboxSettings.from_env({"RCP_SANDBOX_LATENCY_MS": "25", "RCP_SANDBOX_RATE_LIMITS": "off", "RCP_SANDBOX_DATASTORE_SECONDS": "0"})
+    custom = SandboxSettings.from_env(
+        {
+            "RCP_SANDBOX_LATENCY_MS": "25",
+            "RCP_SANDBOX_RATE_LIMITS": "off",
+            "RCP_SANDBOX_DATASTORE_SECONDS": "0",
+        }
+    )
     assert (custom.latency_ms, custom.rate_limits, custom.datastore_seconds) == (25, "off", 0)
     with pytest.raises(ValueError, match="RCP_SANDBOX_RATE_LIMITS"):
         SandboxSettings.from_env({"RCP_SANDBOX_RATE_LIMITS": "sometimes"})

@@ -26,10 +26,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 import yaml
+from sandbox_support import BASE_URL, IMPLEMENTED_OPERATIONS, FakeClock, OperationMatcher  # noqa: I001
 
 from rcp.sandbox import SandboxSettings, SandboxTransport
-
-from conftest import BASE_URL, IMPLEMENTED_OPERATIONS, FakeClock, OperationMatcher  # noqa: I001
 
 RECORDED_OWNER_IDS = ("some-owner-id", "tea-cspvinogph6c73ft00h0")
 ID_PATTERN = re.compile(r"^(srv|crn|dep|dpg|red|dsk)-[0-9a-v]{20}(-[a-z])?$")
@@ -45,7 +44,7 @@ DEPLOY_TIMING_KEYS = frozenset({"startedAt", "finishedAt"})
 
 
 def cassettes() -> list[Path]:
-    from conftest import RECORDINGS
+    from sandbox_support import RECORDINGS
 
     if not RECORDINGS.exists():
         return []
@@ -86,7 +85,7 @@ def key_set(value: Any) -> set[str] | None:
 
 class IdMap:
     def __init__(self, owner_id: str) -> None:
-        self.mapping = {recorded: owner_id for recorded in RECORDED_OWNER_IDS}
+        self.mapping = dict.fromkeys(RECORDED_OWNER_IDS, owner_id)
 
     def learn(self, recorded: Any, mine: Any) -> None:
         if isinstance(recorded, dict) and isinstance(mine, dict):
@@ -109,7 +108,9 @@ class IdMap:
         return text
 
 
-def replay(cassette: Path, state_path: Path, matcher: OperationMatcher) -> tuple[int, int, list[str]]:
+def replay(
+    cassette: Path, state_path: Path, matcher: OperationMatcher
+) -> tuple[int, int, list[str]]:
     """(compared, skipped, mismatches) for one cassette."""
     interactions = interactions_of(cassette)
     clock = FakeClock()
@@ -150,7 +151,9 @@ def replay(cassette: Path, state_path: Path, matcher: OperationMatcher) -> tuple
             ids.learn(recorded_body, my_body)
             where = f"#{interaction['id']} {request['method']} {template}"
             if mine.status_code != response["code"]:
-                mismatches.append(f"{where}: status {mine.status_code} != {response['code']} ({mine.text[:200]})")
+                mismatches.append(
+                    f"{where}: status {mine.status_code} != {response['code']} ({mine.text[:200]})"
+                )
                 continue
             recorded_keys, my_keys = key_set(recorded_body), key_set(my_body)
             if recorded_keys is None or my_keys is None:
@@ -173,7 +176,9 @@ def test_recorded_interactions_replay_identically(
 ) -> None:
     compared, skipped, mismatches = replay(cassette, tmp_path / "world.db", operation_matcher)
     assert compared == implemented_count(cassette, operation_matcher)
-    assert not mismatches, f"{cassette.name}: {len(mismatches)} differences:\n" + "\n".join(mismatches[:20])
+    assert not mismatches, f"{cassette.name}: {len(mismatches)} differences:\n" + "\n".join(
+        mismatches[:20]
+    )
 
 
 def test_replay_covers_most_recorded_calls(operation_matcher: OperationMatcher) -> None:

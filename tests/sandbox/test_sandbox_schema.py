@@ -1,7 +1,7 @@
 """Every sandbox answer of the implemented endpoints validates against Render's spec.
 
 The spec is used with the few reality adjustments documented in
-``conftest.reality_adjusted_spec``; the last test proves those adjustments are needed for,
+``sandbox_support.reality_adjusted_spec``; the last test proves those adjustments are needed for,
 and sufficient for, Render's own recorded answers.
 """
 
@@ -12,9 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
-
-from conftest import (  # noqa: I001
+from sandbox_support import (  # noqa: I001
     IMPLEMENTED_OPERATIONS,
     OperationMatcher,
     ResponseValidator,
@@ -73,7 +71,10 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
             "serviceDetails": {"buildCommand": "npm run build", "publishPath": "build"},
         },
     }
-    services = {key: call("POST", "/services", expect=201, json=body)["service"] for key, body in bodies.items()}
+    services = {
+        key: call("POST", "/services", expect=201, json=body)["service"]
+        for key, body in bodies.items()
+    }
     web = services["web"]["id"]
     call("GET", "/services", expect=200, params={"limit": 2})
     call("GET", "/services", expect=200, params={"type": "web_service,cron_job"})
@@ -83,13 +84,21 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
         "PATCH",
         f"/services/{web}",
         expect=200,
-        json={"name": "schema-web-2", "serviceDetails": {"plan": "standard", "preDeployCommand": "migrate"}},
+        json={
+            "name": "schema-web-2",
+            "serviceDetails": {"plan": "standard", "preDeployCommand": "migrate"},
+        },
     )
     call("POST", f"/services/{web}/suspend", expect=202)
     call("POST", f"/services/{web}/resume", expect=202)
 
     call("GET", f"/services/{web}/env-vars", expect=200)
-    call("PUT", f"/services/{web}/env-vars", expect=200, json=[{"key": "A", "value": "2"}, {"key": "S", "generateValue": True}])
+    call(
+        "PUT",
+        f"/services/{web}/env-vars",
+        expect=200,
+        json=[{"key": "A", "value": "2"}, {"key": "S", "generateValue": True}],
+    )
     call("GET", f"/services/{web}/env-vars/A", expect=200)
     call("PUT", f"/services/{web}/env-vars/B", expect=200, json={"value": "3"})
     call("DELETE", f"/services/{web}/env-vars/B", expect=204)
@@ -120,19 +129,41 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
             "readReplicas": [{"name": "replica"}],
         },
     )
-    call("POST", "/postgres", expect=201, json={"name": "schema-db-2", "ownerId": owner["id"], "plan": "basic_256mb", "version": "15"})
+    call(
+        "POST",
+        "/postgres",
+        expect=201,
+        json={
+            "name": "schema-db-2",
+            "ownerId": owner["id"],
+            "plan": "basic_256mb",
+            "version": "15",
+        },
+    )
     call("GET", "/postgres", expect=200)
     call("GET", f"/postgres/{postgres['id']}", expect=200)
-    call("PATCH", f"/postgres/{postgres['id']}", expect=200, json={"plan": "pro_8gb", "parameterOverrides": {"work_mem": "4MB"}})
+    call(
+        "PATCH",
+        f"/postgres/{postgres['id']}",
+        expect=200,
+        json={"plan": "pro_8gb", "parameterOverrides": {"work_mem": "4MB"}},
+    )
     call("GET", f"/postgres/{postgres['id']}/connection-info", expect=200)
     call("POST", f"/postgres/{postgres['id']}/suspend", expect=202)
     call("GET", f"/postgres/{postgres['id']}", expect=200)
     call("POST", f"/postgres/{postgres['id']}/resume", expect=202)
 
-    key_value = call("POST", "/key-value", expect=201, json={"name": "schema-kv", "ownerId": owner["id"], "plan": "starter"})
+    key_value = call(
+        "POST",
+        "/key-value",
+        expect=201,
+        json={"name": "schema-kv", "ownerId": owner["id"], "plan": "starter"},
+    )
     call("GET", "/key-value", expect=200)
     call("GET", f"/key-value/{key_value['id']}", expect=200)
-    call("PATCH", f"/key-value/{key_value['id']}", expect=200, json={"maxmemoryPolicy": "noeviction"})
+    call(
+        "PATCH", f"/key-value/{key_value['id']}", expect=200, json={"maxmemoryPolicy": "noeviction"}
+    )
     call("GET", f"/key-value/{key_value['id']}/connection-info", expect=200)
     call("POST", f"/key-value/{key_value['id']}/suspend", expect=202)
     call("POST", f"/key-value/{key_value['id']}/resume", expect=202)
@@ -171,7 +202,9 @@ def test_service_details_match_their_type_schema(
 
     recorder = Recorder(sandbox, operation_matcher)
     exercise_every_endpoint(sandbox, recorder)
-    registry = Registry().with_resource("urn:render-spec", Resource.from_contents(spec, default_specification=DRAFT4))
+    registry = Registry().with_resource(
+        "urn:render-spec", Resource.from_contents(spec, default_specification=DRAFT4)
+    )
     schema_of_type = {
         "web_service": "webServiceDetails",
         "private_service": "privateServiceDetails",
@@ -223,7 +256,9 @@ def test_recorded_responses_validate_against_adjusted_spec(
     raw_validator = ResponseValidator(raw_spec)
     validated = failing_raw = 0
     for cassette in sorted(recordings_dir.rglob("*_cassette.yaml")):
-        interactions = yaml.load(cassette.read_text(encoding="utf-8"), Loader=loader)["interactions"]  # noqa: S506
+        interactions = yaml.load(cassette.read_text(encoding="utf-8"), Loader=loader)[
+            "interactions"
+        ]  # noqa: S506
         for interaction in interactions:
             request, response = interaction["request"], interaction["response"]
             template = operation_matcher.template(urlsplit(request["url"]).path.removeprefix("/v1"))
@@ -235,7 +270,9 @@ def test_recorded_responses_validate_against_adjusted_spec(
             assert template is not None
             errors = [
                 error
-                for error in response_validator.errors(request["method"], template, response["code"], body)
+                for error in response_validator.errors(
+                    request["method"], template, response["code"], body
+                )
                 # Recorded in 2024, before Render added this (now required) field.
                 if "'diskAutoscalingEnabled' is a required property" not in error
             ]
