@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -13,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from store_helpers import FakeClock, HolderFactory
+from store_helpers import FakeClock, HolderFactory, race_for_lock, run_together
 
 from rcp.core.models import Resource, Tenant, TenantStatus
 from rcp.errors import LockBusy, LockLost
@@ -243,36 +242,9 @@ def test_keep_alive_stops_renewing_a_lost_lease(
         fast.close()
 
 
-def _race_for_lock(url: str, index: int, barrier: Any, results: Any) -> None:
-    try:
-        store = open_store(url)
-        from rcp.core.models import LockHolder
-
-        holder = LockHolder(actor=f"worker-{index}", host="ci", pid=os.getpid(), command="race")
-        barrier.wait(timeout=30)
-        try:
-            lease = store.acquire_lock("acme", holder)
-            results.put(("won", index, lease.generation))
-        except LockBusy:
-            results.put(("busy", index, 0))
-        store.close()
-    except BaseException as exc:  # report, never hang the parent
-        results.put(("error", index, repr(exc)))
-
-
 def test_eight_processes_racing_for_one_lock_exactly_one_wins(db_url: str) -> None:
     open_store(db_url).close()  # migrated up front: this test is about the lock only
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(8)
-    results = context.Queue()
-    workers = [
-        context.Process(target=_race_for_lock, args=(db_url, i, barrier, results)) for i in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
+    outcomes = run_together(race_for_lock, db_url)
 
     assert [o for o in outcomes if o[0] == "error"] == []
     winners = [o for o in outcomes if o[0] == "won"]

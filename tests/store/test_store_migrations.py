@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from store_helpers import open_fresh_database, run_together
 
 from rcp.errors import StoreError
 from rcp.store import migrate, open_store
@@ -76,29 +76,8 @@ def test_schema_newer_than_the_code_is_refused(db_url: str) -> None:
         assert "upgrade rcp" in (caught.value.hint or "")
 
 
-def _open_fresh(url: str, barrier: Any, results: Any) -> None:
-    try:
-        barrier.wait(timeout=30)
-        store = open_store(url)
-        status = store.schema_status()
-        store.close()
-        results.put(("ok", status["current"]))
-    except BaseException as exc:  # report, never hang the parent
-        results.put(("error", repr(exc)))
-
-
 def test_eight_processes_migrating_a_fresh_database_at_once(db_url: str) -> None:
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(8)
-    results = context.Queue()
-    workers = [
-        context.Process(target=_open_fresh, args=(db_url, barrier, results)) for _ in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes = [results.get(timeout=90) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=30)
+    outcomes = run_together(open_fresh_database, db_url)
 
     assert outcomes == [("ok", migrate.HEAD_REVISION)] * 8
     store = open_store(db_url, auto_upgrade=False)

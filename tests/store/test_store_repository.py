@@ -370,3 +370,24 @@ def test_sqlite_busy_is_retried_then_reported_as_temporary(
         assert "database is locked" not in caught.value.message
     finally:
         store.close()
+
+
+def test_default_clock_stamps_current_utc_time(db_url: str, make_holder: HolderFactory) -> None:
+    """Without an injected clock (Postgres: the server's clock) timestamps are now, in UTC."""
+    from datetime import datetime
+
+    from rcp.store import open_store
+
+    real = open_store(db_url)
+    try:
+        before = datetime.now(UTC)
+        lease = real.acquire_lock("acme", make_holder())
+        tenant = real.insert_tenant(new_tenant(), lease=lease)
+        after = datetime.now(UTC)
+        slack = timedelta(seconds=5)  # server and test clocks are the same machine here
+        assert tenant.created_at is not None
+        assert before - slack <= tenant.created_at <= after + slack
+        assert before - slack <= lease.acquired_at <= after + slack
+        assert lease.acquired_at.utcoffset() == timedelta(0)
+    finally:
+        real.close()

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, update
@@ -127,7 +127,7 @@ class SqlStore:
         *,
         url: str,
         sqlite_file: str | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         lease_seconds: float = LEASE_SECONDS,
@@ -138,6 +138,8 @@ class SqlStore:
         self._engine = engine
         self._url = url
         self._sqlite_file = sqlite_file
+        # No clock given: Postgres uses the server's clock, so leases written by CI runners
+        # whose clocks disagree still expire on one time line; SQLite is one host anyway.
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
@@ -212,7 +214,7 @@ class SqlStore:
             self._fence(session, lease, tenant.slug)
             if self._tenant_row(session, tenant.slug) is not None:
                 raise _tenant_exists(tenant.slug)
-            now = self._clock()
+            now = self._now(session)
             row = TenantRow(
                 name=tenant.name,
                 slug=tenant.slug,
@@ -259,7 +261,7 @@ class SqlStore:
                 row.env_overrides = env_overrides
             if rendered_template is not None:
                 row.rendered_template = rendered_template
-            row.updated_at = self._clock()
+            row.updated_at = self._now(session)
             session.add(row)
 
         self._transaction(work)
@@ -285,7 +287,7 @@ class SqlStore:
                 existing.url = resource.url
                 existing.deploy_id = resource.deploy_id
                 session.add(existing)
-            tenant_row.updated_at = self._clock()
+            tenant_row.updated_at = self._now(session)
             session.add(tenant_row)
 
         self._transaction(work)
@@ -300,7 +302,7 @@ class SqlStore:
                     col(TenantResourceRow.key) == key,
                 )
             )
-            tenant_row.updated_at = self._clock()
+            tenant_row.updated_at = self._now(session)
             session.add(tenant_row)
 
         self._transaction(work)
@@ -343,7 +345,7 @@ class SqlStore:
                     render_id=render_id,
                     detail=detail,
                     generation=lease.generation,
-                    at=self._clock(),
+                    at=self._now(session),
                 )
             )
 
@@ -404,7 +406,7 @@ class SqlStore:
                     col(TenantLockRow.generation) == lease.generation,
                     col(TenantLockRow.acquired_at).is_not(None),
                 )
-                .values(heartbeat_at=self._clock())
+                .values(heartbeat_at=self._now(session))
             )
             if result.rowcount != 1:
                 raise self._lost_error(session, lease)
@@ -559,6 +561,16 @@ class SqlStore:
             except SQLAlchemyError as exc:
                 raise self._store_error(exc) from None
 
+    def _now(self, session: Session) -> datetime:
+        """Now, in UTC: the injected clock, else the database server's clock on Postgres."""
+        if self._clock is not None:
+            return self._clock()
+        if self._engine.dialect.name == "postgresql":
+            server_now = session.connection().exec_driver_sql("SELECT clock_timestamp()").scalar()
+            if isinstance(server_now, datetime):
+                return server_now.astimezone(UTC)
+        return utcnow()
+
     def _store_error(self, exc: SQLAlchemyError) -> StoreError:
         orig = getattr(exc, "orig", None) or exc
         reason = scrub(
@@ -586,7 +598,7 @@ class SqlStore:
 
     def _try_acquire(self, session: Session, slug: str, holder: LockHolder) -> Lease | LockInfo:
         """One attempt: the new lease, or the current holder when it may not be taken over."""
-        now = self._clock()
+        now = self._now(session)
         row = session.exec(
             select(TenantLockRow).where(col(TenantLockRow.slug) == slug).with_for_update()
         ).first()
