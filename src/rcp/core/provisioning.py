@@ -92,6 +92,9 @@ class Engine:
     clock: Callable[[], float] = time.monotonic
     # Failpoints for the fault-tolerance tests: a step name at which to die (SIGKILL ourselves).
     failpoint: Callable[[str], None] = lambda _step: None
+    # After a create with an unknown outcome: how long to keep looking for it by name before
+    # creating again (Render may act on a request whose answer we gave up waiting for).
+    unknown_outcome_settle: float = 3.0
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -194,7 +197,7 @@ class Engine:
             self.progress.event(
                 tenant.slug, spec.key, "outcome of create unknown; reconciling by name", None
             )
-            if self._adopt_by_name(tenant, spec, resource):
+            if self._adopt_after_settling(tenant, spec, resource):
                 return
             self._before_mutation()
             remote = self.gateway.create(spec.kind, spec.body, env)
@@ -205,6 +208,25 @@ class Engine:
             raise
         self.failpoint(f"create:{spec.key}:after")
         self._record_created(tenant, spec, resource, remote)
+
+    def _adopt_after_settling(
+        self, tenant: Tenant, spec: ResourceSpec, resource: Resource
+    ) -> bool:
+        """Look the name up until ``unknown_outcome_settle`` seconds have passed.
+
+        A create that timed out on our side may still be acted on by Render a moment later
+        (the request was in its queue); one immediate lookup would miss it and our repeat
+        would make a duplicate. Looking again for a few seconds costs little on this rare path.
+        """
+        deadline = self.clock() + self.unknown_outcome_settle
+        interval = 0.25
+        while True:
+            if self._adopt_by_name(tenant, spec, resource):
+                return True
+            if self.clock() >= deadline:
+                return False
+            self._pause(interval, deadline)
+            interval = min(interval * 2, 2.0)
 
     def _adopt_by_name(self, tenant: Tenant, spec: ResourceSpec, resource: Resource) -> bool:
         matches = self.gateway.find_by_name(spec.kind, spec.name)
