@@ -198,8 +198,17 @@ def parse_max_wait(value: str, setting: str) -> float:
         raise ConfigError(f"invalid {setting} value {value!r}: {exc.message}") from None
 
 
-def load_settings(options: GlobalOptions, environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every setting. Raises ConfigError (exit 6) naming the offending setting."""
+def load_settings(
+    options: GlobalOptions,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_credentials: bool = True,
+) -> Settings:
+    """Resolve every setting. Raises ConfigError (exit 6) naming the offending setting.
+
+    ``read_credentials=False`` skips the stored key (``rcp auth`` inspects that file itself, so
+    it can still report or remove one that is refused).
+    """
     env = os.environ if environ is None else environ
     config_dir, data_dir = _user_dirs(env)
     config_path = config_dir / "config.toml"
@@ -254,6 +263,11 @@ def load_settings(options: GlobalOptions, environ: Mapping[str, str] | None = No
 
     api_url = env.get(Env.API_URL) or str(config.get("api_url", DEFAULT_API_URL))
     api_key = env.get(Env.API_KEY) or None
+    if api_key is None and read_credentials:
+        from rcp.credentials import stored_api_key
+
+        # `rcp auth login` stores it; RENDER_API_KEY wins. A file others may read: exit 6.
+        api_key = stored_api_key(config_dir)
     if sandbox:
         api_url = SANDBOX_API_URL
         api_key = api_key or "sandbox"

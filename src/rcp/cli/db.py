@@ -7,11 +7,13 @@ Every other command migrates on first use; these two exist to look before that h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
+from rcp.errors import UsageError
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Database schema: show the migration status, apply pending migrations.",
+    help="Database schema: show the migration status, apply pending migrations, copy to another database.",
 )
 
 
@@ -88,3 +90,68 @@ def upgrade(ctx: typer.Context) -> None:
             console.print(f"{data['url']} is already at {data['current']}")
 
     app_ctx.output.result(data, human=render)
+
+
+@app.command("copy")
+@handle_errors
+def copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The target database URL (postgresql://… or sqlite:///…); must be empty."
+        ),
+    ],
+) -> None:
+    """Copy everything (tenants, resources, journal, locks, audit log) into another database,
+    migrated first — e.g. from a laptop's SQLite to a team's Postgres — and verify the copy."""
+    from rcp.store import mask_url, normalise_url, open_store
+    from rcp.store.transfer import copy_database
+
+    app_ctx = app_context(ctx)
+    settings = app_ctx.settings
+    from rcp.errors import StoreError
+
+    try:
+        target_normalised = normalise_url(to, setting="--to")
+    except StoreError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None  # a bad flag value: exit 2
+    if _same_database(target_normalised, settings.database_url):
+        raise UsageError(
+            f"--to {mask_url(to)} is the database rcp is using; give another one",
+            hint="the source is RCP_DATABASE_URL (or the default SQLite file)",
+        )
+    source = app_ctx.store()
+    target = open_store(to, setting="--to")
+    try:
+        mark_audited(app_ctx, "db copy", None)
+        report = copy_database(source, target, target_url=to)
+    finally:
+        target.close()
+    data = {"from": mask_url(settings.database_url), "to": mask_url(to), **report.to_json()}
+    for slug in report.held_leases:
+        app_ctx.output.warn(
+            f"tenant {slug} was locked by a running command during the copy; "
+            "rerun the copy into a fresh database once it has finished if it changed anything"
+        )
+
+    def render(console: Any) -> None:
+        counts = ", ".join(f"{name} {count}" for name, count in report.tables.items())
+        console.print(f"copied {data['from']} → {data['to']}: {counts}; verified")
+
+    app_ctx.output.result(data, human=render)
+
+
+def _same_database(target_normalised: str, source_url: str) -> bool:
+    """Whether two URLs name one database (SQLite: the same file)."""
+    from rcp.store import normalise_url
+    from rcp.store.urls import sqlite_path
+
+    source_normalised = normalise_url(source_url)
+    if target_normalised.startswith("sqlite") and source_normalised.startswith("sqlite"):
+        target_file = sqlite_path(target_normalised)
+        source_file = sqlite_path(source_normalised)
+        if target_file is None or source_file is None:
+            return False
+        return Path(target_file).resolve() == Path(source_file).resolve()
+    return target_normalised == source_normalised

@@ -54,20 +54,34 @@ def serve(
         Path | None,
         typer.Option(help="JSON or YAML list of fault rules.", exists=True, dir_okay=False),
     ] = None,
+    rate_window_scale: Annotated[
+        str,
+        typer.Option(
+            help="Multiply every rate-limit window, e.g. 1/360 = 20 creations per 10 s "
+            "(clients: set RCP_RATE_WINDOW_SCALE to the same value)."
+        ),
+    ] = "1",
 ) -> None:
     """Serve the simulator at http://HOST:PORT/v1 until SIGINT/SIGTERM (any non-empty Bearer key)."""
     if rate_limits not in ("render", "off"):
         raise typer.BadParameter("must be 'render' or 'off'", param_hint="--rate-limits")
     from rcp.sandbox.faults import FaultRuleError
     from rcp.sandbox.server import serve as serve_http
-    from rcp.sandbox.settings import SandboxSettings
+    from rcp.sandbox.settings import SandboxSettings, parse_scale
 
+    try:
+        window_scale = parse_scale(rate_window_scale)
+    except ValueError:
+        raise typer.BadParameter(
+            "must be a positive number such as 0.01 or 1/360", param_hint="--rate-window-scale"
+        ) from None
     settings = SandboxSettings(
         deploy_seconds=deploy_seconds,
         datastore_seconds=datastore_seconds,
         latency_ms=latency_ms,
         rate_limits=rate_limits,
         faults_file=faults,
+        rate_window_scale=window_scale,
     )
     state_path = sandbox_state_path()
 

@@ -296,7 +296,7 @@ class SandboxApp:
         method = request.method.upper()
         api_path = request.path[len(API_PREFIX) :] or "/"
         request_id = new_request_id()
-        bucket = bucket_for(method, api_path)
+        bucket = bucket_for(method, api_path, window_scale=self.settings.rate_window_scale)
 
         delay = self.settings.latency_ms / 1000.0
         response: SandboxResponse | None = None

@@ -31,19 +31,19 @@ class BucketState:
     reset_seconds: int
 
 
-def bucket_for(method: str, api_path: str) -> Bucket:
+def bucket_for(method: str, api_path: str, *, window_scale: float = 1.0) -> Bucket:
     """GET 400/min; creates 20/hour; service update/deploy/suspend/resume 10/min/service;
-    every other write 30/min."""
+    every other write 30/min. ``window_scale`` multiplies every window (a faster rate clock)."""
     if method in ("GET", "HEAD", "OPTIONS"):
-        return Bucket("get", 400, 60.0)
+        return Bucket("get", 400, 60.0 * window_scale)
     if method == "POST" and api_path in CREATE_PATHS:
-        return Bucket("create", 20, 3600.0)
+        return Bucket("create", 20, 3600.0 * window_scale)
     match = _SERVICE_ACTION.match(api_path)
     if match:
         service_id, action = match.groups()
         if (method == "PATCH" and action is None) or (method == "POST" and action is not None):
-            return Bucket(f"service:{service_id}", 10, 60.0)
-    return Bucket("write", 30, 60.0)
+            return Bucket(f"service:{service_id}", 10, 60.0 * window_scale)
+    return Bucket("write", 30, 60.0 * window_scale)
 
 
 def _window(connection: sqlite3.Connection, bucket: Bucket, now: float) -> tuple[float, int]:

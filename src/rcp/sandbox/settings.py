@@ -25,6 +25,9 @@ class SandboxSettings:
     """``render``: Render's buckets and 429s; ``off``: headers only, never 429."""
     faults_file: Path | None = None
     """JSON or YAML list of fault rules loaded into the world (see ``rcp.sandbox.faults``)."""
+    rate_window_scale: float = 1.0
+    """Every rate-limit window multiplied by this (``1/360``: 20 creations per 10 s instead of
+    per hour), so tests and benchmarks can exercise the hourly create bucket in seconds."""
 
     def __post_init__(self) -> None:
         if self.deploy_seconds < 0:
@@ -33,6 +36,8 @@ class SandboxSettings:
             raise SandboxSettingsError("datastore_seconds must be >= 0")
         if self.latency_ms < 0:
             raise SandboxSettingsError("latency_ms must be >= 0")
+        if not 0 < self.rate_window_scale < float("inf"):
+            raise SandboxSettingsError("rate_window_scale must be a positive number")
         if self.rate_limits not in RATE_LIMIT_MODES:
             raise SandboxSettingsError(
                 f"rate_limits must be one of {', '.join(RATE_LIMIT_MODES)}, not {self.rate_limits!r}"
@@ -57,10 +62,31 @@ class SandboxSettings:
                 f"RCP_SANDBOX_RATE_LIMITS must be render or off, not {rate_limits!r}"
             )
         faults = environ.get("RCP_SANDBOX_FAULTS", "").strip()
+        scale_text = environ.get("RCP_SANDBOX_RATE_WINDOW_SCALE", "").strip()
+        try:
+            scale = parse_scale(scale_text) if scale_text else 1.0
+        except ValueError:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_RATE_WINDOW_SCALE must be a positive number such as 0.01 or 1/360, "
+                f"not {scale_text!r}"
+            ) from None
         return cls(
             deploy_seconds=number("RCP_SANDBOX_DEPLOY_SECONDS", 3.0),
             datastore_seconds=number("RCP_SANDBOX_DATASTORE_SECONDS", 5.0),
             latency_ms=number("RCP_SANDBOX_LATENCY_MS", 0.0),
             rate_limits=rate_limits,
             faults_file=Path(faults) if faults else None,
+            rate_window_scale=scale,
         )
+
+
+def parse_scale(text: str) -> float:
+    """``0.01`` or ``1/360`` → a positive finite number; ValueError otherwise."""
+    numerator, _, denominator = text.strip().partition("/")
+    try:
+        value = float(numerator) / float(denominator) if denominator else float(numerator)
+    except ZeroDivisionError:
+        raise ValueError(text) from None
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value

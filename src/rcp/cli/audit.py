@@ -1,0 +1,68 @@
+"""`rcp audit`: the append-only log of every mutating command, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, render_json_table
+from rcp.errors import UsageError
+
+
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """``--since``: a duration back from now (``7d``, ``12h``, ``90m``) or a moment
+    (``2026-11-01``, ``2026-11-01T12:00:00Z``; without a zone it is UTC)."""
+    from datetime import UTC
+
+    from rcp.core.durations import parse_duration
+
+    try:
+        return now - timedelta(seconds=parse_duration(text, option="--since"))
+    except UsageError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"invalid --since value {text!r}: use a duration back from now (7d, 12h, 30m) "
+            "or a date/time (2026-11-01, 2026-11-01T12:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@handle_errors
+def audit(
+    ctx: typer.Context,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only entries about this tenant slug.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only entries since this long ago (7d, 12h) or this date."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many (newest first).")
+    ] = None,
+) -> None:
+    """Every mutating command: when, actor, command (secrets redacted), tenant, outcome,
+    exit code and duration. Newest first."""
+    from rcp.core.models import utcnow
+
+    app_ctx = app_context(ctx)
+    if tenant is not None:
+        from rcp.core.slugs import validate_slug
+
+        validate_slug(tenant)
+    since_at = parse_since(since, now=utcnow()) if since is not None else None
+    entries = app_ctx.store().list_audit(tenant=tenant, since=since_at, limit=limit)
+    rows = [entry.to_json() for entry in entries]
+    app_ctx.output.result(
+        rows,
+        human=render_json_table(
+            rows, ["id", "at", "actor", "tenant", "outcome", "exit_code", "duration_ms", "command"]
+        ),
+    )

@@ -1,0 +1,180 @@
+"""`rcp backup export|import`: the control-plane state as one versioned JSON document.
+
+Export writes the document to FILE (created 0600: it may hold secrets) or, without FILE, prints
+it on stdout — there the document *is* the result (inside the usual ``{"data": …}`` envelope
+with ``-o json``; import accepts both forms). Import restores records only; it never calls
+Render.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, mark_audited
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption
+from rcp.errors import UsageError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Export and import the control-plane state (tenants, journal, env overrides, audit).",
+)
+
+STDIO = "-"
+
+
+def _write_private_file(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` with mode 0600, replacing any old file atomically (a new
+    inode, so an old file's wider mode never carries over)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@app.command("export")
+@handle_errors
+def export(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None, typer.Argument(help="Write here (mode 0600); default: stdout.")
+    ] = None,
+    include_secrets: Annotated[
+        bool,
+        typer.Option("--include-secrets", help="Include env override values (secrets)."),
+    ] = False,
+) -> None:
+    """Write every tenant (resources, rendered template, env overrides, journal) and the audit
+    log as one JSON document."""
+    from rcp.core.backup import build_document
+    from rcp.core.models import utcnow
+    from rcp.store.transfer import SnapshotStore
+
+    app_ctx = app_context(ctx)
+    target = None if file in (None, STDIO) else Path(file)
+    if target is not None and target.is_dir():
+        raise UsageError(f"{target} is a directory: give a file name")
+    snapshot = SnapshotStore(app_ctx.store()).read_snapshot()
+    document = build_document(snapshot, include_secrets=include_secrets, exported_at=utcnow())
+    output = app_ctx.output
+    if target is None:
+        # Written as is, not through Output.result: its redaction of known secrets could alter
+        # an env value that happens to contain one, and a backup must round-trip byte for byte.
+        body = {"data": document} if output.json else document
+        output.stdout.write(json.dumps(body, indent=None if output.json else 2) + "\n")
+        output.stdout.flush()
+        output.result_written = True
+        return
+    _write_private_file(target, json.dumps(document, indent=2) + "\n")
+    summary = {
+        "path": str(target),
+        "tenants": len(document["tenants"]),
+        "audit_entries": len(document["audit"]),
+        "secrets_included": include_secrets,
+        "exported_at": document["exported_at"],
+    }
+    secrets_note = "with env values" if include_secrets else "without env values"
+    output.result(
+        summary,
+        human=(
+            f"wrote {summary['tenants']} tenant(s) and {summary['audit_entries']} audit "
+            f"entries to {target} ({secrets_note})"
+        ),
+    )
+
+
+def _read_document(file: str) -> Any:
+    if file == STDIO:
+        text = sys.stdin.read()
+        where = "stdin"
+    else:
+        path = Path(file)
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise UsageError(f"cannot read {where}: {reason}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Not quoting the content: it may hold secrets.
+        raise UsageError(
+            f"{where} is not JSON (line {exc.lineno}, column {exc.colno})",
+            hint="the file must be a document written by `rcp backup export`",
+        ) from None
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="A document from `rcp backup export` (- = stdin).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; write nothing.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace tenants that already exist.")
+    ] = False,
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Restore tenants, their journal and env overrides, and the audit log, into this database.
+
+    Records only: Render is not touched. All or nothing. A tenant that already exists is
+    refused (exit 4) unless --overwrite. Audit entries already present are not added twice.
+    """
+    from rcp.core.backup import import_backup, parse_document
+    from rcp.core.durations import parse_duration
+    from rcp.store.transfer import SnapshotStore
+
+    app_ctx = app_context(ctx)
+    lock_wait = parse_duration(lock_timeout, option="--lock-timeout")
+    if max_wait is not None:
+        parse_duration(max_wait, option="--max-wait")  # accepted for uniformity: no Render call
+    snapshot = parse_document(_read_document(file))
+    report = import_backup(
+        SnapshotStore(app_ctx.store()),
+        snapshot,
+        holder=app_ctx.lock_holder(),
+        overwrite=overwrite,
+        dry_run=dry_run,
+        lock_wait=lock_wait,
+        on_locked=lambda: mark_audited(app_ctx, "backup import", None),
+    )
+    data = report.to_json()
+    for missing in report.env_values_missing:
+        app_ctx.output.warn(
+            f"{missing['slug']}: env override {missing['service']}/{missing['key']} has no value "
+            "in the backup (exported without --include-secrets); not restored — set it again "
+            "with `rcp tenant env set`"
+        )
+
+    def render(console: Any) -> None:
+        verb = "would import" if dry_run else "imported"
+        created = ", ".join(report.tenants_created) or "none"
+        console.print(f"{verb}: new tenants: {created}")
+        if report.tenants_overwritten:
+            console.print(f"{verb} over existing tenants: {', '.join(report.tenants_overwritten)}")
+        console.print(
+            f"journal entries: {report.journal_entries}; audit entries added: "
+            f"{report.audit_entries_added} (already present: {report.audit_entries_skipped})"
+        )
+
+    app_ctx.output.result(data, human=render)

@@ -1,0 +1,413 @@
+"""Moving control-plane state in and out of a database: backup snapshots and ``db copy``.
+
+``SnapshotStore`` gives ``rcp.core.backup`` what export and import need (a consistent read of
+everything, the restore of whole tenants in one fenced transaction). ``copy_database`` copies
+every table, row ids included, into another, empty database and checks the result.
+
+Reads that must see one moment use one transaction: SQLite's ``BEGIN IMMEDIATE`` (see
+``engine``) already gives that, Postgres runs them ``REPEATABLE READ``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, delete, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from rcp.core.backup import JournalRecord, Snapshot, TenantBackup, audit_identity
+from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant, TenantStatus
+from rcp.errors import ConflictError, LockLost, RcpError, StoreError
+from rcp.store.engine import scrub
+from rcp.store.repository import SqlStore
+from rcp.store.tables import (
+    AuditRow,
+    JournalRow,
+    TenantLockRow,
+    TenantResourceRow,
+    TenantRow,
+    metadata,
+)
+
+T = TypeVar("T")
+
+# Parents before children (foreign keys); the same order empties them in reverse.
+COPY_ORDER = ("tenants", "tenant_resources", "journal", "tenant_locks", "audit_log")
+# Lease holder columns: a copy starts with every lease released (generation kept, so fencing
+# numbers only ever grow for a slug).
+_LOCK_HOLDER_COLUMNS = ("actor", "host", "pid", "command", "acquired_at", "heartbeat_at")
+
+_tenants: Table = TenantRow.__table__  # type: ignore[attr-defined]
+_resources: Table = TenantResourceRow.__table__  # type: ignore[attr-defined]
+_journal: Table = JournalRow.__table__  # type: ignore[attr-defined]
+_locks: Table = TenantLockRow.__table__  # type: ignore[attr-defined]
+_audit: Table = AuditRow.__table__  # type: ignore[attr-defined]
+
+
+def _store_error(store: SqlStore, exc: SQLAlchemyError, raw_url: str | None) -> StoreError:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0] if lines else type(orig).__name__
+    if raw_url is not None:
+        reason = scrub(reason, raw_url)
+    return StoreError(f"database error ({store.url}): {reason}")
+
+
+@contextmanager
+def _connection(
+    store: SqlStore, *, snapshot: bool = False, raw_url: str | None = None
+) -> Iterator[Connection]:
+    """One transaction on ``store``; ``snapshot`` makes Postgres read a single moment."""
+    engine = store.engine
+    try:
+        with engine.connect() as connection:
+            if snapshot and store.dialect == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+    except SQLAlchemyError as exc:
+        raise _store_error(store, exc, raw_url) from None
+
+
+def _run(
+    store: SqlStore,
+    work: Callable[[Connection], T],
+    *,
+    snapshot: bool = False,
+    raw_url: str | None = None,
+) -> T:
+    """``work`` in one transaction. ``raw_url`` (with its password) lets driver messages be
+    scrubbed of that password; the store's own URL is masked by the output layer anyway."""
+    with _connection(store, snapshot=snapshot, raw_url=raw_url) as connection:
+        return work(connection)
+
+
+# ----------------------------------------------------------------------------- snapshots
+
+
+class SnapshotStore:
+    """``rcp.core.backup.BackupStore`` on a ``SqlStore``."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def read_snapshot(self) -> Snapshot:
+        """Every tenant (resources, env overrides, journal) and the whole audit log."""
+
+        def work(connection: Connection) -> Snapshot:
+            tenant_rows = connection.execute(select(_tenants).order_by(_tenants.c.slug)).all()
+            resources: dict[int, list[Resource]] = {}
+            for row in connection.execute(select(_resources).order_by(_resources.c.id)):
+                resources.setdefault(row.tenant_id, []).append(_resource(row))
+            journals: dict[str, list[JournalRecord]] = {}
+            for row in connection.execute(select(_journal).order_by(_journal.c.id)):
+                journals.setdefault(row.tenant_slug, []).append(_journal_record(row))
+            audit = [
+                _audit_entry(row)
+                for row in connection.execute(select(_audit).order_by(_audit.c.id))
+            ]
+            return Snapshot(
+                tenants=[
+                    TenantBackup(
+                        tenant=_tenant(row, resources.get(row.id, [])),
+                        journal=journals.get(row.slug, []),
+                    )
+                    for row in tenant_rows
+                ],
+                audit=audit,
+            )
+
+        return _run(self.store, work, snapshot=True)
+
+    def existing_tenants(self, slugs: Sequence[str]) -> dict[str, Tenant]:
+        found: dict[str, Tenant] = {}
+        for slug in slugs:
+            tenant = self.store.get_tenant(slug)
+            if tenant is not None:
+                found[slug] = tenant
+        return found
+
+    def existing_audit(self) -> set[tuple[Any, ...]]:
+        def work(connection: Connection) -> set[tuple[Any, ...]]:
+            return {audit_identity(_audit_entry(row)) for row in connection.execute(select(_audit))}
+
+        return _run(self.store, work)
+
+    def acquire_lock(self, slug: str, holder: LockHolder, *, wait_seconds: float = 0.0) -> Lease:
+        return self.store.acquire_lock(slug, holder, wait_seconds=wait_seconds)
+
+    def release_lock(self, lease: Lease) -> None:
+        self.store.release_lock(lease)
+
+    def restore(
+        self,
+        tenants: Sequence[TenantBackup],
+        audit: Sequence[AuditEntry],
+        leases: Sequence[Lease],
+    ) -> None:
+        def work(connection: Connection) -> None:
+            for lease in leases:
+                _fence(connection, lease)
+            for item in tenants:
+                _replace_tenant(connection, item)
+            for entry in audit:
+                connection.execute(insert(_audit).values(**_audit_values(entry)))
+
+        _run(self.store, work)
+
+
+def _fence(connection: Connection, lease: Lease) -> None:
+    row = connection.execute(
+        select(_locks).where(_locks.c.slug == lease.slug).with_for_update()
+    ).first()
+    if row is None or row.generation != lease.generation or row.acquired_at is None:
+        raise LockLost(
+            f"lost the lock on tenant {lease.slug} during the import",
+            hint="another rcp process took it over; rerun the import",
+        )
+
+
+def _replace_tenant(connection: Connection, item: TenantBackup) -> None:
+    tenant = item.tenant
+    current = connection.execute(
+        select(_tenants.c.id).where(_tenants.c.slug == tenant.slug)
+    ).scalar()
+    if current is not None:
+        connection.execute(delete(_resources).where(_resources.c.tenant_id == current))
+        connection.execute(delete(_tenants).where(_tenants.c.id == current))
+    # The journal is keyed by slug and outlives records: the backup's history replaces it.
+    connection.execute(delete(_journal).where(_journal.c.tenant_slug == tenant.slug))
+    tenant_id = connection.execute(
+        insert(_tenants)
+        .values(
+            name=tenant.name,
+            slug=tenant.slug,
+            status=str(tenant.status),
+            template=tenant.template,
+            rendered_template=tenant.rendered_template,
+            custom_plugin_repo=tenant.custom_plugin_repo,
+            env_overrides=tenant.env_overrides,
+            last_error=tenant.last_error,
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+        )
+        .returning(_tenants.c.id)
+    ).scalar_one()
+    for resource in tenant.resources:
+        connection.execute(
+            insert(_resources).values(
+                tenant_id=tenant_id,
+                key=resource.key,
+                type=resource.type,
+                name=resource.name,
+                render_id=resource.render_id,
+                state=resource.state,
+                url=resource.url,
+                deploy_id=resource.deploy_id,
+            )
+        )
+    for record in item.journal:
+        connection.execute(
+            insert(_journal).values(
+                tenant_slug=tenant.slug,
+                step=record.step,
+                resource_key=record.resource_key,
+                status=record.status,
+                render_name=record.render_name,
+                render_id=record.render_id,
+                detail=record.detail,
+                generation=record.generation,
+                at=record.at,
+            )
+        )
+
+
+def _tenant(row: Any, resources: list[Resource]) -> Tenant:
+    return Tenant(
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        status=TenantStatus(row.status),
+        template=row.template,
+        rendered_template=row.rendered_template,
+        custom_plugin_repo=row.custom_plugin_repo,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_error=row.last_error,
+        env_overrides=row.env_overrides,
+        resources=resources,
+    )
+
+
+def _resource(row: Any) -> Resource:
+    return Resource(
+        key=row.key,
+        type=row.type,
+        name=row.name,
+        render_id=row.render_id,
+        state=row.state,
+        url=row.url,
+        deploy_id=row.deploy_id,
+    )
+
+
+def _journal_record(row: Any) -> JournalRecord:
+    return JournalRecord(
+        step=row.step,
+        resource_key=row.resource_key,
+        status=row.status,
+        render_name=row.render_name,
+        render_id=row.render_id,
+        detail=row.detail,
+        generation=row.generation,
+        at=row.at,
+    )
+
+
+def _audit_entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        command=row.command,
+        tenant=row.tenant,
+        outcome=row.outcome,
+        exit_code=row.exit_code,
+        duration_ms=row.duration_ms,
+    )
+
+
+def _audit_values(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "actor": entry.actor,
+        "command": entry.command,
+        "tenant": entry.tenant,
+        "outcome": entry.outcome,
+        "exit_code": entry.exit_code,
+        "duration_ms": entry.duration_ms,
+    }
+
+
+# ----------------------------------------------------------------------------- db copy
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    tables: dict[str, int]  # rows copied per table
+    checksum: str  # of every copied row, identical on both sides
+    held_leases: list[str]  # slugs whose lease was held at copy time (copied released)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tables": self.tables,
+            "checksum": self.checksum,
+            "verified": True,
+            "held_leases": self.held_leases,
+        }
+
+
+def _table(name: str) -> Table:
+    return metadata.tables[name]
+
+
+def _ordered(table: Table) -> Any:
+    return select(table).order_by(*table.primary_key.columns)
+
+
+def _read_all(connection: Connection) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: [dict(row._mapping) for row in connection.execute(_ordered(_table(name)))]
+        for name in COPY_ORDER
+    }
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _checksum(tables: dict[str, list[dict[str, Any]]]) -> str:
+    """One digest over every row of every table (values as the application sees them)."""
+    digest = hashlib.sha256()
+    for name in COPY_ORDER:
+        for row in tables[name]:
+            canonical = {column: _canonical(value) for column, value in row.items()}
+            digest.update(name.encode())
+            digest.update(json.dumps(canonical, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def row_counts(store: SqlStore, *, raw_url: str | None = None) -> dict[str, int]:
+    def work(connection: Connection) -> dict[str, int]:
+        return {
+            name: int(
+                connection.execute(select(func.count()).select_from(_table(name))).scalar_one()
+            )
+            for name in COPY_ORDER
+        }
+
+    return _run(store, work, raw_url=raw_url)
+
+
+def copy_database(
+    source: SqlStore, target: SqlStore, *, target_url: str | None = None
+) -> CopyReport:
+    """Copy every row of ``source`` into ``target`` (migrated, empty), then verify.
+
+    Raises ConflictError (exit 4) when the target holds any row: a copy never merges. The
+    verification reads the target back and compares row counts and a checksum of every row;
+    a difference is an error (exit 1) and the target should be discarded.
+    """
+    occupied = {
+        name: count for name, count in row_counts(target, raw_url=target_url).items() if count
+    }
+    if occupied:
+        listed = ", ".join(f"{name}: {count}" for name, count in occupied.items())
+        raise ConflictError(
+            f"the target database is not empty ({listed}); db copy only fills an empty one",
+            hint="point --to at a new, empty database (rcp creates the schema itself)",
+            code="target_not_empty",
+        )
+    rows = _run(source, _read_all, snapshot=True)
+    held = sorted(row["slug"] for row in rows["tenant_locks"] if row["acquired_at"] is not None)
+    for row in rows["tenant_locks"]:
+        for column in _LOCK_HOLDER_COLUMNS:
+            row[column] = None
+    expected = _checksum(rows)
+
+    def write(connection: Connection) -> None:
+        for name in COPY_ORDER:
+            if rows[name]:
+                connection.execute(insert(_table(name)), rows[name])
+        if target.dialect == "postgresql":
+            # Explicit ids leave the serial sequences behind: move them past the copied rows.
+            for name in COPY_ORDER:
+                if "id" in _table(name).columns:
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+                        )
+                    )
+
+    _run(target, write, raw_url=target_url)
+    copied = _run(target, _read_all, snapshot=True, raw_url=target_url)
+    counts = {name: len(copied[name]) for name in COPY_ORDER}
+    expected_counts = {name: len(rows[name]) for name in COPY_ORDER}
+    actual = _checksum(copied)
+    if counts != expected_counts or actual != expected:
+        raise RcpError(
+            f"the copy in {target.url} does not match the source "
+            f"(rows {counts} vs {expected_counts})",
+            hint="discard the target database and run `rcp db copy` again",
+            code="copy_mismatch",
+        )
+    return CopyReport(tables=counts, checksum=actual, held_leases=held)
