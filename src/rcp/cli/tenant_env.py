@@ -1,0 +1,246 @@
+"""`rcp tenant env list|set|unset`: a tenant's env var overrides (values are secrets)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, mark_audited, render_json_table
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption
+from rcp.context import AppContext
+from rcp.errors import UsageError
+
+if TYPE_CHECKING:
+    from rcp.core.models import Tenant
+    from rcp.core.operations import EnvChange, Operator
+    from rcp.core.provisioning import StopFlag
+
+app = typer.Typer(no_args_is_help=True, help="Tenant environment variable overrides.")
+
+ServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        help="Only this service (a template key such as web); default: every service.",
+        metavar="KEY",
+    ),
+]
+NoDeployOption = Annotated[
+    bool, typer.Option("--no-deploy", help="Push the values without starting a deploy.")
+]
+
+
+def _duration(value: str | None, flag: str) -> float | None:
+    from rcp.cli.tenant import _duration as parse
+
+    return parse(value, flag)
+
+
+def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
+    """Input (exit 2), then the record (exit 3), then --service against its template (2)."""
+    from rcp.core.operations.env import check_service_key
+    from rcp.core.slugs import validate_slug, validate_template_key
+    from rcp.core.tenants import get_tenant
+
+    validate_slug(slug)
+    if service is not None:
+        validate_template_key(service)
+    tenant = get_tenant(app_ctx.store(), slug)
+    check_service_key(tenant, service)
+    return tenant
+
+
+def _operator(
+    app_ctx: AppContext, *, stop: StopFlag, lock_wait: float, command: str, slug: str, progress: Any
+) -> Operator:
+    from rcp.cli._signals import failpoint_from_env
+    from rcp.core.operations import Operator
+
+    return Operator(
+        store=app_ctx.store(),
+        gateway=app_ctx.gateway(),
+        progress=progress,
+        holder=app_ctx.lock_holder(),
+        stop=stop,
+        lock_wait=lock_wait,
+        on_locked=lambda: mark_audited(app_ctx, command, slug),
+        failpoint=failpoint_from_env(),
+    )
+
+
+def _entries_human(rows: list[dict[str, str]]) -> Any:
+    if not rows:
+        return "no env overrides"
+    return render_json_table(rows, ["service", "key", "value"])
+
+
+def _change_human(change: EnvChange, verb: str) -> Any:
+    def render(console: Any) -> None:
+        for item in change.services:
+            deployed = (
+                f"deploy {item.deploy_id or 'queued'}"
+                if item.deployed
+                else (item.note or "not deployed")
+            )
+            console.print(
+                f"{change.slug}/{item.service}: {verb} {', '.join(item.keys)} ({deployed})"
+            )
+        if not change.services:
+            console.print(f"{change.slug}: recorded; no service exists on Render yet")
+
+    return render
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    service: ServiceOption = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show the values (secrets!).")] = False,
+) -> None:
+    """The tenant's env overrides; service "*" means every service. Values masked."""
+    from rcp.core.operations import env_entries
+
+    app_ctx = app_context(ctx)
+    tenant = _load(app_ctx, slug, service)
+    rows = env_entries(tenant, service=service, reveal=reveal)
+    app_ctx.output.result(rows, human=_entries_human(rows))
+
+
+@app.command("set")
+@handle_errors
+def set_(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    assignments: Annotated[
+        list[str] | None, typer.Argument(help="KEY=VALUE pairs.", metavar="KEY=VALUE…")
+    ] = None,
+    service: ServiceOption = None,
+    stdin_key: Annotated[
+        str | None,
+        typer.Option("--stdin", help="Read the value of this KEY from stdin.", metavar="KEY"),
+    ] = None,
+    no_deploy: NoDeployOption = False,
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Store overrides and push them to Render (per-key), then deploy unless --no-deploy."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import parse_assignments, set_env, validate_env_key
+
+    app_ctx = app_context(ctx)
+    values = parse_assignments(list(assignments or []))
+    if stdin_key is not None:
+        validate_env_key(stdin_key, where="--stdin key")
+        if stdin_key in values:
+            raise UsageError(f"{stdin_key} is given both as KEY=VALUE and with --stdin")
+    if not values and stdin_key is None:
+        raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    if stdin_key is not None:
+        values[stdin_key] = _read_secret(app_ctx, stdin_key)
+    _load(app_ctx, slug, service)
+    app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant env set",
+                slug=slug,
+                progress=progress,
+            )
+            change = set_env(operator, slug, values, service=service, deploy=not no_deploy)
+    finally:
+        progress.close()
+    app_ctx.output.result(change.to_json(), human=_change_human(change, "set"))
+
+
+@app.command("unset")
+@handle_errors
+def unset(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    keys: Annotated[list[str] | None, typer.Argument(help="Env var names.", metavar="KEY…")] = None,
+    service: ServiceOption = None,
+    no_deploy: NoDeployOption = False,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Longest wait for a datastore a value comes from.")
+    ] = "30m",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Drop overrides; each service gets back what a fresh provision would give it."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import unset_env, validate_env_key
+    from rcp.core.provisioning import Waiting
+
+    app_ctx = app_context(ctx)
+    names = list(keys or [])
+    if not names:
+        raise UsageError("nothing to unset: pass one or more KEY names")
+    for name in names:
+        validate_env_key(name)
+    timeout_seconds = _duration(timeout, "--timeout")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    _load(app_ctx, slug, service)
+    app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant env unset",
+                slug=slug,
+                progress=progress,
+            )
+            change = unset_env(
+                operator,
+                slug,
+                names,
+                service=service,
+                deploy=not no_deploy,
+                waiting=Waiting(timeout=timeout_seconds),
+            )
+    finally:
+        progress.close()
+    app_ctx.output.result(change.to_json(), human=_change_human(change, "unset"))
+
+
+def _apply_max_wait(app_ctx: AppContext, max_wait: str | None) -> None:
+    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
+
+
+def _progress(app_ctx: AppContext) -> Any:
+    from rcp.output.progress import make_progress
+
+    return make_progress(app_ctx.output)
+
+
+def _read_secret(app_ctx: AppContext, key: str) -> str:
+    """The value for ``--stdin KEY``: piped stdin (one trailing newline dropped), or a hidden
+    prompt on a terminal. Never echoed."""
+    isatty = getattr(sys.stdin, "isatty", None)
+    if isatty is not None and isatty():
+        if app_ctx.options.no_input or os.environ.get("CI"):
+            raise UsageError(f"--stdin {key}: pipe the value on stdin (prompts are off)")
+        value: str = typer.prompt(f"Value for {key}", hide_input=True, err=True)
+        return value
+    raw = sys.stdin.read()
+    value = raw[:-1] if raw.endswith("\n") else raw
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise UsageError(
+            f"--stdin {key}: stdin was empty", hint=f"to set an empty value pass {key}="
+        )
+    return value

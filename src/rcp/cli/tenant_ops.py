@@ -1,0 +1,326 @@
+"""`rcp tenant suspend|resume|check|adopt`: registered on the tenant group at import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, mark_audited
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption
+from rcp.cli.tenant import _apply_max_wait, _duration, _progress, _tenant_human, app
+from rcp.context import AppContext
+from rcp.errors import Unhealthy, UsageError
+
+if TYPE_CHECKING:
+    from rcp.core.operations import CheckReport, Operator
+    from rcp.core.provisioning import StopFlag
+    from rcp.output import Output
+
+# A webhook that does not answer within this long is reported as a warning, never waited on.
+NOTIFY_TIMEOUT_SECONDS = 5.0
+
+TimeoutOption = Annotated[
+    str, typer.Option("--timeout", help="Give up waiting for resources after this long.")
+]
+
+
+def _operator(
+    app_ctx: AppContext,
+    *,
+    stop: StopFlag,
+    lock_wait: float,
+    command: str,
+    slug: str | None,
+    progress: Any,
+) -> Operator:
+    from rcp.cli._signals import failpoint_from_env
+    from rcp.core.operations import Operator
+
+    return Operator(
+        store=app_ctx.store(),
+        gateway=app_ctx.gateway(),
+        progress=progress,
+        holder=app_ctx.lock_holder(),
+        stop=stop,
+        lock_wait=lock_wait,
+        on_locked=lambda: mark_audited(app_ctx, command, slug),
+        failpoint=failpoint_from_env(),
+    )
+
+
+def _existing_tenant(app_ctx: AppContext, slug: str) -> None:
+    """Input first (exit 2), then the record (exit 3), before any Render set-up."""
+    from rcp.core.slugs import validate_slug
+    from rcp.core.tenants import get_tenant
+
+    validate_slug(slug)
+    get_tenant(app_ctx.store(), slug)
+
+
+@app.command("suspend")
+@handle_errors
+def suspend(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Suspend every service, Postgres and Key Value of the tenant → SUSPENDED."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import suspend_tenant
+
+    app_ctx = app_context(ctx)
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    _existing_tenant(app_ctx, slug)
+    app_ctx.gateway()  # the API key is a precondition
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant suspend",
+                slug=slug,
+                progress=progress,
+            )
+            tenant = suspend_tenant(operator, slug)
+    finally:
+        progress.close()
+    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+
+
+@app.command("resume")
+@handle_errors
+def resume(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    timeout: TimeoutOption = "30m",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Resume every suspended resource and wait until all are up again → ACTIVE."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import resume_tenant
+    from rcp.core.provisioning import Waiting
+
+    app_ctx = app_context(ctx)
+    timeout_seconds = _duration(timeout, "--timeout")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    _existing_tenant(app_ctx, slug)
+    app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant resume",
+                slug=slug,
+                progress=progress,
+            )
+            tenant = resume_tenant(operator, slug, Waiting(timeout=timeout_seconds))
+    finally:
+        progress.close()
+    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+
+
+@app.command("check")
+@handle_errors
+def check(
+    ctx: typer.Context,
+    slug: Annotated[str | None, typer.Argument(help="Tenant slug.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Reconcile: recreate missing resources, undo out-of-band suspensions.",
+        ),
+    ] = False,
+    notify: Annotated[
+        str | None,
+        typer.Option("--notify", help="POST a JSON summary to this webhook URL.", metavar="URL"),
+    ] = None,
+    timeout: TimeoutOption = "30m",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Compare records with Render; exit 0 when healthy, 5 when not."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import check_tenants
+    from rcp.core.provisioning import Waiting
+    from rcp.core.tenants import get_tenant, list_tenants
+
+    app_ctx = app_context(ctx)
+    if (slug is None) == (not all_):
+        raise UsageError("give a tenant SLUG or --all (not both)")
+    if slug is not None:
+        from rcp.core.slugs import validate_slug
+
+        validate_slug(slug)
+    if notify is not None:
+        _validate_webhook(notify)
+    timeout_seconds = _duration(timeout, "--timeout")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    store = app_ctx.store()
+    tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
+    app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant check",
+                slug=slug,
+                progress=progress,
+            )
+            report = check_tenants(
+                operator, tenants, repair=repair, waiting=Waiting(timeout=timeout_seconds)
+            )
+    finally:
+        progress.close()
+    data = report.to_json()
+    if notify is not None:
+        data["notified"] = _notify(notify, report, repair=repair, output=app_ctx.output)
+    app_ctx.output.result(data, human=_check_human(report))
+    if not report.healthy:
+        unhealthy = [t.slug for t in report.tenants if not t.healthy]
+        shown = ", ".join(unhealthy[:10]) + (", …" if len(unhealthy) > 10 else "")
+        raise Unhealthy(
+            f"{len(unhealthy)} of {len(report.tenants)} tenants unhealthy: {shown}",
+            hint=None if repair else "`rcp tenant check --repair` reconciles what it can",
+        )
+
+
+def _validate_webhook(url: str) -> None:
+    """An http(s) URL with a host. The URL itself is never echoed: webhook URLs often carry
+    their token in the path."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host or " " in url:
+        raise UsageError("invalid --notify URL: use an http:// or https:// URL with a host")
+
+
+def _notify(url: str, report: CheckReport, *, repair: bool, output: Output) -> bool:
+    """POST the summary; a failing webhook is a warning, never the outcome of the check."""
+    import httpx
+
+    from rcp.core.models import iso_z, utcnow
+
+    payload = {
+        "source": "rcp",
+        "event": "tenant.check",
+        "at": iso_z(utcnow()),
+        "repair": repair,
+        **report.to_json(),
+        "unhealthy": [t.slug for t in report.tenants if not t.healthy],
+    }
+    try:
+        response = httpx.post(url, json=payload, timeout=NOTIFY_TIMEOUT_SECONDS)
+    except httpx.HTTPError as exc:
+        output.warn(f"could not notify the webhook ({type(exc).__name__})")
+        return False
+    if response.status_code >= 300:
+        output.warn(f"the webhook answered HTTP {response.status_code}")
+        return False
+    return True
+
+
+def _check_human(report: CheckReport) -> Any:
+    def render(console: Any) -> None:
+        from rich.table import Table
+
+        for tenant in report.tenants:
+            verdict = "healthy" if tenant.healthy else "UNHEALTHY"
+            console.print(f"[bold]{tenant.slug}[/bold]  {tenant.status}  {verdict}")
+            if tenant.problems:
+                table = Table(box=None, pad_edge=False, show_header=False)
+                for _ in range(4):
+                    table.add_column()
+                for problem in tenant.problems:
+                    table.add_row(
+                        "  " + (problem.resource or "-"),
+                        problem.problem,
+                        "repaired" if problem.repaired else "",
+                        problem.detail,
+                    )
+                console.print(table)
+        total = len(report.tenants)
+        bad = sum(1 for t in report.tenants if not t.healthy)
+        console.print(f"{total - bad} of {total} tenants healthy")
+
+    return render
+
+
+@app.command("adopt")
+@handle_errors
+def adopt(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resource",
+            help="KEY=RENDER_ID of an existing Render resource (repeatable), e.g. web=srv-….",
+            metavar="KEY=RENDER_ID",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Name of a new record (default: the slug).")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", help="Template of a new record (default: default).")
+    ] = None,
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Take existing Render resources under a tenant record (created when missing)."""
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.operations import adopt_resources, plan_adopt
+
+    app_ctx = app_context(ctx)
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    _apply_max_wait(app_ctx, max_wait)
+    from rcp.core.operations.adopt import parse_resource_args
+    from rcp.core.slugs import validate_slug
+
+    validate_slug(slug)
+    parse_resource_args(resource or [])  # input errors before the database is opened
+    plan = plan_adopt(
+        app_ctx.store(),
+        slug=slug,
+        resources=resource or [],
+        name=name,
+        template=template,
+        config_dir=app_ctx.settings.config_dir,
+    )
+    app_ctx.gateway()
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            operator = _operator(
+                app_ctx,
+                stop=stop,
+                lock_wait=lock_wait,
+                command="tenant adopt",
+                slug=slug,
+                progress=progress,
+            )
+            tenant = adopt_resources(operator, plan)
+    finally:
+        progress.close()
+    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))

@@ -1,0 +1,268 @@
+"""`rcp tenant adopt SLUG --resource KEY=RENDER_ID…`: existing Render resources taken under a
+tenant record.
+
+Checked before anything is written: the key is a resource of the tenant's template, the id's
+prefix fits that resource's kind (``srv-``/``crn-`` services, ``dpg-`` Postgres, ``red-`` Key
+Value), the resource exists on Render with the template's type, it is not recorded under
+another tenant (or another key), and it does not replace a recorded resource that still
+exists. Adopting the id already recorded is a no-op, so adopt is idempotent.
+
+A slug with no record gets one (name = slug unless given, template ``default`` unless given);
+its other template resources stay to be created by ``rcp tenant create`` / ``resume`` /
+``check --repair``. A record whose every resource is now up becomes ``ACTIVE`` (all suspended:
+``SUSPENDED``); otherwise a new record stays ``PROVISIONING``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcp.core.models import (
+    RemoteResource,
+    RenderedTemplate,
+    Resource,
+    ResourceKind,
+    Tenant,
+    TenantStatus,
+)
+from rcp.core.operations.common import Operator, journal_step, refuse_deleting
+from rcp.core.ports import TenantStore
+from rcp.core.provisioning import DATASTORE_READY, SERVICE_READY
+from rcp.core.tenants import get_tenant
+from rcp.errors import ConflictError, UsageError
+
+ID_PREFIX_KINDS: dict[str, ResourceKind] = {
+    "srv-": ResourceKind.SERVICE,
+    "crn-": ResourceKind.SERVICE,
+    "dpg-": ResourceKind.POSTGRES,
+    "red-": ResourceKind.KEY_VALUE,
+}
+
+
+def kind_of_id(render_id: str) -> ResourceKind | None:
+    for prefix, kind in ID_PREFIX_KINDS.items():
+        if render_id.startswith(prefix) and len(render_id) > len(prefix):
+            return kind
+    return None
+
+
+def parse_resource_args(values: list[str]) -> dict[str, str]:
+    """``KEY=RENDER_ID`` arguments → ``{KEY: RENDER_ID}`` (exit 2 on any malformed one)."""
+    from rcp.core.slugs import validate_template_key
+
+    if not values:
+        raise UsageError("nothing to adopt: pass --resource KEY=RENDER_ID (repeatable)")
+    found: dict[str, str] = {}
+    for value in values:
+        key, sep, render_id = value.partition("=")
+        if not sep or not key or not render_id:
+            raise UsageError(
+                f"invalid --resource {value!r}: expected KEY=RENDER_ID, e.g. web=srv-…"
+            )
+        validate_template_key(key)
+        if kind_of_id(render_id) is None or not render_id.replace("-", "").isalnum():
+            raise UsageError(
+                f"invalid Render id {render_id!r} for {key}: expected srv-…, crn-…, dpg-… or red-…"
+            )
+        if key in found:
+            raise UsageError(f"--resource {key} is given more than once")
+        if render_id in found.values():
+            raise UsageError(f"{render_id} is given for more than one key")
+        found[key] = render_id
+    return found
+
+
+@dataclass(frozen=True)
+class AdoptPlan:
+    """A validated adopt request; ``rendered`` is the template of the record (new or old)."""
+
+    slug: str
+    name: str
+    template_name: str
+    rendered: dict[str, Any]
+    resources: dict[str, str]
+    record_exists: bool
+
+
+def plan_adopt(
+    store: TenantStore,
+    *,
+    slug: str,
+    resources: list[str],
+    name: str | None,
+    template: str | None,
+    config_dir: Path,
+) -> AdoptPlan:
+    """Validate the request against the record (or the template a new record would get).
+    Reads only; raises UsageError (2) or ConflictError (4)."""
+    from rcp.core import slugs
+    from rcp.core.tenants import plan_create
+
+    slugs.validate_slug(slug)
+    wanted = parse_resource_args(resources)
+    if name is not None:
+        slugs.validate_name(name)
+    existing = store.get_tenant(slug)
+    if existing is None:
+        created = plan_create(
+            name=name or slug, slug=slug, template=template, plugin_repo=None, config_dir=config_dir
+        )
+        plan = AdoptPlan(slug, created.name, created.template_name, created.rendered, wanted, False)
+    else:
+        _check_same_record(existing, name, template, config_dir)
+        plan = AdoptPlan(
+            slug, existing.name, existing.template, existing.rendered_template, wanted, True
+        )
+    _check_keys(plan)
+    return plan
+
+
+def _check_same_record(
+    existing: Tenant, name: str | None, template: str | None, config_dir: Path
+) -> None:
+    differences = []
+    if name is not None and name != existing.name:
+        differences.append(f"name {existing.name!r}")
+    if template is not None:
+        from rcp.core import templates
+
+        if templates.load_template(template, config_dir).name != existing.template:
+            differences.append(f"template {existing.template!r}")
+    if differences:
+        raise ConflictError(
+            f"tenant {existing.slug} exists with a different definition ({', '.join(differences)})",
+            hint="drop --name/--template to adopt into the existing record",
+            code="tenant_conflict",
+        )
+
+
+def _check_keys(plan: AdoptPlan) -> None:
+    template = RenderedTemplate.from_dict(plan.rendered)
+    keys = [spec.key for spec in template.resources]
+    for key, render_id in plan.resources.items():
+        if key not in keys:
+            raise UsageError(
+                f"{key} is not a resource of template {plan.template_name} "
+                f"(resources: {', '.join(keys) or 'none'})"
+            )
+        spec = template.resource(key)
+        if kind_of_id(render_id) is not spec.kind:
+            raise UsageError(
+                f"{render_id} cannot be {key}: {key} is a {spec.render_type} in template "
+                f"{plan.template_name}"
+            )
+
+
+def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
+    store, gateway = operator.store, operator.gateway
+    with operator.locked(plan.slug) as lease:
+        existing = store.get_tenant(plan.slug)
+        if existing is not None:
+            refuse_deleting(existing, "adopt into")
+            # Someone may have created the record since the plan was made: its template rules.
+            plan = AdoptPlan(
+                plan.slug,
+                existing.name,
+                existing.template,
+                existing.rendered_template,
+                plan.resources,
+                True,
+            )
+            _check_keys(plan)
+        template = RenderedTemplate.from_dict(plan.rendered)
+        _check_not_recorded_elsewhere(store, plan)
+        remotes: dict[str, RemoteResource] = {}
+        for key, render_id in plan.resources.items():
+            spec = template.resource(key)
+            remote = gateway.get(spec.kind, render_id)
+            if remote is None:
+                raise UsageError(
+                    f"{render_id} does not exist on Render", code="render_resource_not_found"
+                )
+            if remote.type != spec.render_type:
+                raise UsageError(
+                    f"{render_id} is a {remote.type}, but {key} is a {spec.render_type} in "
+                    f"template {plan.template_name}",
+                    code="resource_type_mismatch",
+                )
+            recorded = existing.resource(key) if existing else None
+            if recorded and recorded.render_id and recorded.render_id != render_id:
+                if gateway.get(recorded.kind, recorded.render_id) is not None:
+                    raise ConflictError(
+                        f"{key} of {plan.slug} is already {recorded.render_id}, which exists on Render",
+                        hint=f"delete {recorded.render_id} first, or adopt into another tenant",
+                        code="resource_conflict",
+                    )
+            remotes[key] = remote
+        operator.on_locked()
+        if existing is None:
+            store.insert_tenant(
+                Tenant(
+                    name=plan.name,
+                    slug=plan.slug,
+                    status=TenantStatus.PROVISIONING,
+                    template=plan.template_name,
+                    rendered_template=plan.rendered,
+                    resources=[
+                        Resource(key=s.key, type=s.render_type, name=s.name)
+                        for s in template.resources
+                    ],
+                ),
+                lease=lease,
+            )
+            operator.progress.event(plan.slug, None, "recorded", "PROVISIONING")
+        tenant = get_tenant(store, plan.slug)
+        for key, remote in remotes.items():
+            resource = tenant.resource(key)
+            if resource is None:
+                spec = template.resource(key)
+                resource = Resource(key=key, type=spec.render_type, name=spec.name)
+                tenant.resources.append(resource)
+            resource.render_id = remote.render_id
+            resource.name = remote.name or resource.name
+            resource.state = remote.state
+            resource.url = remote.url
+            resource.deploy_id = remote.deploy_id
+            store.save_resource(plan.slug, resource, lease=lease)
+            journal_step(operator, lease, tenant, key, "adopt", "done", remote.render_id)
+            operator.progress.event(plan.slug, key, f"adopted {remote.render_id}", resource.state)
+        settled = _settled_status(tenant, template)
+        if tenant.status == TenantStatus.PROVISIONING and settled is not None:
+            store.update_tenant(plan.slug, lease=lease, status=settled, clear_error=True)
+        return get_tenant(store, plan.slug)
+
+
+def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan) -> None:
+    wanted = {render_id: key for key, render_id in plan.resources.items()}
+    # A full scan: adopt is rare and tenants number in the thousands at most.
+    for other in store.list_tenants():
+        for resource in other.resources:
+            if resource.render_id not in wanted:
+                continue
+            key = wanted[resource.render_id]
+            if other.slug != plan.slug:
+                raise ConflictError(
+                    f"{resource.render_id} is recorded under tenant {other.slug} (as {resource.key})",
+                    hint="a Render resource belongs to one tenant",
+                    code="resource_taken",
+                )
+            if resource.key != key:
+                raise ConflictError(
+                    f"{resource.render_id} is already {plan.slug}'s {resource.key}, not {key}",
+                    code="resource_taken",
+                )
+
+
+def _settled_status(tenant: Tenant, template: RenderedTemplate) -> TenantStatus | None:
+    """ACTIVE when every template resource exists and is up, SUSPENDED when all are suspended."""
+    resources = [tenant.resource(spec.key) for spec in template.resources]
+    if any(r is None or not r.render_id for r in resources):
+        return None
+    states = {r.state for r in resources if r is not None}
+    if states <= (SERVICE_READY | DATASTORE_READY):
+        return TenantStatus.ACTIVE
+    if states == {"suspended"}:
+        return TenantStatus.SUSPENDED
+    return None

@@ -1,0 +1,301 @@
+"""`rcp tenant check`: drift and health of tenants as Render reports them, and `--repair`.
+
+Problems (``problem`` values scripts can match on):
+
+- ``missing``       a recorded resource no longer exists on Render (404)
+- ``not_created``   a template resource was never created (no Render id on record)
+- ``suspended``     suspended on Render although the tenant is not ``SUSPENDED`` (out of band)
+- ``not_suspended`` running on Render although the tenant is ``SUSPENDED``
+- ``deploy_failed`` a service's latest deploy ended failed (``build_failed``, …)
+- ``unavailable``   a datastore is in a failed state
+- ``plan_drift``    the plan on Render differs from the tenant's rendered template
+- ``tenant_error``  the tenant is ``ERROR`` (detail: its last error)
+- ``deleting``      a delete did not finish
+
+``--repair`` reconciles through the journal, under the tenant lock:
+a tenant that should run (``ACTIVE``, ``PROVISIONING``, ``ERROR``) gets suspended resources
+resumed and missing ones recreated by the engine (which looks the name up first), dependents
+re-pointed at recreated datastores, then the engine waits until everything is up → ``ACTIVE``;
+a ``SUSPENDED`` tenant gets resources running out of band suspended again. Plan drift and
+failed deploys are reported, not repaired: both need an operator's decision (cost, code).
+After a repair the tenant is inspected again; a problem that is gone is ``repaired: true``,
+and the tenant is healthy when nothing is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rcp.core.models import Lease, RemoteResource, Tenant, TenantStatus
+from rcp.core.operations.common import (
+    Guard,
+    Operator,
+    journal_step,
+    mark_for_recreation,
+    repoint_dependents,
+    template_of,
+)
+from rcp.core.ports import RenderGateway
+from rcp.core.provisioning import DATASTORE_FAILED, SERVICE_FAILED, Waiting
+from rcp.core.tenants import get_tenant
+from rcp.errors import ProvisioningFailed, TenantNotFound
+
+RUNNING_STATUSES = (TenantStatus.ACTIVE, TenantStatus.PROVISIONING, TenantStatus.ERROR)
+# "deactivated" is what an older deploy becomes when a newer one goes live: not a failure of
+# the latest deploy.
+DEPLOY_FAILED = SERVICE_FAILED - {"deactivated"}
+
+
+@dataclass
+class Problem:
+    resource: str | None
+    problem: str
+    detail: str
+    repaired: bool = False
+
+    @property
+    def identity(self) -> tuple[str | None, str]:
+        return (self.resource, self.problem)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "problem": self.problem,
+            "detail": self.detail,
+            "repaired": self.repaired,
+        }
+
+
+@dataclass
+class TenantHealth:
+    slug: str
+    status: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return all(p.repaired for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "healthy": self.healthy,
+            "status": self.status,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass
+class CheckReport:
+    tenants: list[TenantHealth]
+
+    @property
+    def healthy(self) -> bool:
+        return all(t.healthy for t in self.tenants)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"healthy": self.healthy, "tenants": [t.to_json() for t in self.tenants]}
+
+
+def _same_plan(template_plan: str, remote_plan: str) -> bool:
+    # Blueprint spells plans with hyphens (basic-256mb), the API with underscores.
+    return template_plan.replace("-", "_").lower() == remote_plan.replace("-", "_").lower()
+
+
+def inspect_tenant(gateway: RenderGateway, tenant: Tenant) -> list[Problem]:
+    """Compare the record with Render (read-only)."""
+    problems: list[Problem] = []
+    status = tenant.status
+    if status == TenantStatus.DELETING:
+        problems.append(
+            Problem(
+                None,
+                "deleting",
+                f"a delete did not finish; rerun `rcp tenant delete {tenant.slug} --yes`",
+            )
+        )
+    if status == TenantStatus.ERROR:
+        problems.append(
+            Problem(None, "tenant_error", tenant.last_error or "the tenant is in ERROR")
+        )
+    for spec in template_of(tenant).resources:
+        resource = tenant.resource(spec.key)
+        if resource is None or not resource.render_id:
+            problems.append(
+                Problem(spec.key, "not_created", f"{spec.name} was never created on Render")
+            )
+            continue
+        remote = gateway.get(resource.kind, resource.render_id)
+        if remote is None:
+            problems.append(
+                Problem(spec.key, "missing", f"{resource.render_id} no longer exists on Render")
+            )
+            continue
+        problems.extend(_remote_problems(tenant, spec.key, spec.plan, resource.render_id, remote))
+    return problems
+
+
+def _remote_problems(
+    tenant: Tenant, key: str, template_plan: str | None, render_id: str, remote: RemoteResource
+) -> list[Problem]:
+    found: list[Problem] = []
+    if tenant.status == TenantStatus.SUSPENDED:
+        if not remote.suspended:
+            found.append(
+                Problem(key, "not_suspended", f"{render_id} is running but the tenant is SUSPENDED")
+            )
+    elif remote.suspended and tenant.status != TenantStatus.DELETING:
+        found.append(Problem(key, "suspended", f"{render_id} was suspended outside rcp"))
+    if remote.state in DEPLOY_FAILED:
+        deploy = f"deploy {remote.deploy_id}" if remote.deploy_id else "the latest deploy"
+        found.append(Problem(key, "deploy_failed", f"{deploy} of {render_id} ended {remote.state}"))
+    elif remote.state in DATASTORE_FAILED:
+        found.append(Problem(key, "unavailable", f"{render_id} is {remote.state}"))
+    if template_plan and remote.plan and not _same_plan(template_plan, remote.plan):
+        found.append(
+            Problem(
+                key,
+                "plan_drift",
+                f"plan on Render is {remote.plan}, the template says {template_plan}",
+            )
+        )
+    return found
+
+
+def check_tenants(
+    operator: Operator,
+    tenants: list[Tenant],
+    *,
+    repair: bool,
+    waiting: Waiting,
+) -> CheckReport:
+    """Inspect each tenant; with ``repair``, reconcile and inspect again."""
+    results: list[TenantHealth] = []
+    for tenant in tenants:
+        if repair:
+            try:
+                results.append(_repair(operator, tenant.slug, waiting))
+            except TenantNotFound:
+                continue  # deleted since the list was read: nothing left to check
+        else:
+            results.append(
+                TenantHealth(
+                    tenant.slug, str(tenant.status), inspect_tenant(operator.gateway, tenant)
+                )
+            )
+    return CheckReport(results)
+
+
+def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
+    store, gateway = operator.store, operator.gateway
+    with operator.locked(slug) as lease:
+        tenant = get_tenant(store, slug)
+        found = inspect_tenant(gateway, tenant)
+        operator.on_locked()
+        failure: str | None = None
+        if found:
+            try:
+                _reconcile(operator, lease, tenant, found, waiting)
+            except ProvisioningFailed as exc:
+                # Reported with the tenant's problems (exit 5 either way), so that one broken
+                # tenant does not hide the others of a `--all` run.
+                failure = exc.message
+        after = get_tenant(store, slug)
+        remaining = inspect_tenant(gateway, after)
+    left = {p.identity for p in remaining}
+    for problem in found:
+        problem.repaired = problem.identity not in left
+        if not problem.repaired and failure:
+            problem.detail = f"{problem.detail} (repair failed: {failure})"
+    known = {p.identity for p in found}
+    problems = found + [p for p in remaining if p.identity not in known]
+    return TenantHealth(slug, str(after.status), problems)
+
+
+def _reconcile(
+    operator: Operator,
+    lease: Lease,
+    tenant: Tenant,
+    problems: list[Problem],
+    waiting: Waiting,
+) -> None:
+    store, gateway, progress = operator.store, operator.gateway, operator.progress
+    guard = Guard(store, lease, operator.stop)
+    slug = tenant.slug
+    kinds = {p.problem for p in problems}
+    if tenant.status == TenantStatus.SUSPENDED:
+        for problem in problems:
+            resource = tenant.resource(problem.resource or "")
+            if problem.problem != "not_suspended" or resource is None or not resource.render_id:
+                continue
+            guard.before_render_mutation()
+            journal_step(
+                operator,
+                lease,
+                tenant,
+                resource.key,
+                "suspend",
+                "pending",
+                resource.render_id,
+                detail="check --repair",
+            )
+            gateway.suspend(resource.kind, resource.render_id)
+            journal_step(
+                operator,
+                lease,
+                tenant,
+                resource.key,
+                "suspend",
+                "done",
+                resource.render_id,
+                detail="check --repair",
+            )
+            resource.state = "suspended"
+            store.save_resource(slug, resource, lease=lease)
+            progress.event(slug, resource.key, f"suspended {resource.render_id} again", "suspended")
+        return
+    if tenant.status not in RUNNING_STATUSES:
+        return  # DELETING: only `rcp tenant delete` finishes it
+    recreated: set[str] = set()
+    for problem in problems:
+        resource = tenant.resource(problem.resource or "")
+        if resource is None or not resource.render_id:
+            continue
+        if problem.problem == "suspended":
+            guard.before_render_mutation()
+            journal_step(
+                operator,
+                lease,
+                tenant,
+                resource.key,
+                "resume",
+                "pending",
+                resource.render_id,
+                detail="check --repair",
+            )
+            gateway.resume(resource.kind, resource.render_id)
+            journal_step(
+                operator,
+                lease,
+                tenant,
+                resource.key,
+                "resume",
+                "done",
+                resource.render_id,
+                detail="check --repair",
+            )
+            resource.state = "resuming"
+            store.save_resource(slug, resource, lease=lease)
+            progress.event(slug, resource.key, f"resumed {resource.render_id}", "resuming")
+        elif problem.problem == "missing":
+            mark_for_recreation(operator, lease, tenant, resource, "no longer exists on Render")
+            recreated.add(resource.key)
+    actionable = kinds & {"suspended", "missing", "not_created", "tenant_error"}
+    if not actionable:
+        return  # plan drift, failed deploys: reported only
+    engine = operator.engine(lease)
+    if recreated:
+        engine.provision(tenant, None)
+        repoint_dependents(operator, engine, guard, tenant, recreated, waiting)
+    engine.provision(tenant, waiting)
