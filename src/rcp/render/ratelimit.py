@@ -17,6 +17,7 @@ calls made by other processes with the same key.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -67,6 +68,49 @@ class RateLimits:
             create=scale(self.create),
             per_service=scale(self.per_service),
         )
+
+    def with_windows_scaled(self, factor: float) -> RateLimits:
+        """Every window multiplied by ``factor`` (same counts): matches a sandbox whose clock
+        for rate limits runs faster, e.g. ``1/360`` turns 20 creations per hour into 20 per 10 s."""
+        if not factor > 0:
+            raise ValueError(f"invalid window scale {factor!r}")
+
+        def scale(bucket: BucketLimit) -> BucketLimit:
+            return replace(bucket, window=bucket.window * factor)
+
+        return RateLimits(
+            get=scale(self.get),
+            write=scale(self.write),
+            create=scale(self.create),
+            per_service=scale(self.per_service),
+        )
+
+
+WINDOW_SCALE_VARIABLES = ("RCP_RATE_WINDOW_SCALE", "RCP_SANDBOX_RATE_WINDOW_SCALE")
+
+
+def parse_window_scale(text: str) -> float:
+    """``0.5``, ``1/360`` → a positive factor; ValueError otherwise."""
+    numerator, _, denominator = text.strip().partition("/")
+    value = float(numerator) / float(denominator) if denominator else float(numerator)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"not a positive number: {text!r}")
+    return value
+
+
+def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
+    """Render's limits, with windows scaled by ``RCP_RATE_WINDOW_SCALE`` (else by the in-process
+    sandbox's ``RCP_SANDBOX_RATE_WINDOW_SCALE``, so client and simulator agree). A malformed
+    value is ignored with a warning: the limiter then errs on the slow side."""
+    for name in WINDOW_SCALE_VARIABLES:
+        raw = environ.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            return RateLimits().with_windows_scaled(parse_window_scale(raw))
+        except (ValueError, ZeroDivisionError):
+            log.warning("ignoring %s=%r: not a positive number", name, raw)
+    return RateLimits()
 
 
 # Paths are relative to the API base (``/services``, not ``/v1/services``).
@@ -160,6 +204,24 @@ class _Bucket:
     def used(self, now: float) -> int:
         return sum(1 for slot in self.slots if now - self.window < slot <= now)
 
+    def copy(self) -> _Bucket:
+        twin = _Bucket(BucketLimit(self.limit, self.window))
+        twin.slots = deque(self.slots)
+        twin.server_remaining = self.server_remaining
+        twin.server_reset_at = self.server_reset_at
+        return twin
+
+    def server_block(self, now: float) -> float | None:
+        """When Render said the bucket is empty until later than ``now``: that moment."""
+        if (
+            self.server_remaining is not None
+            and self.server_remaining <= 0
+            and self.server_reset_at is not None
+            and self.server_reset_at > now
+        ):
+            return self.server_reset_at
+        return None
+
 
 class RateLimiter:
     """Thread-safe limiter over Render's buckets; ``acquire`` before, ``observe`` after a call."""
@@ -223,7 +285,62 @@ class RateLimiter:
             if wait >= 1.0:
                 log.info("waiting %.1f s for Render's %s rate limit", wait, key)
             (sleep or self._sleep)(wait)
+            slot = self._await_server_reset(key, bucket, slot, budget, sleep or self._sleep)
         return slot
+
+    def _await_server_reset(
+        self,
+        key: str,
+        bucket: _Bucket,
+        slot: float,
+        budget: float,
+        sleep: Callable[[float], None],
+    ) -> float:
+        """After sleeping for a slot: if Render reported the bucket empty meanwhile (its window
+        can start later than ours, e.g. by the request latency), wait for its reset too, so
+        callers queued for the next window do not all arrive a moment early and get 429s."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                blocked_until = bucket.server_block(now)
+                if blocked_until is None:
+                    return slot
+                wait = blocked_until - now
+                if wait > budget:
+                    if slot in bucket.slots:
+                        bucket.slots.remove(slot)
+                    at = retry_time(wait, self._wall_clock())
+                    raise RetryLater(
+                        f"Render rate limit for {key} is used up; retry after "
+                        f"{describe_retry_time(at)} (in {wait:.0f} s)",
+                        retry_at=at,
+                        hint="rerun the same command then; it resumes where it stopped",
+                    )
+                # Our slot moves to the server's reset: later slots are computed from it.
+                if slot in bucket.slots:
+                    bucket.slots.remove(slot)
+                    bucket.slots.append(blocked_until)
+                    bucket.slots = deque(sorted(bucket.slots))
+                bucket.server_remaining = None
+                bucket.server_reset_at = None
+                slot = blocked_until
+            sleep(wait)
+
+    def forecast(self, method: str, path: str, count: int) -> list[float]:
+        """Seconds from now until each of the next ``count`` slots of the request's bucket,
+        without taking them: what a caller planning ``count`` such requests can expect."""
+        key, family = bucket_for(method, path)
+        with self._lock:
+            now = self._clock()
+            existing = self._buckets.get(key)
+            bucket = existing.copy() if existing else _Bucket(getattr(self.limits, family))
+        bucket.forget_old(now)
+        waits: list[float] = []
+        for _ in range(max(0, count)):
+            slot = bucket.next_slot(now)
+            bucket.take(slot)
+            waits.append(max(0.0, slot - now))
+        return waits
 
     def observe(self, method: str, path: str, headers: Mapping[str, str]) -> None:
         """Correct the request's bucket from Render's ``Ratelimit-*`` response headers."""
@@ -281,7 +398,7 @@ def default_limiter() -> RateLimiter:
     global _default_limiter
     with _default_lock:
         if _default_limiter is None:
-            _default_limiter = RateLimiter()
+            _default_limiter = RateLimiter(limits_from_env(os.environ))
         return _default_limiter
 
 
