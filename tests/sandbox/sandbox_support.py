@@ -4,6 +4,7 @@ the fixtures built on it are in conftest.py)."""
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,7 @@ class ResponseValidator:
         from referencing.jsonschema import DRAFT4
 
         self.spec = spec
+        self._validators: dict[str, Any] = {}
         self._validator_class = OAS30Validator
         self._registry = Registry().with_resource(
             "urn:render-spec", Resource.from_contents(spec, default_specification=DRAFT4)
@@ -177,7 +179,10 @@ class ResponseValidator:
     def errors(self, method: str, path_template: str, status: int, body: Any) -> list[str]:
         pointer = self.schema_pointer(method, path_template, status)
         assert pointer is not None, f"{method} {path_template} {status} has no body schema"
-        validator = self._validator_class({"$ref": pointer}, registry=self._registry)
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = self._validator_class({"$ref": pointer}, registry=self._registry)
+            self._validators[pointer] = validator
         found = sorted(validator.iter_errors(body), key=lambda error: list(error.path))
         return [f"{list(error.path)}: {error.message}" for error in found]
 
@@ -252,3 +257,15 @@ class OperationMatcher:
             if pattern.match(path):
                 return str(template)
         return None
+
+
+@functools.cache
+def interactions_of(cassette: Path) -> list[dict[str, Any]]:
+    """A cassette's recorded interactions, parsed once per session (with the C loader: the
+    pure-Python YAML parser would dominate these tests' time)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(cassette.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loader
+    interactions: list[dict[str, Any]] = data["interactions"]
+    return interactions

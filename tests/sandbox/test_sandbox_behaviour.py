@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sandbox_support import MakeSandbox, Sandbox  # noqa: I001
+from sandbox_support import MakeSandbox, Sandbox
 
 from rcp.sandbox import SandboxSettings
 

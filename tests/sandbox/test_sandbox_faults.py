@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import MakeSandbox, Sandbox  # noqa: I001
+from sandbox_support import MakeSandbox, Sandbox
 
 from rcp.sandbox import SandboxSettings
 from rcp.sandbox.faults import FaultRuleError, load_rules_text, parse_rule
@@ -272,3 +272,29 @@ def test_rule_text_may_be_json_or_yaml() -> None:
     assert from_json == from_yaml
     assert from_json[0].matches("GET", "/v1/services") and from_json[0].matches("POST", "/services")
     assert not from_json[0].matches("GET", "/v1/services/srv-x")
+
+
+def test_an_edited_fault_file_replaces_its_rules(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("- {path: /users, action: status, status: 500}\n")
+    first = make_sandbox(SandboxSettings(faults_file=rules), state_path=tmp_path / "w.db")
+    assert first.client.get("/users").status_code == 500
+    rules.write_text("- {path: /owners, action: status, status: 502}\n")
+    second = make_sandbox(SandboxSettings(faults_file=rules), state_path=tmp_path / "w.db")
+    assert second.client.get("/users").status_code == 200
+    assert [fault["rule"]["path"] for fault in second.client.get("/__sandbox/faults").json()] == [
+        "/owners"
+    ]
+
+
+def test_the_request_log_names_what_was_created(sandbox: Sandbox) -> None:
+    add_faults(sandbox, {"method": "POST", "path": "/services", "nth": [1], "action": "drop_after"})
+    with pytest.raises(httpx.RemoteProtocolError):
+        sandbox.client.post("/services", json=sandbox.service_body("named-web"))
+    sandbox.client.post("/services", json=sandbox.service_body("named-web"))
+    creates = [
+        (entry["name"], entry["status"], entry["fault"])
+        for entry in sandbox.state()["requests"]
+        if entry["method"] == "POST"
+    ]
+    assert creates == [("named-web", 201, "drop_after"), ("named-web", 409, None)]

@@ -15,7 +15,6 @@ are not the sandbox's).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from email.utils import parsedate_to_datetime
@@ -25,8 +24,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-import yaml
-from sandbox_support import BASE_URL, IMPLEMENTED_OPERATIONS, FakeClock, OperationMatcher  # noqa: I001
+from sandbox_support import (
+    BASE_URL,
+    IMPLEMENTED_OPERATIONS,
+    FakeClock,
+    OperationMatcher,
+    interactions_of,
+)
 
 from rcp.sandbox import SandboxSettings, SandboxTransport
 
@@ -49,15 +53,6 @@ def cassettes() -> list[Path]:
     if not RECORDINGS.exists():
         return []
     return sorted(RECORDINGS.rglob("*_cassette.yaml"))
-
-
-@functools.cache
-def interactions_of(cassette: Path) -> list[dict[str, Any]]:
-    # The C loader: the pure-Python one spends most of this test's time parsing YAML.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(cassette.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loader
-    interactions: list[dict[str, Any]] = data["interactions"]
-    return interactions
 
 
 def implemented_count(cassette: Path, matcher: OperationMatcher) -> int:

@@ -12,11 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sandbox_support import (  # noqa: I001
+from sandbox_support import (
     IMPLEMENTED_OPERATIONS,
     OperationMatcher,
     ResponseValidator,
     Sandbox,
+    interactions_of,
 )
 
 
@@ -250,16 +251,10 @@ def test_recorded_responses_validate_against_adjusted_spec(
 ) -> None:
     """Render's real answers pass the adjusted spec; several fail the spec as published
     (which is why each adjustment exists)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     raw_validator = ResponseValidator(raw_spec)
     validated = failing_raw = 0
     for cassette in sorted(recordings_dir.rglob("*_cassette.yaml")):
-        interactions = yaml.load(cassette.read_text(encoding="utf-8"), Loader=loader)[
-            "interactions"
-        ]  # noqa: S506
-        for interaction in interactions:
+        for interaction in interactions_of(cassette):
             request, response = interaction["request"], interaction["response"]
             template = operation_matcher.template(urlsplit(request["url"]).path.removeprefix("/v1"))
             if (request["method"], template) not in IMPLEMENTED_OPERATIONS:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_support import MakeSandbox  # noqa: I001
+from sandbox_support import MakeSandbox
 
 from rcp.sandbox import SandboxSettings, SandboxTransport
 from rcp.sandbox.server import SandboxHTTPServer, make_server

@@ -104,6 +104,19 @@ class _FaultDecision:
     fired_names: list[str] = field(default_factory=list)
 
 
+def _body_name(request: SandboxRequest) -> str | None:
+    """The ``name`` a create/update asked for (for spotting duplicate creates in the log);
+    nothing else of the body is kept, since bodies carry secrets."""
+    if request.method.upper() not in ("POST", "PATCH", "PUT") or not request.body:
+        return None
+    try:
+        body = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    name = body.get("name") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _json_bytes(value: Any) -> bytes:
     return (json.dumps(value, separators=(",", ":")) + "\n").encode()
 
@@ -122,11 +135,15 @@ class SandboxApp:
         self.clock = clock
         self.sleep = sleep
         self._file_rules: list[tuple[str, FaultRule]] = []
+        self._file_prefix = ""
         if settings.faults_file is not None:
             text, rules = load_rules_file(settings.faults_file)
+            # Identity = the file's path and content: every process started with the same
+            # file shares one set of rules (and counters); an edited file replaces its rules.
+            self._file_prefix = f"file:{settings.faults_file.resolve()}:"
             digest = hashlib.sha256(text.encode()).hexdigest()[:16]
             self._file_rules = [
-                (f"file:{digest}:{index}", rule) for index, rule in enumerate(rules)
+                (f"{self._file_prefix}{digest}:{index}", rule) for index, rule in enumerate(rules)
             ]
         self._install_file_rules()
 
@@ -134,7 +151,17 @@ class SandboxApp:
 
     def _install_file_rules(self) -> None:
         """Insert the file's rules once per world (other processes may already have)."""
+        if not self._file_prefix:
+            return
         with self.store.transaction() as connection:
+            keys = [key for key, _ in self._file_rules]
+            stale = connection.execute(
+                "SELECT seq, source_key FROM faults WHERE substr(source_key, 1, ?) = ?",
+                (len(self._file_prefix), self._file_prefix),
+            ).fetchall()
+            for row in stale:
+                if row["source_key"] not in keys:
+                    connection.execute("DELETE FROM faults WHERE seq = ?", (row["seq"],))
             for key, rule in self._file_rules:
                 connection.execute(
                     "INSERT OR IGNORE INTO faults (source_key, rule) VALUES (?, ?)",
@@ -266,9 +293,18 @@ class SandboxApp:
     ) -> None:
         query = "&".join(f"{key}={value}" for key, value in request.query)
         connection.execute(
-            "INSERT INTO requests (at, method, path, query, status, fault, request_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (now, request.method, request.path, query, status, fault, request_id),
+            "INSERT INTO requests (at, method, path, query, status, fault, request_id, name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now,
+                request.method,
+                request.path,
+                query,
+                status,
+                fault,
+                request_id,
+                _body_name(request),
+            ),
         )
 
     # -- the entry point ---------------------------------------------------------------------

@@ -1722,6 +1722,7 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             "query": row["query"],
             "status": row["status"],
             "fault": row["fault"],
+            "name": row["name"],
             "requestId": row["request_id"],
         }
         for row in ctx.connection.execute("SELECT * FROM requests ORDER BY seq")

@@ -19,6 +19,8 @@ from typing import Any
 from rcp.sandbox.ids import new_id
 
 BUSY_TIMEOUT_SECONDS = 60.0
+# Bumped whenever SCHEMA changes; an older world is simply discarded (it is a simulator).
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS requests (
     query TEXT NOT NULL,
     status INTEGER,
     fault TEXT,
+    name TEXT,
     request_id TEXT NOT NULL
 );
 """
@@ -91,9 +94,27 @@ class SandboxStore:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._connect()
-            connection.executescript(SCHEMA)
+            self._ensure_schema(connection)
             self._local.connection = connection
         return connection
+
+    @staticmethod
+    def _ensure_schema(connection: sqlite3.Connection) -> None:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                for table in WIPED_TABLES:
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection."""

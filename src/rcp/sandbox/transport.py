@@ -39,6 +39,9 @@ class SandboxTransport(httpx.BaseTransport):
         self.sleep = sleep
         self.app = SandboxApp(state_path, self.settings, clock=clock, sleep=sleep)
 
+    def close(self) -> None:
+        self.app.store.close()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         timeouts = request.extensions.get("timeout") or {}
