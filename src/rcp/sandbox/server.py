@@ -11,15 +11,17 @@ from __future__ import annotations
 import select
 import signal
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from urllib.parse import parse_qsl, urlsplit
 
-from rcp.sandbox.app import SandboxApp, SandboxRequest
+from rcp.sandbox.app import SandboxApp, SandboxOutcome, SandboxRequest, SandboxResponse
 from rcp.sandbox.settings import SandboxSettings
 
 
@@ -83,7 +85,15 @@ class _Handler(BaseHTTPRequestHandler):
             headers=tuple(self.headers.items()),
             body=body,
         )
-        outcome = self.server.app.handle(request)
+        try:
+            outcome = self.server.app.handle(request)
+        except Exception:  # a simulator bug must not look like a network fault: answer 500
+            traceback.print_exc(file=sys.stderr)
+            body = b'{"message":"sandbox internal error"}\n'
+            outcome = SandboxOutcome(
+                "respond",
+                SandboxResponse(500, (("Content-Type", "application/json; charset=utf-8"),), body),
+            )
         if outcome.disposition == "drop":
             self._drop()
             return
