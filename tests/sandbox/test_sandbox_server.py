@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -25,7 +27,9 @@ AUTH = {"Authorization": "Bearer http-test"}
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[SandboxHTTPServer]:
     server = make_server("127.0.0.1", 0, tmp_path / "http.db", SandboxSettings())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.stopping.set()
@@ -90,7 +94,16 @@ def free_port() -> int:
         return port
 
 
-def test_rcp_sandbox_serve_runs_until_sigterm(tmp_path: Path) -> None:
+def read_line(stream: IO[str], timeout: float) -> str:
+    """One line from a child's pipe, without hanging the test if it never comes."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else ""
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_rcp_sandbox_serve_runs_until_signalled(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -117,7 +130,7 @@ def test_rcp_sandbox_serve_runs_until_sigterm(tmp_path: Path) -> None:
     )
     try:
         assert process.stderr is not None
-        banner = process.stderr.readline()
+        banner = read_line(process.stderr, timeout=30)
         assert f"http://127.0.0.1:{port}/v1" in banner, banner
         response = httpx.get(
             f"http://127.0.0.1:{port}/v1/owners", headers={"Authorization": "Bearer k"}, timeout=5
@@ -125,7 +138,7 @@ def test_rcp_sandbox_serve_runs_until_sigterm(tmp_path: Path) -> None:
         assert response.status_code == 200
         assert response.json()[0]["owner"]["id"].startswith("tea-")
         assert (tmp_path / "data" / "sandbox" / "render.db").exists()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0
     finally:
         if process.poll() is None:

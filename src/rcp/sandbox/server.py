@@ -145,7 +145,12 @@ def serve(
     previous = {
         signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
     }
-    worker = threading.Thread(target=server.serve_forever, name="rcp-sandbox-http", daemon=True)
+    worker = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="rcp-sandbox-http",
+        daemon=True,
+    )
     worker.start()
     try:
         if on_ready is not None:
