@@ -174,8 +174,9 @@ class Engine:
         unknown_outcome = resource.state == "create_pending"
         if unknown_outcome:
             # An earlier run committed the step but never recorded an id: Render may or may not
-            # have acted. Look before creating.
-            if self._adopt_by_name(tenant, spec, resource):
+            # have acted (and a request of a killed run may still be in its queue). Look before
+            # creating.
+            if self._adopt_after_settling(tenant, spec, resource):
                 return
         self._before_mutation()
         resource.state = "create_pending"

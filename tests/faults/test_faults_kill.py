@@ -1,0 +1,164 @@
+"""Scenarios 6 and 7: SIGKILL at every journal step boundary, and SIGINT / SIGTERM mid-create."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fault_harness import Rcp, Run, Sandbox, converged, drain, mutations, parallel, posts_to, wait_for_text
+
+# The default template: a Postgres (db) then the web service that reads its connection string.
+DEFAULT_KEYS = ("db", "web")
+STEPS = ("before", "after", "committed")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """Resources are ready almost at once: these tests are about the journal, not the wait."""
+    served = Sandbox(tmp_path / "render", deploy_seconds=0.05, datastore_seconds=0.05)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+# ------------------------------------------------------------------------------ scenario 6
+
+
+def test_sigkill_at_every_step_boundary(sandbox: Sandbox, rcp: Rcp) -> None:
+    points = [(key, step) for key in DEFAULT_KEYS for step in STEPS]
+    # Chains of different tenants run side by side; each asserts its own convergence. The
+    # "quiet second run" check needs the world to itself, so it runs in its own test below.
+    errors: list[str] = []
+
+    def job(key: str, step: str) -> None:
+        try:
+            _kill_chain_without_quiet_check(sandbox, rcp, key, step)
+        except AssertionError as exc:
+            errors.append(f"{key}:{step}: {exc}")
+
+    list(parallel([lambda k=k, s=s: job(k, s) for k, s in points], workers=3))
+    assert not errors, "\n\n".join(errors)
+
+
+def _kill_chain_without_quiet_check(sandbox: Sandbox, rcp: Rcp, key: str, step: str) -> None:
+    slug = f"kill-{key}-{step}"
+    scenario = "6 SIGKILL at every step boundary"
+    killed = rcp("tenant", "create", slug, env={"RCP_FAILPOINT": f"create:{key}:{step}"})
+    assert killed.exit_code == -signal.SIGKILL, killed.describe()
+    rerun = rcp("-o", "json", "tenant", "create", slug)
+    assert rerun.exit_code == 0, f"after create:{key}:{step}\n{rerun.describe()}"
+    assert rerun.json()["data"]["status"] == "ACTIVE"
+    converged(scenario, sandbox, rcp, [slug], runs=2)
+    quiet = rcp("-o", "json", "tenant", "create", slug, "-v")
+    assert quiet.exit_code == 0, quiet.describe()
+    # The quiet rerun returns at once for an ACTIVE tenant: no Render call beyond the
+    # workspace lookup (which is a GET) — nothing created, nothing adopted.
+    assert "created" not in quiet.stderr and "adopted" not in quiet.stderr, quiet.stderr
+    converged(scenario, sandbox, rcp, [slug], runs=1)
+
+    killed = rcp("tenant", "delete", slug, "--yes", env={"RCP_FAILPOINT": f"delete:{key}:{step}"})
+    assert killed.exit_code == -signal.SIGKILL, killed.describe()
+    rerun = rcp("-o", "json", "tenant", "delete", slug, "--yes")
+    assert rerun.exit_code == 0, f"after delete:{key}:{step}\n{rerun.describe()}"
+    assert slug not in rcp.tenants()
+    converged(scenario, sandbox, rcp, [slug], runs=2)
+
+
+def test_second_rerun_after_a_kill_sends_no_mutating_request(sandbox: Sandbox, rcp: Rcp) -> None:
+    """Measured on the request log, with the world to itself: the rerun after a kill converges
+    and the next one sends nothing that mutates (create and delete)."""
+    scenario = "6 SIGKILL at every step boundary"
+    killed = rcp("tenant", "create", "quiet", env={"RCP_FAILPOINT": "create:web:after"})
+    assert killed.exit_code == -signal.SIGKILL
+    assert rcp("tenant", "create", "quiet").exit_code == 0
+    before = sandbox.last_seq()
+    again = rcp("tenant", "create", "quiet")
+    assert again.exit_code == 0, again.describe()
+    assert mutations(sandbox.requests(), after_seq=before) == []
+    converged(scenario, sandbox, rcp, ["quiet"], runs=3)
+
+    killed = rcp("tenant", "delete", "quiet", "--yes", env={"RCP_FAILPOINT": "delete:web:after"})
+    assert killed.exit_code == -signal.SIGKILL
+    assert rcp("tenant", "delete", "quiet", "--yes").exit_code == 0
+    before = sandbox.last_seq()
+    again = rcp("tenant", "delete", "quiet", "--yes", "--missing-ok")
+    assert again.exit_code == 0, again.describe()
+    assert sandbox.requests()[-1]["seq"] == before  # not a single Render call
+    converged(scenario, sandbox, rcp, ["quiet"], runs=3)
+
+
+# ------------------------------------------------------------------------------ scenario 7
+
+
+def _start_create_and_wait_for_inflight(sandbox: Sandbox, rcp: Rcp, slug: str) -> tuple[object, list[str]]:
+    """Start a create whose Key Value POST (2nd of 3) takes 1.5 s; return once it is in flight."""
+    rcp.install_template()
+    sandbox.add_faults({"method": "POST", "path": "/key-value", "action": "delay", "seconds": 1.5})
+    process = rcp.popen("-o", "json", "tenant", "create", slug, "--template", "full")
+    lines: list[str] = []
+    drain(process.stderr, lines)
+    assert wait_for_text(lines, r"db: created dpg-", timeout=20), "".join(lines)
+    time.sleep(0.3)  # the Key Value POST is now on the wire
+    return process, lines
+
+
+@pytest.mark.parametrize(("signal_number", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_create_stops_cleanly(
+    sandbox: Sandbox, rcp: Rcp, signal_number: int, exit_code: int
+) -> None:
+    scenario = "7 SIGINT/SIGTERM mid-create"
+    slug = f"sig{exit_code}"
+    process, lines = _start_create_and_wait_for_inflight(sandbox, rcp, slug)
+    signalled = time.monotonic()
+    process.send_signal(signal_number)
+    stdout = process.stdout.read()  # type: ignore[attr-defined]
+    code = process.wait(timeout=20)  # type: ignore[attr-defined]
+    elapsed = time.monotonic() - signalled
+    assert code == exit_code, "".join(lines) + stdout
+    assert elapsed < 5, elapsed  # the in-flight call (≤ 1.5 s) finished, then a clean stop
+    assert '"code": "interrupted"' in stdout
+    requests = sandbox.requests()
+    assert posts_to(requests, "/services") == []  # no new Render mutation after the signal
+    assert len(posts_to(requests, "/key-value")) == 1
+    tenant = rcp.tenants()[slug]
+    recorded = {r.key: r.render_id for r in tenant.resources}
+    assert recorded["cache"] is not None, "the call in flight was committed"
+    assert recorded["web"] is None
+    store = rcp.store()
+    try:
+        lock = store.get_lock(slug)
+    finally:
+        store.close()
+    assert lock is not None and not lock.held, lock
+    converged(scenario, sandbox, rcp, [slug], runs=1)
+
+    sandbox.clear_faults()
+    before = sandbox.last_seq()
+    rerun = rcp("-o", "json", "tenant", "create", slug, "--template", "full")
+    assert rerun.exit_code == 0, rerun.describe()
+    assert [r["path"] for r in mutations(sandbox.requests(), after_seq=before)] == ["/v1/services"]
+    converged(scenario, sandbox, rcp, [slug], runs=1)
+
+
+def test_second_sigint_exits_at_once(sandbox: Sandbox, rcp: Rcp) -> None:
+    scenario = "7 SIGINT/SIGTERM mid-create"
+    process, lines = _start_create_and_wait_for_inflight(sandbox, rcp, "twice")
+    process.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+    time.sleep(0.1)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+    code = process.wait(timeout=20)  # type: ignore[attr-defined]
+    assert code == 130, "".join(lines)
+    assert time.monotonic() - signalled < 0.9  # did not wait for the 1.5 s call in flight
+    assert posts_to(sandbox.requests(), "/services") == []
+
+    sandbox.clear_faults()
+    rerun: Run = rcp("-o", "json", "tenant", "create", "twice", "--template", "full")
+    assert rerun.exit_code == 0, rerun.describe()
+    # The abandoned Key Value POST was acted on by the server: adopted, not created again.
+    assert len(posts_to(sandbox.requests(), "/key-value")) == 1
+    converged(scenario, sandbox, rcp, ["twice"], runs=2)
