@@ -1,0 +1,363 @@
+"""`rcp plan FILE` / `rcp apply FILE`: declarative fleets (DESIGN §3, §8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rcp.cli._common import app_context, handle_errors, mark_audited, no_input
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
+from rcp.errors import UsageError
+
+if TYPE_CHECKING:
+    from rcp.context import AppContext
+    from rcp.core.fleet import ApplyReport, FleetPlan, Schedule, TenantResult
+    from rcp.core.models import Lease
+
+FileArgument = Annotated[
+    Path,
+    typer.Argument(help="Fleet file (YAML): a tenants list of {name, slug, template, plugin_repo, env}."),
+]
+PruneOption = Annotated[
+    bool, typer.Option("--prune", help="Delete recorded tenants that the file does not list.")
+]
+
+# The create endpoint of each resource kind: the limiter's create buckets.
+_CREATE_PATHS = {"service": "/services", "postgres": "/postgres", "key_value": "/key-value"}
+_SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
+
+
+def _duration(value: str | None, flag: str) -> float | None:
+    if value is None:
+        return None
+    from rcp.core.durations import parse_duration
+
+    return parse_duration(value, option=flag)
+
+
+def _load_plan(app_ctx: AppContext, file: Path, prune: bool) -> FleetPlan:
+    from rcp.core.fleet import compute_plan, load_fleet
+
+    fleet = load_fleet(file, app_ctx.settings.config_dir)
+    return compute_plan(fleet, app_ctx.store().list_tenants(), prune=prune)
+
+
+def _describe_detail(detail: dict[str, Any]) -> str:
+    change = detail.get("change")
+    resource = detail.get("resource")
+    if change == "create_resource":
+        return f"create {resource} ({detail.get('type')}, {detail.get('plan') or 'default plan'})"
+    if change == "delete_resource":
+        return f"delete {resource} ({detail.get('render_id') or 'not created'})"
+    if change == "update_resource":
+        parts = [
+            f"{path}: {values['from']!r} → {values['to']!r}"
+            for path, values in (detail.get("fields") or {}).items()
+        ]
+        parts += [f"{path}: cannot change in place" for path in detail.get("unsupported") or []]
+        return f"update {resource}: " + "; ".join(parts)
+    if change == "env":
+        parts = []
+        for label, field in (("set", "set"), ("from template", "from_template"), ("unset", "unset")):
+            if detail.get(field):
+                parts.append(f"{label} {', '.join(detail[field])}")
+        where = f" on {resource}" if resource else ""
+        return f"env{where}: " + "; ".join(parts)
+    if change == "resume":
+        missing = ", ".join(detail.get("missing") or []) or "none"
+        return f"resume provisioning (status {detail.get('status')}; missing: {missing})"
+    if change in ("name", "template", "plugin_repo"):
+        return f"{change}: {detail.get('from')!r} → {detail.get('to')!r}"
+    if change == "blocked":
+        return f"blocked: {detail.get('reason')}"
+    return str(detail.get("reason") or change)
+
+
+def _plan_text(plan: FleetPlan) -> str:
+    lines: list[str] = []
+    for change in plan.pending:
+        lines.append(f"{_SYMBOLS[change.action]} {change.action} {change.slug}")
+        lines.extend(f"    {_describe_detail(detail)}" for detail in change.details)
+    counts = plan.summary()
+    if not plan.pending:
+        lines.append(f"No changes: the {counts['noop']} tenants of the file are up to date.")
+    else:
+        lines.append(
+            f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['delete']} to delete, {counts['noop']} unchanged."
+        )
+    if plan.unmanaged:
+        lines.append(
+            f"{len(plan.unmanaged)} recorded tenants are not in the file and stay as they are "
+            f"(--prune deletes them): {', '.join(plan.unmanaged)}"
+        )
+    return "\n".join(lines)
+
+
+@handle_errors
+def plan(
+    ctx: typer.Context,
+    file: FileArgument,
+    prune: PruneOption = False,
+) -> None:
+    """Show what `rcp apply FILE` would change (the records only; no Render call)."""
+    app_ctx = app_context(ctx)
+    fleet_plan = _load_plan(app_ctx, file, prune)
+    app_ctx.output.result(fleet_plan.to_json(), human=_plan_text(fleet_plan))
+
+
+@handle_errors
+def apply(
+    ctx: typer.Context,
+    file: FileArgument,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=64, help="Tenants worked on at once.")
+    ] = 4,
+    prune: PruneOption = False,
+    yes: YesOption = False,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Give up waiting for one tenant after this long.")
+    ] = "30m",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Converge the fleet: create, update (and with --prune delete) tenants in parallel."""
+    from rcp.cli._signals import failpoint_from_env, graceful_stop
+    from rcp.core.fleet import FleetApplier, failure_summary
+    from rcp.core.provisioning import Waiting
+    from rcp.errors import Interrupted
+
+    app_ctx = app_context(ctx)
+    timeout_seconds = _duration(timeout, "--timeout")
+    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
+    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
+    fleet_plan = _load_plan(app_ctx, file, prune)
+    output = app_ctx.output
+    deletions = fleet_plan.deletions
+    if deletions and not yes:
+        names = ", ".join(c.slug for c in deletions)
+        if no_input(app_ctx):
+            raise UsageError(
+                f"refusing to delete {len(deletions)} tenants ({names}) without confirmation: "
+                "pass --yes",
+                hint="stdin is not a terminal (or --no-input/CI is set), so rcp cannot ask",
+            )
+        if not typer.confirm(
+            f"apply will delete {len(deletions)} tenants and all their Render resources "
+            f"({names}). Continue?",
+            err=True,
+        ):
+            raise UsageError("deletion not confirmed", code="not_confirmed")
+    if not fleet_plan.pending:
+        from rcp.core.fleet import ApplyReport, TenantResult
+        from rcp.core.models import utcnow
+
+        report = ApplyReport(
+            fleet_plan, [TenantResult(c.slug, "noop") for c in fleet_plan.changes], utcnow(), 0.0
+        )
+        output.result(report.to_json(), human=_plan_text(fleet_plan))
+        return
+    gateway = app_ctx.gateway()
+    gateway.owner_id()  # API key and workspace are preconditions: checked before any write
+    store = app_ctx.store()
+    limiter = app_ctx.render_client().limiter
+    budget = (
+        app_ctx.max_wait_override
+        if app_ctx.max_wait_override is not None
+        else app_ctx.settings.max_wait
+    )
+    mark_audited(app_ctx, "apply", None)
+    progress = _progress(app_ctx)
+    try:
+        with graceful_stop() as stop:
+            applier = FleetApplier(
+                store=store,
+                gateway=gateway,
+                progress=progress,
+                holder=app_ctx.lock_holder(),
+                waiting=Waiting(timeout=timeout_seconds),
+                concurrency=concurrency,
+                lock_wait=lock_wait,
+                budget=budget,
+                forecast=lambda kind, count: limiter.forecast(
+                    "POST", _CREATE_PATHS[str(kind)], count
+                ),
+                write_definition=_definition_writer(store),
+                stop=stop,
+                failpoint=failpoint_from_env(),
+            )
+            planned = applier.plan_schedule(fleet_plan)
+            output.info(_schedule_text(fleet_plan, planned, concurrency, limiter))
+            applier.on_result = _result_reporter(app_ctx, planned, concurrency)
+            report = applier.apply(fleet_plan, planned)
+    finally:
+        progress.close()
+    output.result(report.to_json(), human=_report_text(report))
+    code = report.exit_code()
+    if code == 0:
+        return
+    if report.interrupted:
+        raise Interrupted(
+            f"apply stopped by signal; {len(report.interrupted)} tenants unfinished; "
+            "rerun the same command to resume",
+            signal_number=code - 128,
+        )
+    if report.failed:
+        raise failure_summary(report)
+    raise _deferred_error(report)
+
+
+def _progress(app_ctx: AppContext) -> Any:
+    from rcp.output.progress import make_progress
+
+    return make_progress(app_ctx.output)
+
+
+def _deferred_error(report: ApplyReport) -> Exception:
+    from rcp.core.fleet import describe_moment
+    from rcp.errors import RetryLater
+
+    deferred = report.deferred
+    at = report.retry_at
+    when = f"rerun after {describe_moment(at)}" if at else "rerun later"
+    names = ", ".join(r.slug for r in deferred)
+    return RetryLater(
+        f"{len(deferred)} tenants left for later by Render's rate limits ({names}); {when}",
+        retry_at=at,
+        hint="rerun the same `rcp apply`; finished tenants are not touched again",
+    )
+
+
+def _schedule_text(plan: FleetPlan, planned: Schedule, concurrency: int, limiter: Any) -> str:
+    counts = plan.summary()
+    text = (
+        f"applying {len(plan.pending)} changes ({counts['create']} create, {counts['update']} "
+        f"update, {counts['delete']} delete) with concurrency {concurrency}"
+    )
+    if planned.creates:
+        listed = ", ".join(f"{n} {kind}" for kind, n in sorted(planned.creates.items()))
+        text += f"; {sum(planned.creates.values())} Render creates ({listed})"
+        if planned.creates_done_in >= 1:
+            text += f", the last one within ~{planned.creates_done_in:.0f} s (rate limit)"
+    if planned.deferred:
+        text += (
+            f"; {len(planned.deferred)} tenants deferred: their creates do not fit the rate "
+            f"limit within the wait budget (resumable in ~{planned.resume_in or 0:.0f} s)"
+        )
+    return text
+
+
+def _result_reporter(app_ctx: AppContext, planned: Schedule, concurrency: int) -> Any:
+    """One line per finished tenant with an ETA, and a per-tenant audit entry."""
+    import threading
+    import time
+
+    started = time.monotonic()
+    lock = threading.Lock()
+
+    def report(result: TenantResult, done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        left = total - done
+        # Tenants run in waves of `concurrency`; creates cannot finish before the limiter allows.
+        per_wave = elapsed / max(1, -(-done // concurrency))
+        eta = max(per_wave * -(-left // concurrency), planned.creates_done_in - elapsed, 0.0)
+        line = f"[{done}/{total}] {result.slug}: {result.outcome} in {result.seconds:.1f} s"
+        if result.error:
+            line += f" ({result.error})"
+        if left:
+            line += f"; ETA ~{eta:.0f} s"
+        with lock:
+            app_ctx.output.info(line)
+            _audit_tenant(app_ctx, result)
+
+    return report
+
+
+def _audit_tenant(app_ctx: AppContext, result: TenantResult) -> None:
+    """`rcp audit --tenant S` shows the apply that touched S (the command's own entry has no
+    single tenant)."""
+    if result.outcome in ("noop", "deferred") and result.exit_code in (0, 75):
+        return
+    try:
+        from rcp.context import redact_argv
+        from rcp.core.models import AuditEntry
+
+        app_ctx.store().append_audit(
+            AuditEntry(
+                actor=app_ctx.settings.actor,
+                command=" ".join(["rcp", *redact_argv(app_ctx.argv)]),
+                tenant=result.slug,
+                outcome="ok" if result.exit_code == 0 else (result.error_code or "error"),
+                exit_code=result.exit_code,
+                duration_ms=int(result.seconds * 1000),
+            )
+        )
+    except Exception:  # the audit must never change a tenant's outcome
+        app_ctx.output.warn(f"could not write the audit entry of {result.slug}")
+
+
+def _report_text(report: ApplyReport) -> Any:
+    def render(console: Any) -> None:
+        from rich.table import Table
+
+        actions = {c.slug: c.action for c in report.plan.changes}
+        table = Table(box=None, pad_edge=False)
+        for column in ("SLUG", "ACTION", "OUTCOME", "EXIT", "SECONDS", "ERROR"):
+            table.add_column(column)
+        for result in report.results:
+            if result.outcome == "noop":
+                continue
+            table.add_row(
+                result.slug,
+                actions.get(result.slug, ""),
+                result.outcome,
+                str(result.exit_code),
+                f"{result.seconds:.1f}",
+                result.error or "",
+            )
+        if table.row_count:
+            console.print(table)
+        counts: dict[str, int] = {}
+        for result in report.results:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        console.print(f"Apply finished in {report.seconds:.1f} s: {summary}.")
+
+    return render
+
+
+def _definition_writer(store: Any) -> Any:
+    """Writes name / template / plugin repo of a record, fenced by the tenant's lease.
+
+    The store port's ``update_tenant`` has no parameters for these yet; until it does, this
+    adapter updates the row in the store's own transaction with its fencing check.
+    """
+    import inspect
+
+    parameters = inspect.signature(store.update_tenant).parameters
+    if {"name", "template", "custom_plugin_repo"} <= set(parameters):
+
+        def through_port(
+            slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None
+        ) -> None:
+            store.update_tenant(
+                slug, lease=lease, name=name, template=template, custom_plugin_repo=plugin_repo
+            )
+
+        return through_port
+
+    def direct(slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None) -> None:
+        def work(session: Any) -> None:
+            store._fence(session, lease, slug)
+            row = store._require_tenant(session, slug)
+            row.name = name
+            row.template = template
+            row.custom_plugin_repo = plugin_repo
+            row.updated_at = store._now(session)
+            session.add(row)
+
+        store._transaction(work)
+
+    return direct

@@ -1,0 +1,373 @@
+"""The fleet plan: desired tenants (the fleet file) against the records, nothing else.
+
+A plan is computed from the database alone — no Render call — so ``rcp plan`` is fast, free of
+API budget, and the same records make the same plan. Records are what rcp last made true on
+Render (a tenant stores the rendered template it was provisioned from and its env overrides;
+``apply`` updates both after changing Render), so "differs from the record" is "needs a call".
+
+Per tenant the action is ``create`` (no record), ``update`` (a real difference: record fields,
+resources to add or remove, patchable fields, env values, or an unfinished provisioning to
+resume), ``delete`` (on record, not in the file, with prune) or ``noop``. Env values never
+appear in a plan: only their keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rcp.core.fleet.spec import ALL_SERVICES, DesiredTenant, FleetFile
+from rcp.core.models import (
+    EnvVarSpec,
+    RenderedTemplate,
+    ResourceKind,
+    ResourceSpec,
+    Tenant,
+    TenantStatus,
+)
+
+Action = Literal["create", "update", "delete", "noop"]
+READY_STATES = frozenset({"live", "available"})
+
+# Create-body fields Render lets us PATCH in place, per kind (dotted paths into the body).
+# Anything else that differs (region, runtime family, Postgres version, …) needs a new resource.
+PATCHABLE: dict[ResourceKind, frozenset[str]] = {
+    ResourceKind.SERVICE: frozenset(
+        {
+            "repo",
+            "branch",
+            "autoDeploy",
+            "rootDir",
+            "serviceDetails.plan",
+            "serviceDetails.runtime",
+            "serviceDetails.healthCheckPath",
+            "serviceDetails.preDeployCommand",
+            "serviceDetails.schedule",
+            "serviceDetails.envSpecificDetails.buildCommand",
+            "serviceDetails.envSpecificDetails.startCommand",
+            "serviceDetails.envSpecificDetails.dockerCommand",
+            "serviceDetails.envSpecificDetails.dockerContext",
+            "serviceDetails.envSpecificDetails.dockerfilePath",
+        }
+    ),
+    ResourceKind.POSTGRES: frozenset(
+        {"plan", "diskSizeGB", "enableHighAvailability", "enableDiskAutoscaling", "ipAllowList"}
+    ),
+    ResourceKind.KEY_VALUE: frozenset({"plan", "maxmemoryPolicy", "ipAllowList"}),
+}
+# Fields whose removal from a template can be expressed as a PATCH (an empty string clears them).
+CLEARABLE = frozenset({"rootDir", "serviceDetails.preDeployCommand"})
+
+
+@dataclass
+class ResourceUpdate:
+    """An existing resource whose template definition changed."""
+
+    key: str
+    kind: ResourceKind
+    patch: dict[str, Any]  # the PATCH body; empty when only unsupported paths changed
+    changed: list[str]  # dotted paths that change in place
+    unsupported: list[str]  # dotted paths that cannot change in place
+
+
+@dataclass
+class EnvUpdate:
+    """Env var changes of one existing service (values never leave this object)."""
+
+    key: str
+    set: dict[str, str] = field(default_factory=dict)  # literal values to PUT
+    resolve: list[EnvVarSpec] = field(default_factory=list)  # template-sourced: compute, PUT
+    unset: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.resolve or self.unset)
+
+
+@dataclass
+class TenantChange:
+    slug: str
+    action: Action
+    desired: DesiredTenant | None = None
+    recorded: Tenant | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
+    # resources that apply will create: (key, kind), in creation order
+    creates: list[tuple[str, ResourceKind]] = field(default_factory=list)
+    resource_updates: list[ResourceUpdate] = field(default_factory=list)
+    env_updates: list[EnvUpdate] = field(default_factory=list)
+    removed_resources: list[str] = field(default_factory=list)
+    record_changed: bool = False  # name / template / plugin repo / rendered template / overrides
+    resume: bool = False  # an unfinished provisioning to finish
+    blocked: str | None = None  # why apply must refuse this tenant (e.g. being deleted)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"slug": self.slug, "action": self.action, "details": self.details}
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [
+            f"{update.key}.{path}" for update in self.resource_updates for path in update.unsupported
+        ]
+
+
+@dataclass
+class FleetPlan:
+    changes: list[TenantChange]
+    # Tenants on record but not in the file, left alone because prune was not asked for.
+    unmanaged: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0, "noop": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def pending(self) -> list[TenantChange]:
+        return [c for c in self.changes if c.action != "noop"]
+
+    @property
+    def deletions(self) -> list[TenantChange]:
+        return [c for c in self.changes if c.action == "delete"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "summary": self.summary(),
+            "unmanaged": list(self.unmanaged),
+        }
+
+
+def compute_plan(fleet: FleetFile, recorded: list[Tenant], *, prune: bool) -> FleetPlan:
+    by_slug = {t.slug: t for t in recorded}
+    changes = [diff_tenant(desired, by_slug.get(desired.slug)) for desired in fleet.tenants]
+    wanted = set(fleet.slugs())
+    strays = sorted(slug for slug in by_slug if slug not in wanted)
+    if not prune:
+        return FleetPlan(changes=changes, unmanaged=strays)
+    for slug in strays:
+        tenant = by_slug[slug]
+        details = [
+            {"change": "delete_resource", "resource": r.key, "type": r.type, "render_id": r.render_id}
+            for r in tenant.resources
+        ]
+        changes.append(TenantChange(slug=slug, action="delete", recorded=tenant, details=details))
+    return FleetPlan(changes=changes)
+
+
+def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange:
+    template = desired.template
+    if recorded is None:
+        change = TenantChange(slug=desired.slug, action="create", desired=desired)
+        change.creates = [(spec.key, spec.kind) for spec in template.resources]
+        change.details = [_create_detail(spec) for spec in template.resources]
+        env_keys = sorted({k for values in desired.env_overrides.values() for k in values})
+        if env_keys:
+            change.details.append({"change": "env", "set": env_keys})
+        return change
+    change = TenantChange(slug=desired.slug, action="noop", desired=desired, recorded=recorded)
+    if recorded.status == TenantStatus.DELETING:
+        change.action = "update"
+        change.blocked = (
+            f"tenant {desired.slug} is being deleted; finish with `rcp tenant delete {desired.slug} --yes`"
+        )
+        change.details.append({"change": "blocked", "reason": "being deleted"})
+        return change
+    _diff_record(desired, recorded, change)
+    old = RenderedTemplate.from_dict(recorded.rendered_template)
+    old_specs = {spec.key: spec for spec in old.resources}
+    for spec in template.resources:
+        resource = recorded.resource(spec.key)
+        previous = old_specs.get(spec.key)
+        if previous is None or resource is None or not resource.render_id:
+            change.creates.append((spec.key, spec.kind))
+            if previous is None:
+                change.details.append(_create_detail(spec))
+            continue
+        if previous.render_type != spec.render_type:
+            update = ResourceUpdate(spec.key, spec.kind, {}, [], ["type"])
+        else:
+            update = _diff_body(spec.key, spec.kind, previous.body, spec.body)
+        if update.changed or update.unsupported:
+            change.resource_updates.append(update)
+            detail: dict[str, Any] = {"change": "update_resource", "resource": spec.key}
+            if update.changed:
+                detail["fields"] = {
+                    path: {"from": _get(previous.body, path), "to": _get(spec.body, path)}
+                    for path in update.changed
+                }
+            if update.unsupported:
+                detail["unsupported"] = update.unsupported
+            change.details.append(detail)
+    for spec in old.resources:
+        if spec.key not in {s.key for s in template.resources}:
+            change.removed_resources.append(spec.key)
+            resource = recorded.resource(spec.key)
+            change.details.append(
+                {
+                    "change": "delete_resource",
+                    "resource": spec.key,
+                    "type": spec.render_type,
+                    "render_id": resource.render_id if resource else None,
+                }
+            )
+    _diff_env(desired, recorded, old, change)
+    incomplete = [
+        r.key for r in recorded.resources if r.key in {s.key for s in template.resources}
+        and r.render_id and r.state not in READY_STATES
+    ]
+    if recorded.status in (TenantStatus.PROVISIONING, TenantStatus.ERROR) or (
+        recorded.status == TenantStatus.ACTIVE
+        and any(key for key, _ in change.creates if key in old_specs)
+    ):
+        change.resume = True
+        change.details.append(
+            {
+                "change": "resume",
+                "status": str(recorded.status),
+                "missing": [key for key, _ in change.creates if key in old_specs],
+                "not_ready": incomplete,
+            }
+        )
+    if (
+        change.details
+        or change.record_changed
+        or change.creates
+        or change.removed_resources
+    ):
+        change.action = "update"
+    if recorded.status == TenantStatus.SUSPENDED and change.action == "update":
+        change.details.append(
+            {"change": "note", "reason": "suspended: no deploy now; changes take effect on resume"}
+        )
+    return change
+
+
+def _create_detail(spec: ResourceSpec) -> dict[str, Any]:
+    return {"change": "create_resource", "resource": spec.key, "type": spec.render_type, "plan": spec.plan}
+
+
+def _diff_record(desired: DesiredTenant, recorded: Tenant, change: TenantChange) -> None:
+    for label, old, new in (
+        ("name", recorded.name, desired.name),
+        ("template", recorded.template, desired.template_name),
+        ("plugin_repo", recorded.custom_plugin_repo, desired.plugin_repo),
+    ):
+        if old != new:
+            change.details.append({"change": label, "from": old, "to": new})
+            change.record_changed = True
+    if recorded.rendered_template != desired.rendered:
+        change.record_changed = True
+    if _normalised(recorded.env_overrides) != _normalised(desired.env_overrides):
+        change.record_changed = True
+
+
+def _normalised(overrides: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {key: dict(values) for key, values in overrides.items() if values}
+
+
+def _flatten(body: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in body.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _get(body: dict[str, Any], path: str) -> Any:
+    node: Any = body
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _put(body: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = body
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _diff_body(
+    key: str, kind: ResourceKind, old: dict[str, Any], new: dict[str, Any]
+) -> ResourceUpdate:
+    old_flat, new_flat = _flatten(old), _flatten(new)
+    update = ResourceUpdate(key, kind, {}, [], [])
+    for path in sorted(set(old_flat) | set(new_flat)):
+        before, after = old_flat.get(path), new_flat.get(path)
+        if before == after:
+            continue
+        if path not in PATCHABLE[kind]:
+            update.unsupported.append(path)
+        elif path not in new_flat:
+            if path in CLEARABLE:
+                _put(update.patch, path, "")
+                update.changed.append(path)
+            else:
+                update.unsupported.append(path)
+        else:
+            _put(update.patch, path, after)
+            update.changed.append(path)
+    return update
+
+
+def effective_env(
+    spec: ResourceSpec, overrides: dict[str, dict[str, str]]
+) -> tuple[dict[str, str], dict[str, EnvVarSpec]]:
+    """What rcp sets on one service: literal values (template values under the tenant's
+    overrides, as the engine resolves them) and the template-sourced vars no override hides."""
+    literal = {var.key: var.value for var in spec.env if var.value is not None}
+    merged: dict[str, str] = {}
+    merged.update(overrides.get(ALL_SERVICES, {}))
+    merged.update(overrides.get(spec.key, {}))
+    literal.update(merged)
+    sourced = {
+        var.key: var for var in spec.env if var.value is None and var.key not in literal
+    }
+    return {k: v for k, v in literal.items() if v is not None}, sourced
+
+
+def _diff_env(
+    desired: DesiredTenant, recorded: Tenant, old: RenderedTemplate, change: TenantChange
+) -> None:
+    old_specs = {spec.key: spec for spec in old.resources}
+    for spec in desired.template.resources:
+        previous = old_specs.get(spec.key)
+        resource = recorded.resource(spec.key)
+        if (
+            spec.kind is not ResourceKind.SERVICE
+            or previous is None
+            or previous.render_type != spec.render_type
+            or resource is None
+            or not resource.render_id
+        ):
+            continue  # created with its full env, or not a service
+        old_literal, old_sourced = effective_env(previous, recorded.env_overrides)
+        new_literal, new_sourced = effective_env(spec, desired.env_overrides)
+        update = EnvUpdate(spec.key)
+        for env_key, value in sorted(new_literal.items()):
+            if old_literal.get(env_key) != value:
+                update.set[env_key] = value
+        for env_key, var in sorted(new_sourced.items()):
+            before = old_sourced.get(env_key)
+            if before is None or before.to_dict() != var.to_dict():
+                # Newly sourced, or an override removed: compute the template's value again.
+                update.resolve.append(var)
+        for env_key in sorted(set(old_literal) | set(old_sourced)):
+            if env_key not in new_literal and env_key not in new_sourced:
+                update.unset.append(env_key)
+        if update:
+            change.env_updates.append(update)
+            detail: dict[str, Any] = {"change": "env", "resource": spec.key}
+            if update.set:
+                detail["set"] = sorted(update.set)
+            if update.resolve:
+                detail["from_template"] = sorted(var.key for var in update.resolve)
+            if update.unset:
+                detail["unset"] = update.unset
+            change.details.append(detail)

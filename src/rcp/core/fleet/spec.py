@@ -1,0 +1,262 @@
+"""The fleet file (DESIGN §8): what each tenant of the fleet should be.
+
+    tenants:
+      - name: Acme Corporation
+        slug: acme            # optional: derived from the name
+        template: default     # optional: a name, or a path (relative to the fleet file)
+        plugin_repo: https://github.com/acme/plugins   # optional
+        env:                  # optional
+          LOG_LEVEL: info     # every service of the tenant
+          web: {WORKERS: "4"} # one service, by template key
+
+Everything is checked before anything is written or sent: every entry's name, slug, plugin
+repo, template (loaded, validated and rendered for that tenant), env keys and service keys, and
+duplicate slugs. All problems are collected; the error names the first and counts the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rcp.core.models import RenderedTemplate, ResourceKind
+from rcp.errors import UsageError
+
+ALL_SERVICES = "*"  # the env_overrides key the engine applies to every service
+ENTRY_FIELDS = ("name", "slug", "template", "plugin_repo", "env")
+# Render's env var names, as the template compiler accepts them.
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class DesiredTenant:
+    """One validated entry: the tenant as it should be."""
+
+    name: str
+    slug: str
+    template_name: str  # what the record stores (the template's name, a file's stem)
+    plugin_repo: str | None
+    rendered: dict[str, Any]  # RenderedTemplate.to_dict() for this tenant
+    # service key (or "*") → {ENV_KEY: value}; the shape of Tenant.env_overrides
+    env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def template(self) -> RenderedTemplate:
+        return RenderedTemplate.from_dict(self.rendered)
+
+
+@dataclass(frozen=True)
+class FleetFile:
+    path: Path
+    tenants: list[DesiredTenant]
+
+    def slugs(self) -> list[str]:
+        return [t.slug for t in self.tenants]
+
+
+def load_fleet(path: Path, config_dir: Path) -> FleetFile:
+    """Read, parse and validate a fleet file. Raises UsageError (exit 2) naming the first problem
+    (with a count of the others); performs no I/O beyond reading the file and its templates."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"fleet file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"fleet file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read fleet file {path}: {exc.strerror or exc}") from None
+    return parse_fleet(text, path, config_dir)
+
+
+def parse_fleet(text: str, path: Path, config_dir: Path) -> FleetFile:
+    from rcp.core.templates import parse_template_text
+
+    try:
+        # The template parser is a strict YAML loader (duplicate keys are errors); reuse it.
+        data = parse_template_text(text, path.name)
+    except UsageError as exc:
+        message = exc.message.replace(f"template {path.name!r}", f"fleet file {path}", 1)
+        if "is empty" in message or "top level" in message:
+            message = f"fleet file {path}: the top level must be a mapping with a tenants list"
+        raise UsageError(message) from None
+    checker = _FleetChecker(path, config_dir)
+    tenants = checker.run(data)
+    if checker.problems:
+        first = checker.problems[0]
+        more = len(checker.problems) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise UsageError(
+            f"fleet file {path}: {first}{suffix}",
+            hint="nothing was changed; fix the file and rerun",
+        )
+    return FleetFile(path=path, tenants=tenants)
+
+
+class _FleetChecker:
+    def __init__(self, path: Path, config_dir: Path) -> None:
+        self.path = path
+        self.config_dir = config_dir
+        self.problems: list[str] = []
+        self._templates: dict[str, Any] = {}
+
+    def run(self, data: dict[str, Any]) -> list[DesiredTenant]:
+        unknown = sorted(str(k) for k in data if k != "tenants")
+        if unknown:
+            self.problems.append(f"unknown top-level field {unknown[0]!r} (expected only tenants)")
+        entries = data.get("tenants")
+        if entries is None:
+            self.problems.append("tenants: required: a list of tenants")
+            return []
+        if not isinstance(entries, list):
+            self.problems.append("tenants: must be a list of tenants")
+            return []
+        tenants: list[DesiredTenant] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            where = f"tenants[{index}]"
+            tenant = self._entry(where, entry)
+            if tenant is None:
+                continue
+            if tenant.slug in seen:
+                self.problems.append(
+                    f"{where}: duplicate slug {tenant.slug!r} (also tenants[{seen[tenant.slug]}])"
+                )
+                continue
+            seen[tenant.slug] = index
+            tenants.append(tenant)
+        return tenants
+
+    def _entry(self, where: str, entry: Any) -> DesiredTenant | None:
+        from rcp.core import slugs, templates
+
+        if not isinstance(entry, dict):
+            self.problems.append(f"{where}: must be a mapping with at least a name")
+            return None
+        for key in entry:
+            if key not in ENTRY_FIELDS:
+                self.problems.append(
+                    f"{where}.{key}: unknown field (use {', '.join(ENTRY_FIELDS)})"
+                )
+                return None
+        name = entry.get("name")
+        if not isinstance(name, str):
+            self.problems.append(f"{where}.name: required: the tenant's display name (a string)")
+            return None
+        try:
+            slugs.validate_name(name)
+        except UsageError as exc:
+            self.problems.append(f"{where}.name: {exc.message}")
+            return None
+        slug = entry.get("slug")
+        try:
+            if slug is None:
+                slug = slugs.derive_slug(name)
+            elif not isinstance(slug, str):
+                raise UsageError(f"invalid slug {slug!r}: must be a string")
+            else:
+                slugs.validate_slug(slug)
+        except UsageError as exc:
+            text = exc.message.replace("pass --slug", "give a slug")
+            self.problems.append(f"{where}.slug: {text}")
+            return None
+        plugin_repo = entry.get("plugin_repo")
+        if plugin_repo is not None:
+            if not isinstance(plugin_repo, str):
+                self.problems.append(f"{where}.plugin_repo: must be a URL string")
+                return None
+            try:
+                slugs.validate_url(plugin_repo, option="plugin_repo")
+            except UsageError as exc:
+                self.problems.append(f"{where}.plugin_repo: {exc.message}")
+                return None
+        template_value = entry.get("template", templates.DEFAULT_TEMPLATE)
+        if not isinstance(template_value, str) or not template_value:
+            self.problems.append(f"{where}.template: must be a template name or path")
+            return None
+        try:
+            loaded = self._template(template_value)
+            rendered = templates.render_template(
+                loaded, slug=slug, name=name, plugin_repo=plugin_repo
+            )
+        except UsageError as exc:
+            self.problems.append(f"{where} ({slug}): {exc.message}")
+            return None
+        overrides = self._env(where, entry.get("env"), rendered)
+        if overrides is None:
+            return None
+        return DesiredTenant(
+            name=name,
+            slug=slug,
+            template_name=loaded.name,
+            plugin_repo=plugin_repo,
+            rendered=rendered.to_dict(),
+            env_overrides=overrides,
+        )
+
+    def _template(self, value: str) -> Any:
+        from rcp.core import templates
+
+        reference = value
+        if templates.is_template_path(value):
+            candidate = Path(value).expanduser()
+            if not candidate.is_absolute():
+                # Paths in a fleet file are relative to the file, so CI can run from anywhere.
+                candidate = self.path.parent / candidate
+            reference = str(candidate)
+        if reference not in self._templates:
+            loaded = templates.load_template(reference, self.config_dir)
+            templates.validate_template(loaded)
+            self._templates[reference] = loaded
+        return self._templates[reference]
+
+    def _env(
+        self, where: str, raw: Any, rendered: RenderedTemplate
+    ) -> dict[str, dict[str, str]] | None:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problems.append(
+                f"{where}.env: must map KEY: value (every service) or service-key: {{KEY: value}}"
+            )
+            return None
+        services = [s.key for s in rendered.resources if s.kind is ResourceKind.SERVICE]
+        overrides: dict[str, dict[str, str]] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict):
+                if key not in services:
+                    known = ", ".join(services) or "none"
+                    self.problems.append(
+                        f"{where}.env.{key}: not a service of the tenant's template "
+                        f"(services: {known})"
+                    )
+                    return None
+                for env_key, env_value in value.items():
+                    text = self._env_value(f"{where}.env.{key}.{env_key}", env_key, env_value)
+                    if text is None:
+                        return None
+                    overrides.setdefault(str(key), {})[str(env_key)] = text
+                continue
+            text = self._env_value(f"{where}.env.{key}", key, value)
+            if text is None:
+                return None
+            overrides.setdefault(ALL_SERVICES, {})[str(key)] = text
+        if overrides and not services:
+            self.problems.append(f"{where}.env: the tenant's template has no service to set it on")
+            return None
+        return overrides
+
+    def _env_value(self, where: str, key: Any, value: Any) -> str | None:
+        if not isinstance(key, str) or not ENV_KEY.fullmatch(key):
+            self.problems.append(
+                f"{where}: invalid env var name {key!r}: use letters, digits and underscores, "
+                "not starting with a digit"
+            )
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float | str):
+            return str(value)
+        self.problems.append(f"{where}: the value must be a string, number or boolean")
+        return None
