@@ -569,6 +569,8 @@ def create_service(ctx: WorldContext, request: ApiRequest) -> ApiResult:
         image_path = normalise_image_path(raw_path)
     if repo is None and image_path is None:
         raise bad_request("either repo or image is required")
+    if repo is not None and image_path is not None:
+        raise bad_request("give either repo or image, not both")
     auto_deploy = body.get("autoDeploy")
     auto_deploy = (
         "yes" if auto_deploy is None else check_enum(auto_deploy, ("yes", "no"), "autoDeploy")
@@ -591,46 +593,30 @@ def create_service(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     details = service_details_for_create(service_type, service_id, slug, raw_details, image_path)
 
     now = iso(ctx.now)
-    service: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "autoDeploy": auto_deploy,
         "autoDeployTrigger": "commit" if auto_deploy == "yes" else "off",
+        "branch": (branch or "main") if repo is not None else None,
+        "buildFilter": build_filter(body.get("buildFilter")),
+        "createdAt": now,
+        "dashboardUrl": f"{DASHBOARD}/{DASHBOARD_SEGMENT[service_type]}/{service_id}",
+        "environmentId": environment_id,
+        "id": service_id,
+        "imagePath": image_path,
+        "name": name,
+        "notifyOnFail": "default",
+        "ownerId": owner_id,
+        "repo": repo,
+        "rootDir": root_dir,
+        "serviceDetails": details,
+        "slug": slug,
+        "suspended": "not_suspended",
+        "suspenders": [],
+        "type": service_type,
+        "updatedAt": now,
     }
-    if repo is not None:
-        service["branch"] = branch or "main"
-    bf = build_filter(body.get("buildFilter"))
-    if bf is not None:
-        service["buildFilter"] = bf
-    service.update(
-        {
-            "createdAt": now,
-            "dashboardUrl": f"{DASHBOARD}/{DASHBOARD_SEGMENT[service_type]}/{service_id}",
-        }
-    )
-    if environment_id:
-        service["environmentId"] = environment_id
-    service["id"] = service_id
-    if image_path is not None:
-        service["imagePath"] = image_path
-    service.update(
-        {
-            "name": name,
-            "notifyOnFail": "default",
-            "ownerId": owner_id,
-        }
-    )
-    if repo is not None:
-        service["repo"] = repo
-    service.update(
-        {
-            "rootDir": root_dir,
-            "serviceDetails": details,
-            "slug": slug,
-            "suspended": "not_suspended",
-            "suspenders": [],
-            "type": service_type,
-            "updatedAt": now,
-        }
-    )
+    # Render leaves absent optional fields out (no nulls) and sorts keys alphabetically.
+    service = {key: value for key, value in sorted(fields.items()) if value is not None}
     insert_resource(ctx, "service", service)
     replace_items(ctx, service_id, "env", env_vars)
     replace_items(ctx, service_id, "secret", secret_files)
