@@ -448,3 +448,22 @@ def test_reset_wipes_the_world(sandbox: Sandbox) -> None:
     state = sandbox.state()
     assert state["services"] == [] and state["requests"] == []
     assert state["owner"]["id"] != old_owner
+
+
+def test_rate_window_scale_shortens_every_window(make_sandbox: MakeSandbox) -> None:
+    settings = SandboxSettings.from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"})
+    assert settings.rate_window_scale == pytest.approx(1 / 360)
+    sandbox = make_sandbox(settings)
+    for index in range(20):
+        assert (
+            sandbox.client.post("/services", json=sandbox.service_body(f"fast-{index}")).status_code
+            == 201
+        )
+    refused = sandbox.client.post("/services", json=sandbox.service_body("fast-20"))
+    assert refused.status_code == 429
+    assert int(refused.headers["Ratelimit-Reset"]) <= 10  # an hour / 360
+    sandbox.clock.advance(10)
+    assert sandbox.client.post("/services", json=sandbox.service_body("fast-20")).status_code == 201
+    assert sandbox.state()["settings"]["rateWindowScale"] == pytest.approx(1 / 360)
+    with pytest.raises(ValueError, match="RCP_SANDBOX_RATE_WINDOW_SCALE"):
+        SandboxSettings.from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "0"})

@@ -1720,6 +1720,7 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             "datastoreSeconds": ctx.settings.datastore_seconds,
             "latencyMs": ctx.settings.latency_ms,
             "rateLimits": ctx.settings.rate_limits,
+            "rateWindowScale": ctx.settings.rate_window_scale,
         },
         "owner": public(ctx.owner),
         "user": ctx.user,
