@@ -55,6 +55,12 @@ class RateLimits:
     write: BucketLimit = BucketLimit(30, 60.0)
     create: BucketLimit = BucketLimit(20, 3600.0)
     per_service: BucketLimit = BucketLimit(10, 60.0)
+    # One creation budget for services, Postgres and Key Value together. Render documents one
+    # creation limit (DESIGN §7: "service and datastore creation 20/hour") and the sandbox counts
+    # it that way; each endpoint reports its own 20/hour counter, but whether they are separate
+    # is unknown. Shared never sends a create Render would refuse; if they are separate, the
+    # cost is only an earlier wait for the next window.
+    shared_creates: bool = True
 
     def scaled(self, factor: float) -> RateLimits:
         """Every limit multiplied by ``factor`` (at least 1 request per window)."""
@@ -67,6 +73,7 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
+            shared_creates=self.shared_creates,
         )
 
     def with_windows_scaled(self, factor: float) -> RateLimits:
@@ -83,6 +90,7 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
+            shared_creates=self.shared_creates,
         )
 
 
@@ -117,6 +125,7 @@ def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
 log = logging.getLogger("rcp.render")
 
 _CREATE_PATHS = frozenset({"/services", "/postgres", "/key-value"})
+SHARED_CREATE_BUCKET = "POST /services|/postgres|/key-value"
 _SERVICE_ONLY = re.compile(r"^/services/([^/]+)$")
 _SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume)$")
 
@@ -243,7 +252,11 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
 
+    def _storage_key(self, key: str, family: str) -> str:
+        return SHARED_CREATE_BUCKET if family == "create" and self.limits.shared_creates else key
+
     def _bucket(self, key: str, family: str) -> _Bucket:
+        key = self._storage_key(key, family)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = _Bucket(getattr(self.limits, family))
@@ -332,7 +345,7 @@ class RateLimiter:
         key, family = bucket_for(method, path)
         with self._lock:
             now = self._clock()
-            existing = self._buckets.get(key)
+            existing = self._buckets.get(self._storage_key(key, family))
             bucket = existing.copy() if existing else _Bucket(getattr(self.limits, family))
         bucket.forget_old(now)
         waits: list[float] = []
