@@ -181,8 +181,8 @@ def apply(
                 concurrency=concurrency,
                 lock_wait=lock_wait,
                 budget=budget,
-                forecast=lambda kind, count: limiter.forecast(
-                    "POST", _CREATE_PATHS[str(kind)], count
+                forecast=lambda kinds: limiter.forecast(
+                    [("POST", _CREATE_PATHS[str(kind)]) for kind in kinds]
                 ),
                 write_definition=_definition_writer(store),
                 stop=stop,

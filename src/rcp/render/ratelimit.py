@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -339,20 +339,25 @@ class RateLimiter:
                 slot = blocked_until
             sleep(wait)
 
-    def forecast(self, method: str, path: str, count: int) -> list[float]:
-        """Seconds from now until each of the next ``count`` slots of the request's bucket,
-        without taking them: what a caller planning ``count`` such requests can expect."""
-        key, family = bucket_for(method, path)
+    def forecast(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Seconds from now until each of ``requests`` (``(method, path)``, sent in this order)
+        could go out, without taking any slot: what a caller planning them can expect."""
+        copies: dict[str, _Bucket] = {}
+        waits: list[float] = []
         with self._lock:
             now = self._clock()
-            existing = self._buckets.get(self._storage_key(key, family))
-            bucket = existing.copy() if existing else _Bucket(getattr(self.limits, family))
-        bucket.forget_old(now)
-        waits: list[float] = []
-        for _ in range(max(0, count)):
-            slot = bucket.next_slot(now)
-            bucket.take(slot)
-            waits.append(max(0.0, slot - now))
+            for method, path in requests:
+                key, family = bucket_for(method, path)
+                storage = self._storage_key(key, family)
+                bucket = copies.get(storage)
+                if bucket is None:
+                    existing = self._buckets.get(storage)
+                    bucket = existing.copy() if existing else _Bucket(getattr(self.limits, family))
+                    bucket.forget_old(now)
+                    copies[storage] = bucket
+                slot = bucket.next_slot(now)
+                bucket.take(slot)
+                waits.append(max(0.0, slot - now))
         return waits
 
     def observe(self, method: str, path: str, headers: Mapping[str, str]) -> None:

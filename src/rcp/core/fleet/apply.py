@@ -36,6 +36,7 @@ from rcp.core.fleet.diff import FleetPlan, TenantChange, diff_tenant
 from rcp.core.models import (
     Lease,
     LockHolder,
+    RemoteResource,
     RenderedTemplate,
     Resource,
     ResourceKind,
@@ -52,16 +53,16 @@ from rcp.errors import (
     RetryLater,
 )
 
-# The wait, in seconds from now, before each of the next ``count`` creates of ``kind``.
-CreateForecast = Callable[[ResourceKind, int], list[float]]
+# The wait, in seconds from now, before each of these creates could be sent (in this order).
+CreateForecast = Callable[[list[ResourceKind]], list[float]]
 # Writes the record fields the store port cannot (name, template name, plugin repo).
 DefinitionWriter = Callable[[str, Lease, str, str, str | None], None]
 
 EXIT_RETRY_LATER = 75
 
 
-def no_limit_forecast(_kind: ResourceKind, count: int) -> list[float]:
-    return [0.0] * count
+def no_limit_forecast(kinds: list[ResourceKind]) -> list[float]:
+    return [0.0] * len(kinds)
 
 
 @dataclass
@@ -145,35 +146,99 @@ class Schedule:
 
 def schedule(changes: list[TenantChange], forecast: CreateForecast, budget: float) -> Schedule:
     """Admit tenants in order while every create they need fits within ``budget`` seconds."""
+    sequence = [kind for change in changes for _key, kind in change.creates]
+    waits = forecast(sequence)
     needed: dict[ResourceKind, int] = {}
-    for change in changes:
-        for _key, kind in change.creates:
-            needed[kind] = needed.get(kind, 0) + 1
-    waits = {kind: forecast(kind, count) for kind, count in needed.items()}
-    used: dict[ResourceKind, int] = {}
+    for kind in sequence:
+        needed[kind] = needed.get(kind, 0) + 1
     admitted: list[TenantChange] = []
     deferred: list[TenantChange] = []
     done_in = 0.0
     resume_in: float | None = None
+    position = 0
     for change in changes:
-        mine: dict[ResourceKind, int] = {}
-        for _key, kind in change.creates:
-            mine[kind] = mine.get(kind, 0) + 1
-        latest = 0.0
-        for kind, count in mine.items():
-            start = used.get(kind, 0)
-            latest = max(latest, max(waits[kind][start : start + count], default=0.0))
-        if deferred and mine or latest > budget:
-            # Once one tenant waits for the next window, later creators queue behind it.
+        count = len(change.creates)
+        latest = max(waits[position : position + count], default=0.0)
+        position += count
+        if (deferred and count) or latest > budget:
+            # Once one tenant waits for a later window, later creators queue behind it.
             deferred.append(change)
             if resume_in is None:
                 resume_in = latest
             continue
-        for kind, count in mine.items():
-            used[kind] = used.get(kind, 0) + count
         done_in = max(done_in, latest)
         admitted.append(change)
     return Schedule(admitted, deferred, done_in, resume_in, needed)
+
+
+
+class FirstCreateGate:
+    """The applier's view of Render: every call passes through, except that the fleet's first
+    create goes out alone. Until its answer arrives the limiter knows nothing of Render's
+    creation counter (it may be spent by an earlier run in the same hour); once it does, the
+    ``Ratelimit-*`` headers (or the 429) tell the limiter, so concurrent tenants do not all
+    send a create Render refuses — at most one 429 per apply."""
+
+    def __init__(self, inner: RenderGateway) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+        self._probe_started = False
+        self._probe_done = threading.Event()
+
+    def create(
+        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+    ) -> RemoteResource:
+        with self._lock:
+            probe = not self._probe_started
+            self._probe_started = True
+        if not probe:
+            self._probe_done.wait()
+            return self.inner.create(kind, body, env)
+        try:
+            return self.inner.create(kind, body, env)
+        finally:
+            self._probe_done.set()
+
+    def owner_id(self) -> str:
+        return self.inner.owner_id()
+
+    def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
+        return self.inner.find_by_name(kind, name)
+
+    def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
+        return self.inner.get(kind, render_id)
+
+    def delete(self, kind: ResourceKind, render_id: str) -> bool:
+        return self.inner.delete(kind, render_id)
+
+    def suspend(self, kind: ResourceKind, render_id: str) -> None:
+        self.inner.suspend(kind, render_id)
+
+    def resume(self, kind: ResourceKind, render_id: str) -> None:
+        self.inner.resume(kind, render_id)
+
+    def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
+        return self.inner.connection_info(kind, render_id)
+
+    def list_env_vars(self, service_id: str) -> dict[str, str]:
+        return self.inner.list_env_vars(service_id)
+
+    def set_env_var(self, service_id: str, key: str, value: str) -> None:
+        self.inner.set_env_var(service_id, key, value)
+
+    def delete_env_var(self, service_id: str, key: str) -> bool:
+        return self.inner.delete_env_var(service_id, key)
+
+    def trigger_deploy(self, service_id: str) -> str | None:
+        return self.inner.trigger_deploy(service_id)
+
+    def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
+        return self.inner.update_service(service_id, body)
+
+    def update_datastore(
+        self, kind: ResourceKind, render_id: str, body: dict[str, Any]
+    ) -> RemoteResource:
+        return self.inner.update_datastore(kind, render_id, body)
 
 
 @dataclass
@@ -201,6 +266,7 @@ class FleetApplier:
             raise ValueError("concurrency must be at least 1")
         self._lock = threading.Lock()
         self._done = 0
+        self.gateway = FirstCreateGate(self.gateway)
 
     # ---- the fleet ----------------------------------------------------------------------
 
@@ -279,13 +345,9 @@ class FleetApplier:
         return result
 
     def _recheck_budget(self, change: TenantChange) -> None:
-        mine: dict[ResourceKind, int] = {}
-        for _key, kind in change.creates:
-            mine[kind] = mine.get(kind, 0) + 1
-        for kind, count in mine.items():
-            waits = self.forecast(kind, count)
-            if waits and waits[-1] > self.budget:
-                raise self._retry_later(change, waits[-1])
+        waits = self.forecast([kind for _key, kind in change.creates])
+        if waits and max(waits) > self.budget:
+            raise self._retry_later(change, max(waits))
 
     def _retry_later(self, change: TenantChange, wait: float) -> RetryLater:
         at = self.wall_clock() + timedelta(seconds=max(wait, 1.0))
