@@ -21,7 +21,7 @@ from rcp.core.models import (
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.core.provisioning import Engine, StopFlag, Waiting
-from rcp.errors import ConflictError, Interrupted
+from rcp.errors import ConflictError, Interrupted, ProvisioningFailed
 
 
 def _nothing() -> None:
@@ -138,8 +138,8 @@ def mark_for_recreation(
     operator: Operator, lease: Lease, tenant: Tenant, resource: Resource, reason: str
 ) -> None:
     """Forget a Render id that no longer exists, through the journal, so the engine recreates
-    the resource. The state ``create_pending`` makes the engine look the deterministic name up
-    first: a same-named resource someone made in the meantime is adopted, never duplicated."""
+    the resource under the template's name. A resource someone already made under that name
+    is adopted instead (one match), never duplicated; several matches stop for an operator."""
     old_id = resource.render_id
     operator.store.journal(
         tenant.slug,
@@ -151,17 +151,48 @@ def mark_for_recreation(
         render_id=old_id,
         detail=reason,
     )
-    resource.render_id = None
-    resource.state = "create_pending"
-    resource.url = None
-    resource.deploy_id = None
-    # The engine recreates under the template's name, whatever name an adopted one had.
     try:
         resource.name = template_of(tenant).resource(resource.key).name
     except KeyError:
-        pass
+        pass  # not in the template: keep the recorded name
+    matches = operator.gateway.find_by_name(resource.kind, resource.name)
+    if len(matches) > 1:
+        listed = ", ".join(m.render_id for m in matches)
+        raise ProvisioningFailed(
+            f"{len(matches)} Render resources are named {resource.name} ({listed}); "
+            "an operator must delete the extra ones",
+            hint=f"or take one with `rcp tenant adopt {tenant.slug} --resource {resource.key}=ID`",
+        )
+    if matches:
+        found = matches[0]
+        resource.render_id = found.render_id
+        resource.state = found.state
+        resource.url = found.url
+        resource.deploy_id = found.deploy_id
+        step, detail = "adopt", f"found by name after {old_id} {reason}"
+        operator.progress.event(
+            tenant.slug, resource.key, f"{old_id} {reason}; adopted {found.render_id} by name", None
+        )
+    else:
+        # The old resource is known to be gone and nothing carries the name: a plain create
+        # ("pending"), with no in-flight request of ours to wait for.
+        resource.render_id = None
+        resource.state = "pending"
+        resource.url = None
+        resource.deploy_id = None
+        step, detail = "recreate", reason
+        operator.progress.event(tenant.slug, resource.key, f"{old_id} {reason}; recreating", None)
     operator.store.save_resource(tenant.slug, resource, lease=lease)
-    operator.progress.event(tenant.slug, resource.key, f"{old_id} {reason}; recreating", None)
+    operator.store.journal(
+        tenant.slug,
+        lease=lease,
+        step=step,
+        resource_key=resource.key,
+        status="done",
+        render_name=resource.name,
+        render_id=resource.render_id,
+        detail=detail,
+    )
 
 
 def repoint_dependents(
