@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from ops_helpers import ServedSandbox
 
 from tests.conftest import postgres_url
 
@@ -33,17 +32,6 @@ def sqlite_url(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{isolated_env / 'data' / 'rcp.db'}"
     monkeypatch.setenv("RCP_DATABASE_URL", url)
     return url
-
-
-@dataclass
-class ServedSandbox:
-    url: str
-    app: Any
-
-    def fail(self, rules: list[dict[str, Any]]) -> None:
-        from rcp.sandbox.faults import parse_rules
-
-        self.app.add_faults(parse_rules(rules))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,14 @@ def create_tenant(cli: Cli, name: str, *args: str) -> dict[str, Any]:
     assert result.exit_code == 0, result.stderr
     data: dict[str, Any] = result.json()["data"]
     return data
+
+
+@dataclass
+class ServedSandbox:
+    url: str
+    app: Any
+
+    def fail(self, rules: list[dict[str, Any]]) -> None:
+        from rcp.sandbox.faults import parse_rules
+
+        self.app.add_faults(parse_rules(rules))
