@@ -1,0 +1,108 @@
+"""Scenarios 8 and 9: concurrent processes on one tenant / a fresh database, and lease expiry."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from fault_harness import Rcp, Sandbox, converged, drain, mutations, parallel, posts_to, wait_for_text
+
+INTERNAL_NOISE = ("database is locked", "IntegrityError", "Traceback", "UniqueViolation", "deadlock")
+
+
+def _alembic_rows(rcp: Rcp) -> list[str]:
+    from sqlalchemy import text
+
+    store = rcp.store()
+    try:
+        with store.engine.connect() as connection:
+            return [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------------------ scenario 8
+
+
+def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(sandbox: Sandbox, rcp: Rcp) -> None:
+    scenario = "8 concurrent creates, fresh database"
+    runs = list(parallel([lambda: rcp("-o", "json", "tenant", "create", "race")] * 8, workers=8))
+    codes = sorted(run.exit_code for run in runs)
+    assert set(codes) <= {0, 4}, "\n\n".join(run.describe() for run in runs)
+    assert 0 in codes
+    for run in runs:
+        for noise in INTERNAL_NOISE:
+            assert noise not in run.stdout + run.stderr, run.describe()
+        if run.exit_code == 4:
+            error = run.json()["error"]
+            assert error["code"] == "tenant_locked", error
+            assert "locked by fault-suite" in error["message"], error
+    assert len(_alembic_rows(rcp)) == 1
+    # Exactly one process created each resource.
+    state = sandbox.state()
+    assert len(posts_to(sandbox.requests(state), "/services")) == 1
+    assert len(posts_to(sandbox.requests(state), "/postgres")) == 1
+    converged(scenario, sandbox, rcp, ["race"], runs=len(runs))
+    final = rcp("-o", "json", "tenant", "create", "race")
+    assert final.exit_code == 0, final.describe()
+    assert final.json()["data"]["status"] == "ACTIVE"
+    converged(scenario, sandbox, rcp, ["race"], runs=1)
+
+
+def test_eight_processes_start_on_an_unmigrated_database(sandbox: Sandbox, rcp: Rcp) -> None:
+    """Different tenants, all at once, on a database nobody has migrated yet."""
+    scenario = "8 concurrent first use, fresh database"
+    slugs = [f"first{n}" for n in range(8)]
+    runs = list(
+        parallel(
+            [lambda slug=slug: rcp("-o", "json", "tenant", "create", slug, "--no-wait") for slug in slugs],
+            workers=8,
+        )
+    )
+    for run in runs:
+        assert run.exit_code == 0, run.describe()
+        for noise in INTERNAL_NOISE:
+            assert noise not in run.stdout + run.stderr, run.describe()
+    assert len(_alembic_rows(rcp)) == 1
+    assert sorted(rcp.tenants()) == sorted(slugs)
+    converged(scenario, sandbox, rcp, slugs, runs=len(runs))
+
+
+# ------------------------------------------------------------------------------ scenario 9
+
+
+def test_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: Sandbox, rcp: Rcp) -> None:
+    scenario = "9 lease expiry (SIGSTOP holder)"
+    lease = {"RCP_TEST_LEASE_SECONDS": "2"}
+    rcp.install_template()
+    sandbox.add_faults({"method": "POST", "path": "/key-value", "nth": [1], "action": "delay", "seconds": 1.0})
+    holder = rcp.popen("-o", "json", "tenant", "create", "paused", "--template", "full", env=lease)
+    lines: list[str] = []
+    drain(holder.stderr, lines)
+    try:
+        assert wait_for_text(lines, r"db: created dpg-", timeout=20), "".join(lines)
+        time.sleep(0.2)  # the Key Value POST is on the wire
+        holder.send_signal(signal.SIGSTOP)
+
+        # Another process waits for the lease to expire, takes over and converges.
+        taker = rcp("-o", "json", "tenant", "create", "paused", "--template", "full",
+                    "--lock-timeout", "15s", env=lease)
+        assert taker.exit_code == 0, taker.describe()
+        assert taker.json()["data"]["status"] == "ACTIVE"
+        assert len(posts_to(sandbox.requests(), "/key-value")) == 1  # adopted, not re-created
+        after_taker = sandbox.last_seq()
+        converged(scenario, sandbox, rcp, ["paused"], runs=1)
+
+        holder.send_signal(signal.SIGCONT)
+        stdout = holder.stdout.read()  # type: ignore[union-attr]
+        code = holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.send_signal(signal.SIGCONT)
+            holder.kill()
+    assert code == 4, "".join(lines) + stdout
+    assert '"code": "lock_lost"' in stdout, stdout
+    # The stale holder made no Render call at all once resumed.
+    assert sandbox.last_seq() == after_taker
+    assert mutations(sandbox.requests(), after_seq=after_taker) == []
+    converged(scenario, sandbox, rcp, ["paused"], runs=1)
