@@ -65,7 +65,9 @@ class Sandbox:
             {
                 "RCP_SANDBOX_RATE_LIMITS": "off",
                 "RCP_SANDBOX_DEPLOY_SECONDS": os.environ.get("RCP_SANDBOX_DEPLOY_SECONDS", "0"),
-                "RCP_SANDBOX_DATASTORE_SECONDS": os.environ.get("RCP_SANDBOX_DATASTORE_SECONDS", "0"),
+                "RCP_SANDBOX_DATASTORE_SECONDS": os.environ.get(
+                    "RCP_SANDBOX_DATASTORE_SECONDS", "0"
+                ),
             }
         )
         return httpx.Client(
