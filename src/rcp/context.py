@@ -87,9 +87,11 @@ class AppContext:
                 from rcp.sandbox import SandboxSettings, SandboxTransport
 
                 settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-                transport = SandboxTransport(
-                    settings.sandbox_state_path, SandboxSettings.from_env(os.environ)
-                )
+                try:
+                    sandbox_settings = SandboxSettings.from_env(os.environ)
+                    transport = SandboxTransport(settings.sandbox_state_path, sandbox_settings)
+                except ValueError as exc:  # SandboxSettingsError, FaultRuleError
+                    raise ConfigError(f"sandbox configuration: {exc}") from None
             self._client = RenderClient(
                 settings.api_key,
                 base_url=settings.api_url,

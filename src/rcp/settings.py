@@ -15,6 +15,7 @@ from rcp.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.render.com/v1"
 SANDBOX_API_URL = "http://sandbox.rcp/v1"
+SANDBOX_API_KEY = "sandbox"  # the simulator accepts any non-empty key
 OUTPUT_MODES = ("human", "json")
 LOG_FORMATS = ("text", "json")
 DEFAULT_MAX_WAIT = 60.0
@@ -103,7 +104,8 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never be printed (for the redacting log filter and messages)."""
         found: list[str] = []
-        if self.api_key:
+        # The sandbox's placeholder key is no secret (and would mask the word "sandbox").
+        if self.api_key and not (self.sandbox and self.api_key == SANDBOX_API_KEY):
             found.append(self.api_key)
         password = url_password(self.database_url)
         if password:
@@ -270,7 +272,7 @@ def load_settings(
         api_key = stored_api_key(config_dir)
     if sandbox:
         api_url = SANDBOX_API_URL
-        api_key = api_key or "sandbox"
+        api_key = api_key or SANDBOX_API_KEY
 
     no_input = options.no_input or bool(env.get(Env.CI))
     return Settings(

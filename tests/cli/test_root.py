@@ -119,3 +119,12 @@ def test_config_file_sets_output(cli, isolated_env) -> None:
     assert result.stdout == '{"data": []}\n'
     # the flag still wins over the file
     assert cli("tenant", "list", "-o", "human").stdout != '{"data": []}\n'
+
+
+def test_bad_sandbox_setting_is_config_error(cli) -> None:
+    result = cli(
+        "--sandbox", "tenant", "create", "acme", env={"RCP_SANDBOX_DEPLOY_SECONDS": "soon"}
+    )
+    assert result.exit_code == 6
+    assert result.stderr.startswith("Error: sandbox configuration: ")
+    assert "RCP_SANDBOX_DEPLOY_SECONDS" in result.stderr
