@@ -317,3 +317,35 @@ def test_unknown_tenant_exits_3(cli: Cli, sandbox: Sandbox) -> None:
     result = cli("-o", "json", "tenant", "check", "ghost")
     assert result.exit_code == 3
     assert result.json()["error"]["code"] == "tenant_not_found"
+
+
+def test_busy_tenant_in_all_repair_is_reported_not_repaired(cli: Cli, sandbox: Sandbox) -> None:
+    import os
+    import socket
+
+    from rcp.core.models import LockHolder
+
+    acme = create_tenant(cli, "acme")
+    globex = create_tenant(cli, "globex")
+    sandbox.suspend("services", ids(acme)["web"])
+    sandbox.suspend("services", ids(globex)["web"])
+    holder = LockHolder(
+        actor="colleague", host=socket.gethostname(), pid=os.getpid(), command="rcp x"
+    )
+    for store in store_of():
+        lease = store.acquire_lock("acme", holder)
+        try:
+            single = cli("-o", "json", "tenant", "check", "acme", "--repair")
+            every = cli("-o", "json", "tenant", "check", "--all", "--repair")
+        finally:
+            store.release_lock(lease)
+    assert single.exit_code == 4
+    assert single.json()["error"]["code"] == "tenant_locked"
+    assert every.exit_code == 5
+    tenants = {t["slug"]: t for t in every.json()["data"]["tenants"]}
+    assert tenants["globex"]["healthy"] is True  # repaired
+    (problem,) = tenants["acme"]["problems"]
+    assert problem["problem"] == "suspended" and problem["repaired"] is False
+    assert "not repaired:" in problem["detail"] and "colleague" in problem["detail"]
+    assert sandbox.is_suspended("services", ids(acme)["web"])
+    assert not sandbox.is_suspended("services", ids(globex)["web"])

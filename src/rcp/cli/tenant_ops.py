@@ -183,7 +183,11 @@ def check(
                 progress=progress,
             )
             report = check_tenants(
-                operator, tenants, repair=repair, waiting=Waiting(timeout=timeout_seconds)
+                operator,
+                tenants,
+                repair=repair,
+                waiting=Waiting(timeout=timeout_seconds),
+                skip_busy=all_,
             )
     finally:
         progress.close()

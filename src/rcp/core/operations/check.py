@@ -39,7 +39,7 @@ from rcp.core.operations.common import (
 from rcp.core.ports import RenderGateway
 from rcp.core.provisioning import DATASTORE_FAILED, SERVICE_FAILED, Waiting
 from rcp.core.tenants import get_tenant
-from rcp.errors import ProvisioningFailed, TenantNotFound
+from rcp.errors import LockBusy, ProvisioningFailed, TenantNotFound
 
 RUNNING_STATUSES = (TenantStatus.ACTIVE, TenantStatus.PROVISIONING, TenantStatus.ERROR)
 # "deactivated" is what an older deploy becomes when a newer one goes live: not a failure of
@@ -169,8 +169,13 @@ def check_tenants(
     *,
     repair: bool,
     waiting: Waiting,
+    skip_busy: bool = False,
 ) -> CheckReport:
-    """Inspect each tenant; with ``repair``, reconcile and inspect again."""
+    """Inspect each tenant; with ``repair``, reconcile and inspect again.
+
+    ``skip_busy`` (a ``--all`` run): a tenant another command holds is inspected without
+    repair, its problems marked as not repaired, instead of failing the whole run with exit 4.
+    """
     results: list[TenantHealth] = []
     for tenant in tenants:
         if repair:
@@ -178,6 +183,13 @@ def check_tenants(
                 results.append(_repair(operator, tenant.slug, waiting))
             except TenantNotFound:
                 continue  # deleted since the list was read: nothing left to check
+            except LockBusy as busy:
+                if not skip_busy:
+                    raise
+                problems = inspect_tenant(operator.gateway, tenant)
+                for problem in problems:
+                    problem.detail = f"{problem.detail} (not repaired: {busy.message})"
+                results.append(TenantHealth(tenant.slug, str(tenant.status), problems))
         else:
             results.append(
                 TenantHealth(
