@@ -189,3 +189,37 @@ def test_suspend_and_resume_are_audited(cli: Cli) -> None:
         ("-q tenant suspend acme", "acme", "ok", 0),
         ("-q tenant resume acme", "acme", "ok", 0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "failpoint", "expected_status", "expected_suspended"),
+    [
+        ("suspend", "suspend:web:after", "SUSPENDED", True),
+        ("resume", "resume:db:after", "ACTIVE", False),
+    ],
+)
+def test_killed_midway_then_rerun_finishes(
+    cli: Cli,
+    sandbox: Sandbox,
+    sandbox_env: dict[str, str],
+    command: str,
+    failpoint: str,
+    expected_status: str,
+    expected_suspended: bool,
+) -> None:
+    """SIGKILL right after a Render call (before it is journalled as done); the rerun takes the
+    dead process's lock over at once and finishes without repeating what Render already did."""
+    from tests.conftest import run_rcp
+
+    tenant = create_tenant(cli, "acme")
+    if command == "resume":
+        assert cli("-q", "tenant", "suspend", "acme").exit_code == 0
+    env = {**os.environ, "RCP_FAILPOINT": failpoint}
+    killed = run_rcp(["-q", "tenant", command, "acme"], env=env)
+    assert killed.exit_code == -9, killed.stderr
+    rerun = cli("-o", "json", "tenant", command, "acme")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert rerun.json()["data"]["status"] == expected_status
+    assert set(suspended_on_render(sandbox, tenant).values()) == {expected_suspended}
+    calls = [path for _m, path in sandbox.mutations() if path.endswith(f"/{command}")]
+    assert len(calls) == len(set(calls)) == 2  # each resource exactly once
