@@ -1,0 +1,386 @@
+"""`rcp apply`: converge a fleet against the in-process sandbox, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fleet_helpers import mutating, sandbox_dump, sandbox_requests
+
+from tests.conftest import Cli
+
+APP_TEMPLATE = """
+services:
+  - type: web
+    name: web
+    runtime: node
+    repo: "{{{{ tenant.plugin_repo }}}}"
+    buildCommand: npm ci
+    startCommand: npm start
+    plan: {plan}
+    envVars:
+      - key: DATABASE_URL
+        fromDatabase: {{name: db, property: connectionString}}
+      - key: MODE
+        value: {mode}
+{extra}
+databases:
+  - name: db
+    plan: basic-256mb
+    postgresMajorVersion: "16"
+"""
+
+WORKER = """
+  - type: worker
+    name: jobs
+    runtime: node
+    repo: https://github.com/acme/jobs
+    buildCommand: npm ci
+    startCommand: npm run jobs
+    plan: starter
+"""
+
+
+def apply_json(cli: Cli, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = cli("-o", "json", "apply", *args)
+    document = result.json()
+    assert "data" in document, result.stderr
+    return result.exit_code, document["data"], result.stderr
+
+
+def results_by_slug(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["slug"]: r for r in data["results"]}
+
+
+def env_of(world: dict[str, Any], service_name: str) -> dict[str, str]:
+    (service,) = [s for s in world["services"] if s["name"] == service_name]
+    return {item["key"]: item["value"] for item in world["envVars"][service["id"]]}
+
+
+def service_named(world: dict[str, Any], name: str) -> dict[str, Any]:
+    (service,) = [s for s in world["services"] if s["name"] == name]
+    return service
+
+
+def test_apply_converges_in_parallel_and_a_second_apply_sends_nothing(
+    fleet_cli: Cli, write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    fleet = write_fleet(
+        """
+tenants:
+  - name: Acme Corporation
+    env: {LOG_LEVEL: info}
+  - name: Beta
+    slug: beta
+    env:
+      web: {WORKERS: 4}
+  - name: Gamma
+  - name: Delta
+"""
+    )
+    code, data, stderr = apply_json(fleet_cli, str(fleet), "--concurrency", "4")
+    assert code == 0, stderr
+    assert data["summary"] == {"create": 4, "update": 0, "delete": 0, "noop": 0}
+    assert [c["action"] for c in data["changes"]] == ["create"] * 4
+    assert [(r["slug"], r["outcome"], r["exit_code"], r["error"]) for r in data["results"]] == [
+        ("acme-corporation", "created", 0, None),
+        ("beta", "created", 0, None),
+        ("gamma", "created", 0, None),
+        ("delta", "created", 0, None),
+    ]
+    # Worked on at once: the tenants' own durations add up to more than the whole run.
+    assert sum(r["seconds"] for r in data["results"]) > 1.8 * data["seconds"]
+    assert "applying 4 changes (4 create, 0 update, 0 delete) with concurrency 4" in stderr
+    assert "[4/4]" in stderr
+
+    tenants = fleet_cli("-o", "json", "tenant", "list").json()["data"]
+    assert {t["slug"]: t["status"] for t in tenants} == {
+        "acme-corporation": "ACTIVE",
+        "beta": "ACTIVE",
+        "delta": "ACTIVE",
+        "gamma": "ACTIVE",
+    }
+    world = sandbox_dump(isolated_env / "data")
+    assert env_of(world, "acme-corporation-web")["LOG_LEVEL"] == "info"
+    assert env_of(world, "beta-web")["WORKERS"] == "4"
+    assert env_of(world, "beta-web")["DATABASE_URL"].startswith("postgres")
+    shown = fleet_cli("-o", "json", "tenant", "show", "beta").json()["data"]
+    assert shown["env_overrides"] == [{"service": "web", "key": "WORKERS", "value": "***"}]
+
+    plan = fleet_cli("plan", str(fleet))
+    assert plan.exit_code == 0
+    assert plan.stdout.strip() == "No changes: the 4 tenants of the file are up to date."
+
+    before = sandbox_requests(isolated_env / "data")
+    code, data, _ = apply_json(fleet_cli, str(fleet))
+    assert code == 0
+    assert data["summary"] == {"create": 0, "update": 0, "delete": 0, "noop": 4}
+    assert {r["outcome"] for r in data["results"]} == {"noop"}
+    assert sandbox_requests(isolated_env / "data") == before  # not even a GET
+
+
+def test_updates_patch_set_env_add_resources_and_rename(
+    fleet_cli: Cli, write_fleet: Callable[..., Path], isolated_env: Path, tmp_path: Path
+) -> None:
+    template = tmp_path / "app.yaml"
+    template.write_text(APP_TEMPLATE.format(plan="starter", mode="prod", extra=""))
+    fleet = write_fleet(
+        """
+tenants:
+  - name: Acme
+    template: app.yaml
+    plugin_repo: https://github.com/acme/plugin
+    env: {OLD_FLAG: "1", KEEP: same}
+  - name: Other
+"""
+    )
+    code, _, stderr = apply_json(fleet_cli, str(fleet))
+    assert code == 0, stderr
+
+    template.write_text(APP_TEMPLATE.format(plan="standard", mode="staging", extra=WORKER))
+    fleet.write_text(
+        """
+tenants:
+  - name: Acme Inc
+    slug: acme
+    template: app.yaml
+    plugin_repo: https://github.com/acme/plugin
+    env: {KEEP: same, NEW_FLAG: "yes"}
+  - name: Other
+"""
+    )
+    plan = fleet_cli("-o", "json", "plan", str(fleet)).json()["data"]
+    assert plan["summary"] == {"create": 0, "update": 1, "delete": 0, "noop": 1}
+    (acme,) = [c for c in plan["changes"] if c["slug"] == "acme"]
+    assert acme["action"] == "update"
+    kinds = [d["change"] for d in acme["details"]]
+    assert kinds == ["name", "update_resource", "create_resource", "env"]
+    env_detail = acme["details"][3]
+    assert env_detail == {
+        "change": "env",
+        "resource": "web",
+        "set": ["MODE", "NEW_FLAG"],
+        "unset": ["OLD_FLAG"],
+    }
+    human = fleet_cli("plan", str(fleet)).stdout
+    assert "~ update acme" in human
+    assert "update web: serviceDetails.plan: 'starter' → 'standard'" in human
+    assert "create jobs (background_worker, starter)" in human
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged." in human
+    assert "staging" not in human and '"yes"' not in human
+
+    requests_before = len(sandbox_requests(isolated_env / "data"))
+    code, data, stderr = apply_json(fleet_cli, str(fleet))
+    assert code == 0, stderr
+    assert results_by_slug(data)["acme"]["outcome"] == "updated"
+    assert results_by_slug(data)["other"]["outcome"] == "noop"
+    sent = mutating(sandbox_requests(isolated_env / "data")[requests_before:])
+    web_id = service_named(sandbox_dump(isolated_env / "data"), "acme-web")["id"]
+    assert ("PATCH", f"/v1/services/{web_id}", 200) in sent
+    assert ("PUT", f"/v1/services/{web_id}/env-vars/MODE", 200) in sent
+    assert ("PUT", f"/v1/services/{web_id}/env-vars/NEW_FLAG", 200) in sent
+    assert ("DELETE", f"/v1/services/{web_id}/env-vars/OLD_FLAG", 204) in sent
+    assert ("POST", f"/v1/services/{web_id}/deploys", 201) in sent
+    assert ("POST", "/v1/services", 201) in sent  # the new worker
+    assert len(sent) == 6  # and nothing else: one deploy for all of web's changes
+
+    world = sandbox_dump(isolated_env / "data")
+    web = service_named(world, "acme-web")
+    assert web["serviceDetails"]["plan"] == "standard"
+    env = env_of(world, "acme-web")
+    assert env["MODE"] == "staging" and env["NEW_FLAG"] == "yes" and env["KEEP"] == "same"
+    assert "OLD_FLAG" not in env
+    assert env_of(world, "acme-jobs")["NEW_FLAG"] == "yes"
+    shown = fleet_cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    assert shown["name"] == "Acme Inc"
+    assert shown["status"] == "ACTIVE"
+    assert [r["key"] for r in shown["resources"]] == ["db", "web", "jobs"]
+    assert {r["state"] for r in shown["resources"]} <= {"live", "available"}
+
+    again = fleet_cli("plan", str(fleet))
+    assert again.stdout.startswith("No changes")
+
+
+def test_dropping_an_override_restores_the_template_value(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    fleet = write_fleet("tenants:\n  - name: Acme\n    env: {DATABASE_URL: postgres://elsewhere/x}\n")
+    assert cli("apply", str(fleet)).exit_code == 0
+    world = sandbox_dump(isolated_env / "data")
+    assert env_of(world, "acme-web")["DATABASE_URL"] == "postgres://elsewhere/x"
+    fleet.write_text("tenants:\n  - name: Acme\n")
+    plan = cli("-o", "json", "plan", str(fleet)).json()["data"]
+    assert plan["changes"][0]["details"] == [
+        {"change": "env", "resource": "web", "from_template": ["DATABASE_URL"]}
+    ]
+    assert cli("apply", str(fleet)).exit_code == 0
+    world = sandbox_dump(isolated_env / "data")
+    (database,) = world["postgres"]
+    restored = env_of(world, "acme-web")["DATABASE_URL"]
+    assert restored.startswith("postgres") and restored != "postgres://elsewhere/x"
+    assert database["id"] in restored or database["databaseName"] in restored
+    assert cli("plan", str(fleet)).stdout.startswith("No changes")
+
+
+def test_an_unsupported_change_fails_that_tenant_only(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], tmp_path: Path
+) -> None:
+    template = tmp_path / "app.yaml"
+    template.write_text(APP_TEMPLATE.format(plan="starter", mode="prod", extra=""))
+    fleet = write_fleet(
+        "tenants:\n  - name: Acme\n    template: app.yaml\n    plugin_repo: https://github.com/a/b\n"
+        "  - name: Beta\n"
+    )
+    assert cli("apply", str(fleet)).exit_code == 0
+    template.write_text(
+        APP_TEMPLATE.format(plan="starter", mode="prod", extra="").replace(
+            'postgresMajorVersion: "16"', 'postgresMajorVersion: "15"'
+        )
+    )
+    fleet.write_text(fleet.read_text() + "  - name: Gamma\n")
+    code, data, stderr = apply_json(cli, str(fleet))
+    assert code == 5
+    results = results_by_slug(data)
+    assert results["acme"]["outcome"] == "failed"
+    assert results["acme"]["exit_code"] == 4
+    assert results["acme"]["error_code"] == "change_not_in_place"
+    assert "db.version cannot change in place" in results["acme"]["error"]
+    assert results["gamma"]["outcome"] == "created"
+    assert "1 of 3 tenants did not converge: acme (change_not_in_place)" in stderr
+
+
+def test_a_failed_deploy_and_a_busy_tenant_exit_5_with_the_list(
+    cli: Cli,
+    fleet_env: dict[str, str],
+    write_fleet: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fleet = write_fleet("tenants:\n  - name: Acme\n  - name: Beta\n  - name: Gamma\n")
+    # Beta is held by another live process on this host (our parent).
+    from rcp.core.models import LockHolder
+    from rcp.store import open_store
+
+    assert cli("plan", str(fleet)).exit_code == 0  # creates the database
+    store = open_store(f"sqlite:///{tmp_path / 'data' / 'sandbox' / 'rcp.db'}")
+    lease = store.acquire_lock(
+        "beta", LockHolder(actor="someone", host=socket.gethostname(), pid=os.getppid(), command="rcp x")
+    )
+    rules = tmp_path / "faults.json"
+    rules.write_text(json.dumps([{"method": "POST", "path": "/services", "nth": [1], "action": "fail_deploy"}]))
+    monkeypatch.setenv("RCP_SANDBOX_FAULTS", str(rules))
+    try:
+        code, data, stderr = apply_json(cli, str(fleet), "-c", "1")
+    finally:
+        store.release_lock(lease)
+        store.close()
+    assert code == 5
+    results = results_by_slug(data)
+    assert (results["acme"]["outcome"], results["acme"]["exit_code"]) == ("failed", 5)
+    assert results["acme"]["error_code"] == "provisioning_failed"
+    assert "build_failed" in results["acme"]["error"]
+    assert (results["beta"]["outcome"], results["beta"]["exit_code"]) == ("failed", 4)
+    assert results["beta"]["error_code"] == "tenant_locked"
+    assert "someone" in results["beta"]["error"]
+    assert (results["gamma"]["outcome"], results["gamma"]["exit_code"]) == ("created", 0)
+    assert "2 of 3 tenants did not converge: acme (provisioning_failed), beta (tenant_locked)" in stderr
+    # The failed tenant is still a difference: the next plan resumes it, the rest are done.
+    monkeypatch.delenv("RCP_SANDBOX_FAULTS")
+    plan = cli("-o", "json", "plan", str(fleet)).json()["data"]
+    assert {c["slug"]: c["action"] for c in plan["changes"]} == {
+        "acme": "update",
+        "beta": "create",
+        "gamma": "noop",
+    }
+
+
+def test_prune_needs_yes_without_a_terminal_then_deletes(
+    fleet_cli: Cli, write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    fleet = write_fleet("tenants:\n  - name: Acme\n  - name: Beta\n")
+    assert fleet_cli("apply", str(fleet)).exit_code == 0
+    fleet.write_text("tenants:\n  - name: Acme\n")
+
+    plan = fleet_cli("plan", str(fleet))
+    assert "1 recorded tenants are not in the file and stay as they are (--prune deletes them): beta" in plan.stdout
+    assert fleet_cli("-o", "json", "plan", str(fleet)).json()["data"]["unmanaged"] == ["beta"]
+    kept = fleet_cli("-o", "json", "apply", str(fleet))
+    assert kept.exit_code == 0 and kept.json()["data"]["summary"]["delete"] == 0
+
+    pruned_plan = fleet_cli("-o", "json", "plan", str(fleet), "--prune").json()["data"]
+    assert pruned_plan["summary"] == {"create": 0, "update": 0, "delete": 1, "noop": 1}
+    before = sandbox_requests(isolated_env / "data")
+    refused = fleet_cli("-o", "json", "apply", str(fleet), "--prune")
+    assert refused.exit_code == 2
+    assert "--yes" in refused.json()["error"]["message"]
+    assert "beta" in refused.json()["error"]["message"]
+    assert sandbox_requests(isolated_env / "data") == before
+
+    code, data, stderr = apply_json(fleet_cli, str(fleet), "--prune", "--yes")
+    assert code == 0, stderr
+    assert results_by_slug(data)["beta"]["outcome"] == "deleted"
+    assert [t["slug"] for t in fleet_cli("-o", "json", "tenant", "list").json()["data"]] == ["acme"]
+    world = sandbox_dump(isolated_env / "data")
+    assert [s["name"] for s in world["services"]] == ["acme-web"]
+    assert [p["name"] for p in world["postgres"]] == ["acme-db"]
+    audit = fleet_cli("-o", "json", "audit", "--tenant", "beta").json()["data"]
+    assert any("apply" in entry["command"] and entry["outcome"] == "ok" for entry in audit)
+
+
+def test_creates_beyond_the_hourly_budget_are_deferred_with_exit_75(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    # Render's real limit: 20 creations per hour; 11 default tenants need 22.
+    names = "".join(f"  - name: t{i:02d}\n" for i in range(11))
+    fleet = write_fleet("tenants:\n" + names)
+    code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
+    assert code == 75
+    results = results_by_slug(data)
+    assert [s for s, r in results.items() if r["outcome"] == "created"] == [f"t{i:02d}" for i in range(10)]
+    assert results["t10"]["outcome"] == "deferred"
+    assert results["t10"]["exit_code"] == 75
+    assert results["t10"]["retry_at"].endswith("Z")
+    assert "not started" in results["t10"]["error"]
+    assert "1 tenants deferred" in stderr
+    assert "1 tenants left for later by Render's rate limits (t10); rerun after" in stderr
+    requests = sandbox_requests(isolated_env / "data")
+    assert not [r for r in requests if r[2] == 429]  # scheduled, not refused
+    assert cli("-o", "json", "tenant", "show", "t10").exit_code == 3  # never started
+
+    # A new process does not know the budget is spent: its first create finds out, alone.
+    from rcp.render.ratelimit import reset_default_limiter
+
+    reset_default_limiter()
+    code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
+    assert code == 75
+    assert results_by_slug(data)["t10"]["outcome"] == "deferred"
+    refused = [r for r in sandbox_requests(isolated_env / "data")[len(requests):] if r[2] == 429]
+    assert len(refused) == 1
+
+
+def test_a_scaled_window_schedules_60_creations_without_burning_429s(
+    cli: Cli,
+    fleet_env: dict[str, str],
+    write_fleet: Callable[..., Path],
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 20 creations per 2 s; the client reads the in-process sandbox's scale too.
+    monkeypatch.setenv("RCP_SANDBOX_RATE_WINDOW_SCALE", "1/1800")
+    monkeypatch.setenv("RCP_SANDBOX_DEPLOY_SECONDS", "0.1")
+    monkeypatch.setenv("RCP_SANDBOX_DATASTORE_SECONDS", "0.1")
+    fleet = write_fleet("tenants:\n" + "".join(f"  - name: t{i:02d}\n" for i in range(30)))
+    code, data, stderr = apply_json(cli, str(fleet), "-c", "8")
+    assert code == 0, stderr
+    assert {r["outcome"] for r in data["results"]} == {"created"}
+    requests = sandbox_requests(isolated_env / "data")
+    creates = [r for r in requests if r[0] == "POST" and r[1] in ("/v1/services", "/v1/postgres")]
+    assert len([r for r in creates if r[2] == 201]) == 60
+    assert len([r for r in requests if r[2] == 429]) <= 1
+    # Three windows' worth: the last creates wait for the third window, not for an hour.
+    assert 3.5 < data["seconds"] < 12
