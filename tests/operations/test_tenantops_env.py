@@ -306,3 +306,17 @@ def test_unknown_tenant_exits_3(cli: Cli, isolated_env: Path) -> None:
         result = cli("-o", "json", "tenant", "env", *args)
         assert result.exit_code == 3, args
         assert result.json()["error"]["code"] == "tenant_not_found"
+
+
+def test_unset_never_rotates_a_generated_value_it_did_not_override(
+    cli: Cli, sandbox: Sandbox, full_template: str
+) -> None:
+    tenant = create_tenant(cli, "Initech", "--template", full_template)
+    web = ids(tenant)["web"]
+    generated = sandbox.env(web)["SESSION_SECRET"]
+    result = cli(
+        "-o", "json", "tenant", "env", "unset", "initech", "SESSION_SECRET", "--service", "web"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sandbox.env(web)["SESSION_SECRET"] == generated
+    assert not [p for m, p in sandbox.mutations() if m in ("PUT", "DELETE") and "env-vars" in p]

@@ -192,6 +192,7 @@ def unset_env(
         refuse_deleting(tenant, "change the env of")
         check_service_key(tenant, service)
         operator.on_locked()
+        previous = tenant.env_overrides
         overrides = {scope: dict(vars_) for scope, vars_ in tenant.env_overrides.items()}
         # Without --service the keys go from every scope; with it, from that service only
         # (a "*" value then still applies to it, and is what it gets pushed).
@@ -221,9 +222,15 @@ def unset_env(
                 merged = {**overrides.get(ALL_SERVICES, {}), **overrides.get(resource.key, {})}
                 effective = {k: {"key": k, "value": v} for k, v in merged.items()}
             _journal(operator, lease, tenant, resource, "pending", f"unset {', '.join(wanted)}")
+            overridden_before = {
+                **previous.get(ALL_SERVICES, {}),
+                **previous.get(resource.key, {}),
+            }
             for key in wanted:
-                guard.before_render_mutation()
                 item = effective.get(key)
+                if item is not None and "value" not in item and key not in overridden_before:
+                    continue  # a generated value rcp never overrode: keep it, do not rotate it
+                guard.before_render_mutation()
                 if item is None:
                     operator.gateway.delete_env_var(resource.render_id, key)
                 elif "value" in item:
