@@ -294,14 +294,12 @@ def adopt(
 ) -> None:
     """Take existing Render resources under a tenant record (created when missing)."""
     from rcp.cli._signals import graceful_stop
-    from rcp.core.operations import adopt_resources, plan_adopt
+    from rcp.core.operations import adopt_resources, parse_resource_args, plan_adopt
+    from rcp.core.slugs import validate_slug
 
     app_ctx = app_context(ctx)
     lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
     _apply_max_wait(app_ctx, max_wait)
-    from rcp.core.operations.adopt import parse_resource_args
-    from rcp.core.slugs import validate_slug
-
     validate_slug(slug)
     parse_resource_args(resource or [])  # input errors before the database is opened
     plan = plan_adopt(
