@@ -175,6 +175,26 @@ def _connect_fault_rules() -> list[dict[str, Any]] | None:
     return parsed
 
 
+# Fields of a request body whose values are secrets (env var values, secret file contents).
+_SECRET_BODY_FIELDS = frozenset({"value", "content"})
+
+
+def _values_sent(body: Any) -> list[str]:
+    """The env var values and secret file contents in a request body: an error answer that
+    echoes the request back must not print them (DESIGN §7, secrets)."""
+    found: list[str] = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in _SECRET_BODY_FIELDS and isinstance(value, str) and value:
+                found.append(value)
+            else:
+                found.extend(_values_sent(value))
+    elif isinstance(body, list):
+        for item in body:
+            found.extend(_values_sent(item))
+    return found
+
+
 def _csv(values: str | Sequence[str] | None) -> str | None:
     """Render's array query filters are comma-separated (``style: form, explode: false``)."""
     if values is None:
@@ -299,7 +319,10 @@ class RenderClient:
             if response.is_success:
                 return response
             failure = error_for_response(
-                response, method=method, path=shown_path, secrets=(self._api_key,)
+                response,
+                method=method,
+                path=shown_path,
+                secrets=(self._api_key, *_values_sent(json_body)),
             )
             if not is_retryable(method, failure):
                 raise failure
