@@ -38,11 +38,22 @@ def graceful_stop() -> Iterator[StopFlag]:
 
 
 def failpoint_from_env() -> Any:
-    """RCP_FAILPOINT=create:web:after kills the process with SIGKILL at that step (tests only)."""
-    wanted = os.environ.get("RCP_FAILPOINT")
+    """Test-only failpoints of the fault suite (tests/faults).
+
+    ``RCP_FAILPOINT=create:web:after`` kills the process with SIGKILL at that journal step;
+    ``RCP_FAILPOINT=create:web:after=raise`` raises an unexpected ``RuntimeError`` there instead,
+    whose text is ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets).
+    """
+    wanted = os.environ.get("RCP_FAILPOINT", "")
+    step_wanted, _, action = wanted.partition("=")
 
     def failpoint(step: str) -> None:
-        if wanted and step == wanted:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if not step_wanted or step != step_wanted:
+            return
+        if action == "raise":
+            raise RuntimeError(
+                f"injected failure at {step}: {os.environ.get('RCP_FAILPOINT_MESSAGE', '')}"
+            )
+        os.kill(os.getpid(), signal.SIGKILL)
 
     return failpoint

@@ -71,6 +71,46 @@ def tenant_lock(
             pass
 
 
+def tenant_secrets(tenant: Tenant | None) -> list[str]:
+    """The tenant's env override values: never to be printed unless revealed."""
+    if tenant is None:
+        return []
+    return [value for values in tenant.env_overrides.values() for value in values.values() if value]
+
+
+@contextmanager
+def redacting(secrets: list[str]) -> Iterator[None]:
+    """Errors escaping the block have ``secrets`` replaced by ``***`` in their text.
+
+    The CLI already masks the API key and database password in every message; a tenant's env
+    values are only known once its record is loaded, so the use case masks them here — an
+    unexpected exception (a driver error quoting a value, say) must not print them either.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        wanted = sorted((s for s in secrets if s), key=len, reverse=True)
+        if wanted:
+            _redact_exception(exc, wanted)
+        raise
+
+
+def _redact_exception(exc: BaseException, secrets: list[str]) -> None:
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
+    for attribute in ("message", "hint"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str):
+            try:
+                setattr(exc, attribute, clean(value))
+            except AttributeError:  # read-only on some exception types
+                pass
+
+
 def _check_same_definition(existing: Tenant, plan: CreatePlan) -> None:
     differences = []
     if existing.name != plan.name:
@@ -105,58 +145,89 @@ def create_tenant(
     resumed (idempotent), or refused with ``if_exists == "fail"``."""
     with tenant_lock(store, plan.slug, holder, wait_seconds=lock_wait) as lease:
         existing = store.get_tenant(plan.slug)
-        if existing is not None:
-            if if_exists == "fail":
-                raise ConflictError(
-                    f"tenant {plan.slug} already exists",
-                    hint="drop --if-exists fail to resume it",
-                    code="tenant_exists",
-                )
-            _check_same_definition(existing, plan)
-            if existing.status == TenantStatus.DELETING:
-                raise ConflictError(
-                    f"tenant {plan.slug} is being deleted",
-                    hint=f"finish with `rcp tenant delete {plan.slug} --yes`",
-                    code="tenant_deleting",
-                )
-        on_locked()
-        engine = Engine(
-            store=store,
-            gateway=gateway,
-            progress=progress,
-            lease=lease,
-            stop=stop,
-            failpoint=failpoint,
-        )
-        if existing is None:
-            from rcp.core.models import RenderedTemplate
-
-            rendered = RenderedTemplate.from_dict(plan.rendered)
-            tenant = store.insert_tenant(
-                Tenant(
-                    name=plan.name,
-                    slug=plan.slug,
-                    status=TenantStatus.PROVISIONING,
-                    template=plan.template_name,
-                    rendered_template=plan.rendered,
-                    custom_plugin_repo=plan.plugin_repo,
-                    resources=[
-                        Resource(key=s.key, type=s.render_type, name=s.name)
-                        for s in rendered.resources
-                    ],
-                ),
+        with redacting(tenant_secrets(existing)):
+            return _create_locked(
+                store=store,
+                gateway=gateway,
+                progress=progress,
+                plan=plan,
+                waiting=waiting,
+                if_exists=if_exists,
+                stop=stop,
+                on_locked=on_locked,
+                failpoint=failpoint,
                 lease=lease,
+                existing=existing,
             )
-            progress.event(plan.slug, None, "recorded; provisioning", "PROVISIONING")
-        else:
-            tenant = existing
-            if tenant.status == TenantStatus.ACTIVE and all(r.render_id for r in tenant.resources):
-                return tenant
-            progress.event(plan.slug, None, f"resuming ({tenant.status})", str(tenant.status))
-        engine.provision(tenant, waiting)
-        refreshed = store.get_tenant(plan.slug)
-        assert refreshed is not None
-        return refreshed
+
+
+def _create_locked(
+    *,
+    store: TenantStore,
+    gateway: RenderGateway,
+    progress: ProgressSink,
+    plan: CreatePlan,
+    waiting: Waiting | None,
+    if_exists: str,
+    stop: StopFlag,
+    on_locked: Callable[[], None],
+    failpoint: Callable[[str], None],
+    lease: Lease,
+    existing: Tenant | None,
+) -> Tenant:
+    """The create use case once the lease is held (``existing``: the record, if any)."""
+    if existing is not None:
+        if if_exists == "fail":
+            raise ConflictError(
+                f"tenant {plan.slug} already exists",
+                hint="drop --if-exists fail to resume it",
+                code="tenant_exists",
+            )
+        _check_same_definition(existing, plan)
+        if existing.status == TenantStatus.DELETING:
+            raise ConflictError(
+                f"tenant {plan.slug} is being deleted",
+                hint=f"finish with `rcp tenant delete {plan.slug} --yes`",
+                code="tenant_deleting",
+            )
+    on_locked()
+    engine = Engine(
+        store=store,
+        gateway=gateway,
+        progress=progress,
+        lease=lease,
+        stop=stop,
+        failpoint=failpoint,
+    )
+    if existing is None:
+        from rcp.core.models import RenderedTemplate
+
+        rendered = RenderedTemplate.from_dict(plan.rendered)
+        tenant = store.insert_tenant(
+            Tenant(
+                name=plan.name,
+                slug=plan.slug,
+                status=TenantStatus.PROVISIONING,
+                template=plan.template_name,
+                rendered_template=plan.rendered,
+                custom_plugin_repo=plan.plugin_repo,
+                resources=[
+                    Resource(key=s.key, type=s.render_type, name=s.name)
+                    for s in rendered.resources
+                ],
+            ),
+            lease=lease,
+        )
+        progress.event(plan.slug, None, "recorded; provisioning", "PROVISIONING")
+    else:
+        tenant = existing
+        if tenant.status == TenantStatus.ACTIVE and all(r.render_id for r in tenant.resources):
+            return tenant
+        progress.event(plan.slug, None, f"resuming ({tenant.status})", str(tenant.status))
+    engine.provision(tenant, waiting)
+    refreshed = store.get_tenant(plan.slug)
+    assert refreshed is not None
+    return refreshed
 
 
 def get_tenant(store: TenantStore, slug: str) -> Tenant:
@@ -227,4 +298,5 @@ def delete_tenant(
         engine = Engine(
             store=store, gateway=gateway, progress=progress, lease=lease, stop=stop, failpoint=failpoint
         )
-        return engine.destroy(tenant)
+        with redacting(tenant_secrets(tenant)):
+            return engine.destroy(tenant)
