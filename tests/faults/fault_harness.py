@@ -286,7 +286,11 @@ class Rcp:
         return name
 
     def __call__(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+        input: str | None = None,
     ) -> Run:
         started = time.monotonic()
         proc = subprocess.run(
@@ -295,7 +299,8 @@ class Rcp:
             text=True,
             env=self.env(env),
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
         )
         return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
