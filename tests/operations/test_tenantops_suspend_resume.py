@@ -223,3 +223,36 @@ def test_killed_midway_then_rerun_finishes(
     assert set(suspended_on_render(sandbox, tenant).values()) == {expected_suspended}
     calls = [path for _m, path in sandbox.mutations() if path.endswith(f"/{command}")]
     assert len(calls) == len(set(calls)) == 2  # each resource exactly once
+
+
+def test_stop_requested_starts_no_render_call(
+    cli: Cli, sandbox: Sandbox, isolated_env: Path
+) -> None:
+    """After a SIGTERM (stop flag set) the operation stops before its next Render mutation,
+    with exit 143, and the rerun does the work."""
+    from rcp.core.models import LockHolder
+    from rcp.core.operations import Operator, suspend_tenant
+    from rcp.core.provisioning import StopFlag
+    from rcp.errors import Interrupted
+    from rcp.output.progress import NullProgress
+    from rcp.render.client import RenderClient
+    from rcp.render.gateway import Gateway
+    from rcp.sandbox import SandboxSettings, SandboxTransport
+
+    create_tenant(cli, "acme")
+    before = sandbox.mutations()
+    stop = StopFlag()
+    stop.request(15)
+    transport = SandboxTransport(sandbox.state, SandboxSettings.from_env(os.environ))
+    client = RenderClient("key", base_url="http://sandbox.rcp/v1", transport=transport)
+    holder = LockHolder(actor="tester", host=socket.gethostname(), pid=os.getpid(), command="t")
+    try:
+        for store in store_of():
+            operator = Operator(store, Gateway(client), NullProgress(), holder, stop=stop)
+            with pytest.raises(Interrupted) as stopped:
+                suspend_tenant(operator, "acme")
+    finally:
+        client.close()
+    assert stopped.value.exit_code == 143
+    assert sandbox.mutations() == before
+    assert cli("-o", "json", "tenant", "suspend", "acme").json()["data"]["status"] == "SUSPENDED"

@@ -21,6 +21,7 @@ from rcp.core.models import (
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.core.provisioning import Engine, StopFlag, Waiting
+from rcp.core.tenants import tenant_lock
 from rcp.errors import ConflictError, Interrupted, ProvisioningFailed
 
 
@@ -50,8 +51,7 @@ class Operator:
 
     @contextmanager
     def locked(self, slug: str) -> Iterator[Lease]:
-        from rcp.core.tenants import tenant_lock
-
+        """The tenant lock (``--lock-timeout`` = ``lock_wait``), renewed while the block runs."""
         with tenant_lock(self.store, slug, self.holder, wait_seconds=self.lock_wait) as lease:
             yield lease
 
