@@ -292,24 +292,24 @@ def test_failing_webhook_is_a_warning_not_a_failure(cli: Cli, sandbox: Sandbox) 
     assert "Warning: could not notify the webhook (ConnectError)" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        ([], "give a tenant SLUG or --all"),
-        (["acme", "--all"], "give a tenant SLUG or --all"),
-        (["Bad_Slug"], "invalid slug"),
-        (["acme", "--notify", "ftp://hooks.example/T0KEN"], "invalid --notify URL"),
-        (["acme", "--notify", "not a url T0KEN"], "invalid --notify URL"),
-        (["acme", "--repair", "--timeout", "never"], "--timeout"),
-    ],
-)
-def test_invalid_input_exits_2(cli: Cli, sandbox: Sandbox, args: list[str], fragment: str) -> None:
+INVALID_CHECK_INPUT = [
+    ([], "give a tenant SLUG or --all"),
+    (["acme", "--all"], "give a tenant SLUG or --all"),
+    (["Bad_Slug"], "invalid slug"),
+    (["acme", "--notify", "ftp://hooks.example/T0KEN"], "invalid --notify URL"),
+    (["acme", "--notify", "not a url T0KEN"], "invalid --notify URL"),
+    (["acme", "--repair", "--timeout", "never"], "--timeout"),
+]
+
+
+def test_invalid_input_exits_2(cli: Cli, sandbox: Sandbox) -> None:
     create_tenant(cli, "acme")
     before = sandbox.mutations()
-    result = cli("-o", "json", "tenant", "check", *args)
-    assert result.exit_code == 2
-    assert fragment in result.json()["error"]["message"]
-    assert "T0KEN" not in result.stdout + result.stderr
+    for args, fragment in INVALID_CHECK_INPUT:
+        result = cli("-o", "json", "tenant", "check", *args)
+        assert result.exit_code == 2, args
+        assert fragment in result.json()["error"]["message"], args
+        assert "T0KEN" not in result.stdout + result.stderr
     assert sandbox.mutations() == before
 
 

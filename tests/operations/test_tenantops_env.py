@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from tenant_ops_helpers import Sandbox, create_tenant, ids, store_of
 
 from tests.conftest import Cli
@@ -255,37 +254,35 @@ def test_suspended_tenant_gets_values_without_a_deploy(cli: Cli, sandbox: Sandbo
     assert len(sandbox.deploys(ids(tenant)["web"])) == deploys
 
 
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        (["set", "acme", SECRET], "argument 1 after the slug is not KEY=VALUE"),
-        (["set", "acme", "A=1", f"x{SECRET}"], "argument 2 after the slug is not KEY=VALUE"),
-        (["set", "acme", "1BAD=x"], "invalid env var name '1BAD'"),
-        (["set", "acme", "A=1", "A=2"], "A is given more than once"),
-        (["set", "acme"], "nothing to set"),
-        (["set", "acme", "A=1", "--stdin", "A"], "both as KEY=VALUE and with --stdin"),
-        (["set", "acme", "A=1", "--service", "db"], "has no service 'db'"),
-        (["set", "acme", "A=1", "--service", "nope"], "has no service 'nope'"),
-        (["set", "acme", "A=1", "--lock-timeout", "later"], "--lock-timeout"),
-        (["set", "Bad_Slug", "A=1"], "invalid slug"),
-        (["unset", "acme"], "nothing to unset"),
-        (["unset", "acme", "NOT VALID"], "invalid env var name"),
-        (["list", "acme", "--service", "db"], "has no service 'db'"),
-    ],
-)
-def test_invalid_input_exits_2_without_write_or_render_call(
-    cli: Cli, sandbox: Sandbox, args: list[str], fragment: str
-) -> None:
+INVALID_ENV_INPUT = [
+    (["set", "acme", SECRET], "argument 1 after the slug is not KEY=VALUE"),
+    (["set", "acme", "A=1", f"x{SECRET}"], "argument 2 after the slug is not KEY=VALUE"),
+    (["set", "acme", "1BAD=x"], "invalid env var name '1BAD'"),
+    (["set", "acme", "A=1", "A=2"], "A is given more than once"),
+    (["set", "acme"], "nothing to set"),
+    (["set", "acme", "A=1", "--stdin", "A"], "both as KEY=VALUE and with --stdin"),
+    (["set", "acme", "A=1", "--service", "db"], "has no service 'db'"),
+    (["set", "acme", "A=1", "--service", "nope"], "has no service 'nope'"),
+    (["set", "acme", "A=1", "--lock-timeout", "later"], "--lock-timeout"),
+    (["set", "Bad_Slug", "A=1"], "invalid slug"),
+    (["unset", "acme"], "nothing to unset"),
+    (["unset", "acme", "NOT VALID"], "invalid env var name"),
+    (["list", "acme", "--service", "db"], "has no service 'db'"),
+]
+
+
+def test_invalid_input_exits_2_without_write_or_render_call(cli: Cli, sandbox: Sandbox) -> None:
     create_tenant(cli, "acme")
     cli("-q", "tenant", "env", "set", "acme", "KEEP=1", "--no-deploy")
     before = sandbox.mutations()
     audited = len(audit_commands())
-    result = cli("-o", "json", "tenant", "env", *args)
-    assert result.exit_code == 2, result.stdout
-    error = result.json()["error"]
-    assert error["code"] == "usage_error"
-    assert fragment in error["message"]
-    assert SECRET not in result.stdout + result.stderr
+    for args, fragment in INVALID_ENV_INPUT:
+        result = cli("-o", "json", "tenant", "env", *args)
+        assert result.exit_code == 2, (args, result.stdout)
+        error = result.json()["error"]
+        assert error["code"] == "usage_error", args
+        assert fragment in error["message"], args
+        assert SECRET not in result.stdout + result.stderr
     assert sandbox.mutations() == before
     assert len(audit_commands()) == audited
     listed = cli("-o", "json", "tenant", "env", "list", "acme", "--reveal")
