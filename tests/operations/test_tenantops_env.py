@@ -257,7 +257,8 @@ def test_suspended_tenant_gets_values_without_a_deploy(cli: Cli, sandbox: Sandbo
 INVALID_ENV_INPUT = [
     (["set", "acme", SECRET], "argument 1 after the slug is not KEY=VALUE"),
     (["set", "acme", "A=1", f"x{SECRET}"], "argument 2 after the slug is not KEY=VALUE"),
-    (["set", "acme", "1BAD=x"], "invalid env var name '1BAD'"),
+    (["set", "acme", "1BAD=x"], "argument 1 after the slug has an invalid env var name"),
+    (["set", "acme", "A=1", f"{SECRET}/=x"], "argument 2 after the slug has an invalid env var name"),
     (["set", "acme", "A=1", "A=2"], "A is given more than once"),
     (["set", "acme"], "nothing to set"),
     (["set", "acme", "A=1", "--stdin", "A"], "both as KEY=VALUE and with --stdin"),

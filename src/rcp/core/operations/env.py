@@ -60,7 +60,12 @@ def parse_assignments(args: list[str]) -> dict[str, str]:
                 hint="pass KEY=VALUE, or --stdin KEY to read a secret value from stdin",
             )
         key, value = arg.split("=", 1)
-        validate_env_key(key)
+        if not _ENV_KEY.fullmatch(key):
+            # Not echoed: a mistyped secret containing '=' would otherwise be printed.
+            raise UsageError(
+                f"argument {position} after the slug has an invalid env var name: use letters, "
+                "digits, '_', '.' or '-', not starting with a digit"
+            )
         if key in values:
             raise UsageError(f"{key} is given more than once")
         values[key] = value
