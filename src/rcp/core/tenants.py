@@ -111,6 +111,26 @@ def _redact_exception(exc: BaseException, secrets: list[str]) -> None:
                 pass
 
 
+def _check_render_names_free(store: TenantStore, plan: CreatePlan) -> None:
+    """Render names are ``<slug>-<key>`` and slugs and keys share the hyphen, so tenant ``acme``
+    with key ``b-web`` and tenant ``acme-b`` with key ``web`` would both own ``acme-b-web``; the
+    lookup by name would then adopt the other tenant's resource. Refuse such a tenant."""
+    from rcp.core.models import RenderedTemplate
+
+    wanted = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
+    for other in store.list_tenants():
+        if other.slug == plan.slug:
+            continue
+        clash = sorted(wanted & {resource.name for resource in other.resources})
+        if clash:
+            raise ConflictError(
+                f"tenant {other.slug} already uses the Render name(s) {', '.join(clash)} "
+                f"that tenant {plan.slug} would need",
+                hint="choose another --slug (or another template)",
+                code="render_name_conflict",
+            )
+
+
 def _check_same_definition(existing: Tenant, plan: CreatePlan) -> None:
     differences = []
     if existing.name != plan.name:
@@ -140,9 +160,11 @@ def create_tenant(
     stop: StopFlag,
     on_locked: Callable[[], None] = lambda: None,
     failpoint: Callable[[str], None] = lambda _step: None,
+    unknown_outcome_settle: float | None = None,
 ) -> Tenant:
     """Record the tenant and provision it; an existing tenant with the same definition is
-    resumed (idempotent), or refused with ``if_exists == "fail"``."""
+    resumed (idempotent), or refused with ``if_exists == "fail"``. A new tenant whose Render
+    names another tenant already uses is refused (exit 4) before anything is written."""
     with tenant_lock(store, plan.slug, holder, wait_seconds=lock_wait) as lease:
         existing = store.get_tenant(plan.slug)
         with redacting(tenant_secrets(existing)):
@@ -158,6 +180,7 @@ def create_tenant(
                 failpoint=failpoint,
                 lease=lease,
                 existing=existing,
+                unknown_outcome_settle=unknown_outcome_settle,
             )
 
 
@@ -174,6 +197,7 @@ def _create_locked(
     failpoint: Callable[[str], None],
     lease: Lease,
     existing: Tenant | None,
+    unknown_outcome_settle: float | None,
 ) -> Tenant:
     """The create use case once the lease is held (``existing``: the record, if any)."""
     if existing is not None:
@@ -190,6 +214,8 @@ def _create_locked(
                 hint=f"finish with `rcp tenant delete {plan.slug} --yes`",
                 code="tenant_deleting",
             )
+    else:
+        _check_render_names_free(store, plan)
     on_locked()
     engine = Engine(
         store=store,
@@ -199,6 +225,8 @@ def _create_locked(
         stop=stop,
         failpoint=failpoint,
     )
+    if unknown_outcome_settle is not None:
+        engine.unknown_outcome_settle = unknown_outcome_settle
     if existing is None:
         from rcp.core.models import RenderedTemplate
 
