@@ -142,6 +142,8 @@ def test_copy_refuses_a_non_empty_target(
     error = result.json()["error"]
     assert error["code"] == "target_not_empty"
     assert "tenants: 1" in error["message"]
+    # An unmet precondition: not audited.
+    assert cli("-o", "json", "audit").json()["data"] == []
 
 
 def test_copy_to_itself_is_a_usage_error(cli: Cli, sqlite_url: str, isolated_env: Path) -> None:

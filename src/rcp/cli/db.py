@@ -124,8 +124,12 @@ def copy(
     source = app_ctx.store()
     target = open_store(to, setting="--to")
     try:
-        mark_audited(app_ctx, "db copy", None)
-        report = copy_database(source, target, target_url=to)
+        report = copy_database(
+            source,
+            target,
+            target_url=to,
+            on_ready=lambda: mark_audited(app_ctx, "db copy", None),
+        )
     finally:
         target.close()
     data = {"from": mask_url(settings.database_url), "to": mask_url(to), **report.to_json()}

@@ -358,9 +358,15 @@ def row_counts(store: SqlStore, *, raw_url: str | None = None) -> dict[str, int]
 
 
 def copy_database(
-    source: SqlStore, target: SqlStore, *, target_url: str | None = None
+    source: SqlStore,
+    target: SqlStore,
+    *,
+    target_url: str | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> CopyReport:
     """Copy every row of ``source`` into ``target`` (migrated, empty), then verify.
+
+    ``on_ready`` runs once the target is known to be empty, before anything is written.
 
     Raises ConflictError (exit 4) when the target holds any row: a copy never merges. The
     verification reads the target back and compares row counts and a checksum of every row;
@@ -376,6 +382,8 @@ def copy_database(
             hint="point --to at a new, empty database (rcp creates the schema itself)",
             code="target_not_empty",
         )
+    if on_ready is not None:
+        on_ready()  # preconditions passed: from here on the command is audited
     rows = _run(source, _read_all, snapshot=True)
     held = sorted(row["slug"] for row in rows["tenant_locks"] if row["acquired_at"] is not None)
     for row in rows["tenant_locks"]:
