@@ -258,7 +258,10 @@ INVALID_ENV_INPUT = [
     (["set", "acme", SECRET], "argument 1 after the slug is not KEY=VALUE"),
     (["set", "acme", "A=1", f"x{SECRET}"], "argument 2 after the slug is not KEY=VALUE"),
     (["set", "acme", "1BAD=x"], "argument 1 after the slug has an invalid env var name"),
-    (["set", "acme", "A=1", f"{SECRET}/=x"], "argument 2 after the slug has an invalid env var name"),
+    (
+        ["set", "acme", "A=1", f"{SECRET}/=x"],
+        "argument 2 after the slug has an invalid env var name",
+    ),
     (["set", "acme", "A=1", "A=2"], "A is given more than once"),
     (["set", "acme"], "nothing to set"),
     (["set", "acme", "A=1", "--stdin", "A"], "both as KEY=VALUE and with --stdin"),
