@@ -189,3 +189,23 @@ def test_adopt_into_existing_record_with_other_definition_is_conflict(
     error = document["error"]
     assert isinstance(error, dict)
     assert error["code"] == "tenant_conflict"
+
+
+def test_new_record_whose_render_names_another_tenant_uses_is_refused(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """Tenant `acme` adopted a service really named `acme-b-web`; a new record `acme-b` would
+    need that name for its own `web`, and a lookup by name would take acme's service."""
+    stray = sandbox.create_web_service("acme-b-web")
+    code, _ = adopt(cli, "acme", "--resource", f"web={stray}")
+    assert code == 0
+    other = sandbox.create_postgres("acme-b-db")
+    code, document = adopt(cli, "acme-b", "--resource", f"db={other}")
+    assert code == 4
+    error = document["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == "render_name_conflict"
+    assert error["message"] == (
+        "tenant acme already uses the Render name(s) acme-b-web that tenant acme-b would need"
+    )
+    assert cli("-o", "json", "tenant", "status", "acme-b").exit_code == 3

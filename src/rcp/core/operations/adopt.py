@@ -27,7 +27,12 @@ from rcp.core.models import (
     Tenant,
     TenantStatus,
 )
-from rcp.core.operations.common import Operator, journal_step, refuse_deleting
+from rcp.core.operations.common import (
+    Operator,
+    journal_step,
+    masking_secrets,
+    refuse_deleting,
+)
 from rcp.core.ports import TenantStore
 from rcp.core.provisioning import DATASTORE_READY, SERVICE_READY
 from rcp.core.tenants import get_tenant
@@ -157,7 +162,7 @@ def _check_keys(plan: AdoptPlan) -> None:
 
 def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
     store, gateway = operator.store, operator.gateway
-    with operator.locked(plan.slug) as lease:
+    with operator.locked(plan.slug) as lease, masking_secrets(store, plan.slug):
         existing = store.get_tenant(plan.slug)
         if existing is not None:
             refuse_deleting(existing, "adopt into")
@@ -172,7 +177,7 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
             )
             _check_keys(plan)
         template = RenderedTemplate.from_dict(plan.rendered)
-        _check_not_recorded_elsewhere(store, plan)
+        _check_not_recorded_elsewhere(store, plan, new_record=existing is None)
         remotes: dict[str, RemoteResource] = {}
         for key, render_id in plan.resources.items():
             spec = template.resource(key)
@@ -234,10 +239,23 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
         return get_tenant(store, plan.slug)
 
 
-def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan) -> None:
+def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan, new_record: bool) -> None:
+    """No resource may belong to two tenants (or two keys). A new record must not need Render
+    names another tenant uses (``acme`` + ``b-web`` vs ``acme-b`` + ``web``): a later lookup by
+    name would take the other tenant's resource."""
     wanted = {render_id: key for key, render_id in plan.resources.items()}
+    names = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
     # A full scan: adopt is rare and tenants number in the thousands at most.
     for other in store.list_tenants():
+        if new_record and other.slug != plan.slug:
+            clash = sorted(names & {resource.name for resource in other.resources})
+            if clash:
+                raise ConflictError(
+                    f"tenant {other.slug} already uses the Render name(s) {', '.join(clash)} "
+                    f"that tenant {plan.slug} would need",
+                    hint="choose another slug (or --template)",
+                    code="render_name_conflict",
+                )
         for resource in other.resources:
             if resource.render_id not in wanted:
                 continue

@@ -33,6 +33,7 @@ from rcp.core.operations.common import (
     Operator,
     journal_step,
     mark_for_recreation,
+    masking_secrets,
     repoint_dependents,
     template_of,
 )
@@ -201,7 +202,7 @@ def check_tenants(
 
 def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
     store, gateway = operator.store, operator.gateway
-    with operator.locked(slug) as lease:
+    with operator.locked(slug) as lease, masking_secrets(store, slug):
         tenant = get_tenant(store, slug)
         found = inspect_tenant(gateway, tenant)
         operator.on_locked()

@@ -4,7 +4,7 @@ ordering, and the recreate-through-the-journal path used by ``resume`` and ``che
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,7 @@ from rcp.core.models import (
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.core.provisioning import Engine, StopFlag, Waiting
-from rcp.core.tenants import tenant_lock
+from rcp.core.tenants import redacting, tenant_lock, tenant_secrets
 from rcp.errors import ConflictError, Interrupted, ProvisioningFailed
 
 
@@ -66,6 +66,14 @@ class Operator:
             clock=self.clock,
             failpoint=self.failpoint,
         )
+
+
+@contextmanager
+def masking_secrets(store: TenantStore, slug: str, extra: Iterable[str] = ()) -> Iterator[None]:
+    """Errors escaping the block have the tenant's env values (and ``extra``, e.g. values being
+    set) replaced by ``***``: whatever an adapter quotes, a secret is never printed."""
+    with redacting(tenant_secrets(store.get_tenant(slug)) + [value for value in extra if value]):
+        yield
 
 
 @dataclass

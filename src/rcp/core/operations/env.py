@@ -27,6 +27,7 @@ from rcp.core.operations.common import (
     Guard,
     Operator,
     effective_env,
+    masking_secrets,
     refuse_deleting,
     service_specs,
     template_of,
@@ -145,7 +146,10 @@ def set_env(
 ) -> EnvChange:
     if not values:
         raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
-    with operator.locked(slug) as lease:
+    with (
+        operator.locked(slug) as lease,
+        masking_secrets(operator.store, slug, values.values()),
+    ):
         tenant = get_tenant(operator.store, slug)
         refuse_deleting(tenant, "change the env of")
         check_service_key(tenant, service)
@@ -192,7 +196,7 @@ def unset_env(
         raise UsageError("nothing to unset: pass one or more KEY names")
     for key in keys:
         validate_env_key(key)
-    with operator.locked(slug) as lease:
+    with operator.locked(slug) as lease, masking_secrets(operator.store, slug):
         tenant = get_tenant(operator.store, slug)
         refuse_deleting(tenant, "change the env of")
         check_service_key(tenant, service)

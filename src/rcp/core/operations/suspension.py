@@ -18,6 +18,7 @@ from rcp.core.operations.common import (
     creation_order,
     journal_step,
     mark_for_recreation,
+    masking_secrets,
     refuse_deleting,
     repoint_dependents,
 )
@@ -28,7 +29,7 @@ from rcp.core.tenants import get_tenant
 def suspend_tenant(operator: Operator, slug: str) -> Tenant:
     """Suspend every recorded resource of the tenant (dependents first) → ``SUSPENDED``."""
     store, gateway, progress = operator.store, operator.gateway, operator.progress
-    with operator.locked(slug) as lease:
+    with operator.locked(slug) as lease, masking_secrets(store, slug):
         tenant = get_tenant(store, slug)
         refuse_deleting(tenant, "suspend")
         operator.on_locked()
@@ -77,7 +78,7 @@ def resume_tenant(operator: Operator, slug: str, waiting: Waiting) -> Tenant:
     """Resume every suspended resource (datastores first), recreate any that vanished, and
     wait until all are up → ``ACTIVE``. Rerunning after a timeout or signal keeps going."""
     store, gateway, progress = operator.store, operator.gateway, operator.progress
-    with operator.locked(slug) as lease:
+    with operator.locked(slug) as lease, masking_secrets(store, slug):
         tenant = get_tenant(store, slug)
         refuse_deleting(tenant, "resume")
         operator.on_locked()
