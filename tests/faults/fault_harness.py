@@ -23,13 +23,16 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 API_KEY = "rnd_faultsuiteKEY0123456789"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -414,3 +417,81 @@ def parallel(jobs: Sequence[Any], *, workers: int = 4) -> Iterator[Any]:
         futures = [pool.submit(job) for job in jobs]
         for future in futures:
             yield future.result()
+
+
+# ---------------------------------------------------------------------------------- engines
+
+
+Body = Callable[[Sandbox, Rcp], None]
+
+
+def available_engines() -> list[str]:
+    return ["sqlite", "postgres"] if os.environ.get("RCP_TEST_DATABASE_URL") else ["sqlite"]
+
+
+class EngineRunner:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self._cleanups: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def _database_url(self, engine: str) -> str:
+        if engine == "sqlite":
+            return f"sqlite:///{self.tmp_path / engine / 'rcp.db'}"
+        import psycopg
+
+        base = os.environ["RCP_TEST_DATABASE_URL"]
+        name = f"rcp_f_{uuid.uuid4().hex[:12]}"
+        admin = base.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+        def drop() -> None:
+            with psycopg.connect(admin, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        with self._lock:
+            self._cleanups.append(drop)
+        return base.rsplit("/", 1)[0] + "/" + name
+
+    def __call__(
+        self,
+        body: Body,
+        *,
+        engines: list[str] | None = None,
+        deploy_seconds: float = 0.3,
+        datastore_seconds: float = 0.3,
+    ) -> None:
+        wanted = engines or available_engines()
+        failures: list[str] = []
+
+        def one(engine: str) -> None:
+            try:
+                root = self.tmp_path / engine
+                sandbox = Sandbox(
+                    root / "render", deploy_seconds=deploy_seconds, datastore_seconds=datastore_seconds
+                )
+                with self._lock:
+                    self._cleanups.append(sandbox.close)
+                rcp = Rcp(sandbox, self._database_url(engine), engine, root / "home")
+                body(sandbox, rcp)
+            except BaseException as exc:  # noqa: BLE001 - reported with the engine's name below
+                detail = "".join(traceback.format_exception(exc))
+                failures.append(f"[{engine}] {type(exc).__name__}: {exc}\n{detail}")
+
+        threads = [threading.Thread(target=one, args=(engine,)) for engine in wanted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if "postgres" not in wanted and engines is None:
+            record("(postgres skipped: RCP_TEST_DATABASE_URL unset)", "postgres")
+        if failures:
+            pytest.fail("\n\n".join(failures), pytrace=False)
+
+    def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - cleanup must not hide the test's outcome
+                pass

@@ -5,7 +5,17 @@ from __future__ import annotations
 import signal
 import time
 
-from fault_harness import Rcp, Sandbox, converged, drain, mutations, parallel, posts_to, wait_for_text
+from fault_harness import (
+    EngineRunner,
+    Rcp,
+    Sandbox,
+    converged,
+    drain,
+    mutations,
+    parallel,
+    posts_to,
+    wait_for_text,
+)
 
 INTERNAL_NOISE = ("database is locked", "IntegrityError", "Traceback", "UniqueViolation", "deadlock")
 
@@ -24,7 +34,7 @@ def _alembic_rows(rcp: Rcp) -> list[str]:
 # ------------------------------------------------------------------------------ scenario 8
 
 
-def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(sandbox: Sandbox, rcp: Rcp) -> None:
     scenario = "8 concurrent creates, fresh database"
     runs = list(parallel([lambda: rcp("-o", "json", "tenant", "create", "race")] * 8, workers=8))
     codes = sorted(run.exit_code for run in runs)
@@ -49,7 +59,7 @@ def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(sandbox: San
     converged(scenario, sandbox, rcp, ["race"], runs=1)
 
 
-def test_eight_processes_start_on_an_unmigrated_database(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_eight_processes_start_on_an_unmigrated_database(sandbox: Sandbox, rcp: Rcp) -> None:
     """Different tenants, all at once, on a database nobody has migrated yet."""
     scenario = "8 concurrent first use, fresh database"
     slugs = [f"first{n}" for n in range(8)]
@@ -71,7 +81,7 @@ def test_eight_processes_start_on_an_unmigrated_database(sandbox: Sandbox, rcp: 
 # ------------------------------------------------------------------------------ scenario 9
 
 
-def test_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: Sandbox, rcp: Rcp) -> None:
     scenario = "9 lease expiry (SIGSTOP holder)"
     lease = {"RCP_TEST_LEASE_SECONDS": "2"}
     rcp.install_template()
@@ -106,3 +116,15 @@ def test_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: Sand
     assert sandbox.last_seq() == after_taker
     assert mutations(sandbox.requests(), after_seq=after_taker) == []
     converged(scenario, sandbox, rcp, ["paused"], runs=1)
+
+
+def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(on_engines: EngineRunner) -> None:
+    on_engines(scenario_eight_concurrent_creates_of_one_tenant_on_a_fresh_database)
+
+
+def test_eight_processes_start_on_an_unmigrated_database(on_engines: EngineRunner) -> None:
+    on_engines(scenario_eight_processes_start_on_an_unmigrated_database)
+
+
+def test_paused_holder_past_its_lease_stops_before_any_render_call(on_engines: EngineRunner) -> None:
+    on_engines(scenario_paused_holder_past_its_lease_stops_before_any_render_call)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fault_harness import Rcp, Sandbox, converged, mutations, record
+from fault_harness import EngineRunner, Rcp, Sandbox, converged, mutations, record
 
 SCENARIO = "10 delete: 404, 500s, permanent failure"
 
@@ -13,7 +13,7 @@ def _create(rcp: Rcp, slug: str) -> dict[str, str]:
     return {r["key"]: r["render_id"] for r in run.json()["data"]["resources"]}
 
 
-def test_delete_with_one_gone_and_one_failing_twice_converges(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_delete_with_one_gone_and_one_failing_twice_converges(sandbox: Sandbox, rcp: Rcp) -> None:
     ids = _create(rcp, "gone")
     # The web service was deleted out of band: its DELETE will answer 404.
     assert sandbox.api("DELETE", f"/services/{ids['web']}").status_code == 204
@@ -42,7 +42,7 @@ def test_delete_with_one_gone_and_one_failing_twice_converges(sandbox: Sandbox, 
     record(SCENARIO, rcp.engine, runs=1)
 
 
-def test_permanent_delete_failure_leaves_deleting_and_rerun_finishes(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_permanent_delete_failure_leaves_deleting_and_rerun_finishes(sandbox: Sandbox, rcp: Rcp) -> None:
     ids = _create(rcp, "stuck")
     sandbox.add_faults({"method": "DELETE", "path": "/services/*", "action": "status", "status": 503})
     run = rcp("-o", "json", "tenant", "delete", "stuck", "--yes")
@@ -62,3 +62,11 @@ def test_permanent_delete_failure_leaves_deleting_and_rerun_finishes(sandbox: Sa
     assert sorted(rerun.json()["data"]["resources_deleted"]) == sorted(ids.values())
     assert "stuck" not in rcp.tenants()
     converged(SCENARIO, sandbox, rcp, ["stuck"], runs=1)
+
+
+def test_delete_with_one_gone_and_one_failing_twice_converges(on_engines: EngineRunner) -> None:
+    on_engines(scenario_delete_with_one_gone_and_one_failing_twice_converges)
+
+
+def test_permanent_delete_failure_leaves_deleting_and_rerun_finishes(on_engines: EngineRunner) -> None:
+    on_engines(scenario_permanent_delete_failure_leaves_deleting_and_rerun_finishes)

@@ -6,7 +6,16 @@ import json
 import re
 import time
 
-from fault_harness import FULL_KEYS, Rcp, Sandbox, converged, mutations, posts_to, record
+from fault_harness import (
+    FULL_KEYS,
+    EngineRunner,
+    Rcp,
+    Sandbox,
+    converged,
+    mutations,
+    posts_to,
+    record,
+)
 
 CREATE_PATHS = ("/services", "/postgres", "/key-value")
 
@@ -32,7 +41,7 @@ def _assert_second_run_is_quiet(scenario: str, sandbox: Sandbox, rcp: Rcp, slug:
 # ------------------------------------------------------------------------------ scenario 1
 
 
-def test_lost_response_on_every_kind_of_create(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_lost_response_on_every_kind_of_create(sandbox: Sandbox, rcp: Rcp) -> None:
     """The server creates, then drops the connection: exactly one of each, with its real id."""
     rcp.install_template()
     sandbox.add_faults(
@@ -55,7 +64,7 @@ def test_lost_response_on_every_kind_of_create(sandbox: Sandbox, rcp: Rcp) -> No
 # ------------------------------------------------------------------------------ scenario 2
 
 
-def test_connect_errors_are_retried_and_read_errors_reconciled(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_connect_errors_are_retried_and_read_errors_reconciled(sandbox: Sandbox, rcp: Rcp) -> None:
     """Connect errors/timeouts never left: retried. 5xx and read timeouts on a POST may have
     acted: looked up by name, never blindly repeated."""
     rcp.install_template()
@@ -96,7 +105,7 @@ def test_connect_errors_are_retried_and_read_errors_reconciled(sandbox: Sandbox,
 # ------------------------------------------------------------------------------ scenario 3
 
 
-def test_short_retry_after_is_waited_out(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_short_retry_after_is_waited_out(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults({"method": "POST", "path": "/services", "nth": [1], "action": "rate_limit", "seconds": 1})
     started = time.monotonic()
@@ -108,7 +117,7 @@ def test_short_retry_after_is_waited_out(sandbox: Sandbox, rcp: Rcp) -> None:
     converged("3 429 short Retry-After", sandbox, rcp, ["short429"], runs=1)
 
 
-def test_long_retry_after_exits_75_and_rerun_creates_only_the_rest(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_long_retry_after_exits_75_and_rerun_creates_only_the_rest(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults({"method": "POST", "path": "/key-value", "nth": [1], "action": "rate_limit", "seconds": 3600})
     run = _create(rcp, "long429")
@@ -132,7 +141,7 @@ def test_long_retry_after_exits_75_and_rerun_creates_only_the_rest(sandbox: Sand
 # ------------------------------------------------------------------------------ scenario 4
 
 
-def test_5xx_burst_while_polling_succeeds(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_5xx_burst_while_polling_succeeds(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults(
         *(
@@ -147,7 +156,7 @@ def test_5xx_burst_while_polling_succeeds(sandbox: Sandbox, rcp: Rcp) -> None:
     converged("4 5xx burst while polling", sandbox, rcp, ["burst"], runs=1)
 
 
-def test_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults(
         {"method": "GET", "path_regex": r"/v1/services/[^/]+(/deploys)?", "action": "status", "status": 503}
@@ -172,7 +181,7 @@ def test_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rcp) -
 # ------------------------------------------------------------------------------ scenario 5
 
 
-def test_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults(
         {"method": "GET", "path_regex": r"/v1/services/[^/]+", "nth": [1], "action": "hang"},
@@ -192,3 +201,31 @@ def test_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -> No
     assert hung.seconds < 10
     assert hung.json()["error"]["code"] == "render_unreachable"
     record("5 hang / slow answers", rcp.engine, runs=1)
+
+
+def test_lost_response_on_every_kind_of_create(on_engines: EngineRunner) -> None:
+    on_engines(scenario_lost_response_on_every_kind_of_create)
+
+
+def test_connect_errors_are_retried_and_read_errors_reconciled(on_engines: EngineRunner) -> None:
+    on_engines(scenario_connect_errors_are_retried_and_read_errors_reconciled)
+
+
+def test_short_retry_after_is_waited_out(on_engines: EngineRunner) -> None:
+    on_engines(scenario_short_retry_after_is_waited_out)
+
+
+def test_long_retry_after_exits_75_and_rerun_creates_only_the_rest(on_engines: EngineRunner) -> None:
+    on_engines(scenario_long_retry_after_exits_75_and_rerun_creates_only_the_rest)
+
+
+def test_5xx_burst_while_polling_succeeds(on_engines: EngineRunner) -> None:
+    on_engines(scenario_5xx_burst_while_polling_succeeds)
+
+
+def test_persistent_503_exits_75_and_loses_nothing(on_engines: EngineRunner) -> None:
+    on_engines(scenario_persistent_503_exits_75_and_loses_nothing)
+
+
+def test_hanging_server_is_bounded_by_timeouts(on_engines: EngineRunner) -> None:
+    on_engines(scenario_hanging_server_is_bounded_by_timeouts)

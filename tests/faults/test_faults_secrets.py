@@ -8,8 +8,7 @@ import json
 import os
 import stat
 
-import pytest
-from fault_harness import Rcp, Run, Sandbox, converged, record
+from fault_harness import EngineRunner, Rcp, Run, Sandbox, converged, record
 
 SCENARIO = "11 secrets (canaries)"
 CANARY_KEY = "rnd_CANARYKEYf3e9a1c07b"
@@ -35,7 +34,7 @@ def _hits(text: str, canaries: list[str]) -> int:
     return sum(text.count(canary) for canary in canaries)
 
 
-def test_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
     canaries = [CANARY_KEY, CANARY_ENV_VALUE]
     env = {"RENDER_API_KEY": CANARY_KEY}
     if rcp.engine == "postgres":
@@ -111,8 +110,7 @@ def test_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
     converged(SCENARIO, sandbox, rcp, ["canary", "rejected"], runs=0)
 
 
-@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_credentials_file_is_private_and_a_readable_one_is_refused(sandbox: Sandbox, rcp: Rcp) -> None:
+def scenario_credentials_file_is_private_and_a_readable_one_is_refused(sandbox: Sandbox, rcp: Rcp) -> None:
     """Not about the database: SQLite only."""
     login = rcp("-vv", "auth", "login", "--with-token", input=CANARY_KEY + "\n")
     assert login.exit_code == 0, login.describe()
@@ -134,3 +132,11 @@ def test_credentials_file_is_private_and_a_readable_one_is_refused(sandbox: Sand
     hits = sum(_hits(r.stdout + r.stderr, [CANARY_KEY]) for r in runs)
     record(SCENARIO + " / credentials file", rcp.engine, runs=len(runs), canary_hits=hits)
     assert hits == 0, "\n\n".join(r.describe() for r in runs)
+
+
+def test_canaries_never_leak(on_engines: EngineRunner) -> None:
+    on_engines(scenario_canaries_never_leak)
+
+
+def test_credentials_file_is_private_and_a_readable_one_is_refused(on_engines: EngineRunner) -> None:
+    on_engines(scenario_credentials_file_is_private_and_a_readable_one_is_refused, engines=["sqlite"])
