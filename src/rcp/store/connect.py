@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+import time
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from rcp.errors import StoreError
 from rcp.store import migrate
 from rcp.store.engine import build_engine, scrub
-from rcp.store.repository import SqlStore
+from rcp.store.repository import HEARTBEAT_SECONDS, LEASE_SECONDS, SqlStore
 from rcp.store.urls import mask_url, normalise_url, sqlite_path
 
 
@@ -20,7 +22,11 @@ def open_store(
     *,
     setting: str = "RCP_DATABASE_URL",
     auto_upgrade: bool = True,
-    **store_options: Any,
+    clock: Callable[[], datetime] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    lease_seconds: float | None = None,
+    heartbeat_seconds: float | None = None,
 ) -> SqlStore:
     """Open the control-plane database at ``url``.
 
@@ -29,20 +35,30 @@ def open_store(
     ``auto_upgrade`` is False, migrates it to head under a cross-process lock.
 
     Raises ``StoreError`` (exit 6) naming ``setting``, password masked, for a malformed or
-    unreachable URL, and for a schema newer than this rcp. ``store_options`` go to ``SqlStore``
-    (clock, sleep, lease_seconds, … for tests).
+    unreachable URL, and for a schema newer than this rcp. The remaining arguments go to
+    ``SqlStore`` (tests inject clocks; ``clock=None`` means the database server's clock on
+    Postgres, the local one on SQLite). ``lease_seconds`` defaults to 30 (or the test-only
+    ``RCP_TEST_LEASE_SECONDS``), ``heartbeat_seconds`` to a third of the lease.
     """
-    test_lease = _test_lease_seconds()
-    if test_lease is not None and "lease_seconds" not in store_options:
-        store_options = {
-            **store_options,
-            "lease_seconds": test_lease,
-            "heartbeat_seconds": test_lease / 3,
-        }
+    if lease_seconds is None:
+        lease_seconds = _test_lease_seconds() or LEASE_SECONDS
+    if heartbeat_seconds is None:
+        heartbeat_seconds = (
+            HEARTBEAT_SECONDS if lease_seconds == LEASE_SECONDS else lease_seconds / 3
+        )
     normalised = normalise_url(url, setting=setting)
     sqlite_file = sqlite_path(normalised) if normalised.startswith("sqlite") else None
     engine = build_engine(normalised, url, setting=setting)
-    store = SqlStore(engine, url=url, sqlite_file=sqlite_file, **store_options)
+    store = SqlStore(
+        engine,
+        url=url,
+        sqlite_file=sqlite_file,
+        clock=clock,
+        monotonic=monotonic,
+        sleep=sleep,
+        lease_seconds=lease_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+    )
     try:
         _check_reachable(store, url, setting=setting)
         if auto_upgrade:
@@ -71,7 +87,9 @@ def _test_lease_seconds() -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise StoreError(f"{TEST_LEASE_SECONDS_ENV} must be a number of seconds, not {raw!r}") from None
+        raise StoreError(
+            f"{TEST_LEASE_SECONDS_ENV} must be a number of seconds, not {raw!r}"
+        ) from None
     if not math.isfinite(value) or value <= 0:
         raise StoreError(f"{TEST_LEASE_SECONDS_ENV} must be a positive number of seconds")
     return value

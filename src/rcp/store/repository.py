@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -548,6 +548,10 @@ class SqlStore:
                     raise on_conflict(exc) from None
                 raise self._store_error(exc) from None
             except OperationalError as exc:
+                if _is_postgres_retryable(exc) and attempt < BUSY_RETRIES:
+                    attempt += 1
+                    self._sleep(BUSY_RETRY_BASE_SECONDS * 2**attempt)
+                    continue
                 if is_sqlite_busy(exc):
                     if attempt < BUSY_RETRIES:
                         attempt += 1
@@ -781,6 +785,18 @@ def _tenant_exists(slug: str) -> ConflictError:
     )
 
 
+def _is_postgres_retryable(exc: OperationalError) -> bool:
+    """Serialization failure or deadlock: Postgres rolled the transaction back; run it again."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in {"40001", "40P01"}
+
+
 def _id(value: int | None) -> int:
     assert value is not None, "rows read back from the database always have an id"
     return value
+
+
+if TYPE_CHECKING:
+    from rcp.core.ports import TenantStore
+
+    def _implements_tenant_store(store: SqlStore) -> TenantStore:
+        return store  # mypy checks SqlStore against the Protocol here
