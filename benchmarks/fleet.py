@@ -105,13 +105,25 @@ def client_env(root: Path, url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def apply(fleet: Path, env: dict[str, str], concurrency: int) -> tuple[int, dict[str, Any], float, int]:
+def apply(
+    fleet: Path, env: dict[str, str], concurrency: int
+) -> tuple[int, dict[str, Any], float, int]:
     """Run `rcp -o json apply`; (exit code, data, wall seconds, peak RSS KiB)."""
     rss_file = fleet.with_suffix(".rss")
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", RCP_WITH_RSS, "-o", "json", "-q", "apply", str(fleet),
-         "--concurrency", str(concurrency)],
+        [
+            sys.executable,
+            "-c",
+            RCP_WITH_RSS,
+            "-o",
+            "json",
+            "-q",
+            "apply",
+            str(fleet),
+            "--concurrency",
+            str(concurrency),
+        ],
         env={**env, "RCP_BENCH_RSS": str(rss_file)},
         capture_output=True,
         text=True,
@@ -144,15 +156,24 @@ def throughput(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
     # would still send headers counting down to "0 remaining, reset in an hour", which the
     # client rightly believes.)
     with sandbox_server(
-        root, "--latency-ms", "100", "--deploy-seconds", "2", "--datastore-seconds", "2",
-        "--rate-window-scale", NOT_BINDING,
+        root,
+        "--latency-ms",
+        "100",
+        "--deploy-seconds",
+        "2",
+        "--datastore-seconds",
+        "2",
+        "--rate-window-scale",
+        NOT_BINDING,
     ) as url:
         env = client_env(root, url, RCP_RATE_WINDOW_SCALE=NOT_BINDING)
         code, single, _, _ = apply(fleet_file(root / "one.yaml", "solo", 1), env, 1)
         assert code == 0, single
         critical_path = single["results"][0]["seconds"]
         before = len(request_log(url))
-        code, data, wall, rss = apply(fleet_file(root / "fleet.yaml", "tenant", tenants), env, concurrency)
+        code, data, wall, rss = apply(
+            fleet_file(root / "fleet.yaml", "tenant", tenants), env, concurrency
+        )
         assert code == 0, data["results"]
         requests = request_log(url)[before:]
     apply_seconds = data["seconds"]
@@ -175,14 +196,24 @@ def throughput(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
 
 def rate_limited(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
     with sandbox_server(
-        root, "--latency-ms", "100", "--deploy-seconds", "2", "--datastore-seconds", "2",
-        "--rate-limits", "render", "--rate-window-scale", "1/360",
+        root,
+        "--latency-ms",
+        "100",
+        "--deploy-seconds",
+        "2",
+        "--datastore-seconds",
+        "2",
+        "--rate-limits",
+        "render",
+        "--rate-window-scale",
+        "1/360",
     ) as url:
         env = client_env(root, url, RCP_RATE_WINDOW_SCALE="1/360")
         code, data, wall, rss = apply(fleet_file(root / "rl.yaml", "rl", tenants), env, concurrency)
         requests = request_log(url)
     creates = [
-        r for r in requests
+        r
+        for r in requests
         if r["method"] == "POST" and r["path"] in ("/v1/services", "/v1/postgres", "/v1/key-value")
     ]
     done = [seconds_of(r["at"]) for r in creates if r["status"] == 201]
@@ -204,10 +235,18 @@ def rate_limited(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
 
 def hourly(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
     with sandbox_server(
-        root, "--latency-ms", "100", "--deploy-seconds", "2", "--datastore-seconds", "2",
+        root,
+        "--latency-ms",
+        "100",
+        "--deploy-seconds",
+        "2",
+        "--datastore-seconds",
+        "2",
     ) as url:
         env = client_env(root, url)
-        code, data, wall, _ = apply(fleet_file(root / "hourly.yaml", "hr", tenants), env, concurrency)
+        code, data, wall, _ = apply(
+            fleet_file(root / "hourly.yaml", "hr", tenants), env, concurrency
+        )
         requests = request_log(url)
     outcomes = Counter(r["outcome"] for r in data["results"])
     retry = next((r["retry_at"] for r in data["results"] if r["retry_at"]), None)
@@ -241,11 +280,15 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         return
     t = figures["throughput"]
-    print(f"Throughput: {t['tenants']} tenants (default template), concurrency {t['concurrency']}, "
-          "100 ms latency, 2 s readiness, limits not binding")
+    print(
+        f"Throughput: {t['tenants']} tenants (default template), concurrency {t['concurrency']}, "
+        "100 ms latency, 2 s readiness, limits not binding"
+    )
     print(f"  one tenant's critical path  {t['critical_path_s']:6.2f} s (a single-tenant apply)")
     print(f"  ideal ⌈{t['tenants']}/{t['concurrency']}⌉ × path      {t['ideal_s']:6.2f} s")
-    print(f"  apply wall time             {t['apply_s']:6.2f} s  (process: {t['process_wall_s']:.2f} s)")
+    print(
+        f"  apply wall time             {t['apply_s']:6.2f} s  (process: {t['process_wall_s']:.2f} s)"
+    )
     print(f"  ratio                       {t['ratio']:6.2f}    (target ≤ 1.3)")
     print(f"  requests per tenant         {t['requests_per_tenant']:6.2f}    (target ≤ 12)")
     for request, count in t["breakdown_per_tenant"].items():
@@ -253,15 +296,21 @@ def main() -> None:
     print(f"  peak memory (apply process) {t['peak_rss_mib']:6.1f} MiB")
     if "rate_limited" in figures:
         r = figures["rate_limited"]
-        print(f"Rate-limited: {r['tenants']} tenants = {r['creations']} creations, sandbox and client "
-              "at 20 creations per 10 s")
-        print(f"  exit {r['exit_code']}; apply {r['apply_s']:.2f} s; creates spanned "
-              f"{r['creates_span_s']:.1f} s, i.e. {r['windows']} windows (target ≈ 3); "
-              f"answered 429s: {r['answered_429']} (target ≤ 1)")
+        print(
+            f"Rate-limited: {r['tenants']} tenants = {r['creations']} creations, sandbox and client "
+            "at 20 creations per 10 s"
+        )
+        print(
+            f"  exit {r['exit_code']}; apply {r['apply_s']:.2f} s; creates spanned "
+            f"{r['creates_span_s']:.1f} s, i.e. {r['windows']} windows (target ≈ 3); "
+            f"answered 429s: {r['answered_429']} (target ≤ 1)"
+        )
         h = figures["hourly"]
-        print(f"Render's hourly limit: {h['tenants']} tenants → exit {h['exit_code']} in "
-              f"{h['process_wall_s']:.1f} s: {h['created']} created, {h['deferred']} deferred "
-              f"(rerun after {h['retry_at']}), answered 429s: {h['answered_429']}")
+        print(
+            f"Render's hourly limit: {h['tenants']} tenants → exit {h['exit_code']} in "
+            f"{h['process_wall_s']:.1f} s: {h['created']} created, {h['deferred']} deferred "
+            f"(rerun after {h['retry_at']}), answered 429s: {h['answered_429']}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ def fleet_env(sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> d
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def fleet_cli(
-    request: pytest.FixtureRequest, cli: Cli, fleet_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    cli: Cli,
+    fleet_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Cli:
     if request.param == "postgres":
         monkeypatch.setenv("RCP_DATABASE_URL", request.getfixturevalue("fresh_postgres_url"))

@@ -33,7 +33,8 @@ def sandbox_dump(data_dir: Path) -> dict[str, Any]:
     from rcp.sandbox import SandboxSettings, SandboxTransport
 
     transport = SandboxTransport(
-        data_dir / "sandbox" / "render.db", SandboxSettings.from_env({"RCP_SANDBOX_RATE_LIMITS": "off"})
+        data_dir / "sandbox" / "render.db",
+        SandboxSettings.from_env({"RCP_SANDBOX_RATE_LIMITS": "off"}),
     )
     with httpx.Client(transport=transport, base_url="http://sandbox.rcp") as client:
         response = client.get("/__sandbox/state")

@@ -209,7 +209,9 @@ tenants:
 def test_dropping_an_override_restores_the_template_value(
     cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path
 ) -> None:
-    fleet = write_fleet("tenants:\n  - name: Acme\n    env: {DATABASE_URL: postgres://elsewhere/x}\n")
+    fleet = write_fleet(
+        "tenants:\n  - name: Acme\n    env: {DATABASE_URL: postgres://elsewhere/x}\n"
+    )
     assert cli("apply", str(fleet)).exit_code == 0
     world = sandbox_dump(isolated_env / "data")
     assert env_of(world, "acme-web")["DATABASE_URL"] == "postgres://elsewhere/x"
@@ -269,10 +271,13 @@ def test_a_failed_deploy_and_a_busy_tenant_exit_5_with_the_list(
     assert cli("plan", str(fleet)).exit_code == 0  # creates the database
     store = open_store(f"sqlite:///{tmp_path / 'data' / 'sandbox' / 'rcp.db'}")
     lease = store.acquire_lock(
-        "beta", LockHolder(actor="someone", host=socket.gethostname(), pid=os.getppid(), command="rcp x")
+        "beta",
+        LockHolder(actor="someone", host=socket.gethostname(), pid=os.getppid(), command="rcp x"),
     )
     rules = tmp_path / "faults.json"
-    rules.write_text(json.dumps([{"method": "POST", "path": "/services", "nth": [1], "action": "fail_deploy"}]))
+    rules.write_text(
+        json.dumps([{"method": "POST", "path": "/services", "nth": [1], "action": "fail_deploy"}])
+    )
     monkeypatch.setenv("RCP_SANDBOX_FAULTS", str(rules))
     try:
         code, data, stderr = apply_json(cli, str(fleet), "-c", "1")
@@ -288,7 +293,10 @@ def test_a_failed_deploy_and_a_busy_tenant_exit_5_with_the_list(
     assert results["beta"]["error_code"] == "tenant_locked"
     assert "someone" in results["beta"]["error"]
     assert (results["gamma"]["outcome"], results["gamma"]["exit_code"]) == ("created", 0)
-    assert "2 of 3 tenants did not converge: acme (provisioning_failed), beta (tenant_locked)" in stderr
+    assert (
+        "2 of 3 tenants did not converge: acme (provisioning_failed), beta (tenant_locked)"
+        in stderr
+    )
     # The failed tenant is still a difference: the next plan resumes it, the rest are done.
     monkeypatch.delenv("RCP_SANDBOX_FAULTS")
     plan = cli("-o", "json", "plan", str(fleet)).json()["data"]
@@ -307,7 +315,10 @@ def test_prune_needs_yes_without_a_terminal_then_deletes(
     fleet.write_text("tenants:\n  - name: Acme\n")
 
     plan = fleet_cli("plan", str(fleet))
-    assert "1 recorded tenants are not in the file and stay as they are (--prune deletes them): beta" in plan.stdout
+    assert (
+        "1 recorded tenants are not in the file and stay as they are (--prune deletes them): beta"
+        in plan.stdout
+    )
     assert fleet_cli("-o", "json", "plan", str(fleet)).json()["data"]["unmanaged"] == ["beta"]
     kept = fleet_cli("-o", "json", "apply", str(fleet))
     assert kept.exit_code == 0 and kept.json()["data"]["summary"]["delete"] == 0
@@ -341,7 +352,9 @@ def test_creates_beyond_the_hourly_budget_are_deferred_with_exit_75(
     code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
     assert code == 75
     results = results_by_slug(data)
-    assert [s for s, r in results.items() if r["outcome"] == "created"] == [f"t{i:02d}" for i in range(10)]
+    assert [s for s, r in results.items() if r["outcome"] == "created"] == [
+        f"t{i:02d}" for i in range(10)
+    ]
     assert results["t10"]["outcome"] == "deferred"
     assert results["t10"]["exit_code"] == 75
     assert results["t10"]["retry_at"].endswith("Z")
@@ -359,7 +372,7 @@ def test_creates_beyond_the_hourly_budget_are_deferred_with_exit_75(
     code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
     assert code == 75
     assert results_by_slug(data)["t10"]["outcome"] == "deferred"
-    refused = [r for r in sandbox_requests(isolated_env / "data")[len(requests):] if r[2] == 429]
+    refused = [r for r in sandbox_requests(isolated_env / "data")[len(requests) :] if r[2] == 429]
     assert len(refused) == 1
 
 

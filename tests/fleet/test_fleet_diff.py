@@ -157,7 +157,9 @@ def test_removing_an_override_of_a_template_reference_restores_the_reference(
     (env,) = change.env_updates
     assert [var.key for var in env.resolve] == ["DATABASE_URL"]
     assert env.set == {} and env.unset == []
-    assert change.details == [{"change": "env", "resource": "web", "from_template": ["DATABASE_URL"]}]
+    assert change.details == [
+        {"change": "env", "resource": "web", "from_template": ["DATABASE_URL"]}
+    ]
 
 
 def test_a_new_template_resource_is_created_and_a_dropped_one_deleted(tmp_path: Path) -> None:
@@ -166,10 +168,20 @@ def test_a_new_template_resource_is_created_and_a_dropped_one_deleted(tmp_path: 
     grown = diff_tenant(with_worker, recorded_from(without))
     assert grown.action == "update"
     assert grown.creates == [("jobs", ResourceKind.SERVICE)]
-    assert {"change": "create_resource", "resource": "jobs", "type": "background_worker", "plan": "starter"} in grown.details
+    assert {
+        "change": "create_resource",
+        "resource": "jobs",
+        "type": "background_worker",
+        "plan": "starter",
+    } in grown.details
     shrunk = diff_tenant(without, recorded_from(with_worker))
     assert shrunk.removed_resources == ["jobs"]
-    assert {"change": "delete_resource", "resource": "jobs", "type": "background_worker", "render_id": "srv-jobs"} in shrunk.details
+    assert {
+        "change": "delete_resource",
+        "resource": "jobs",
+        "type": "background_worker",
+        "render_id": "srv-jobs",
+    } in shrunk.details
 
 
 def test_record_fields_are_differences(tmp_path: Path) -> None:
@@ -206,7 +218,9 @@ def test_an_unfinished_tenant_is_resumed(tmp_path: Path, status: TenantStatus) -
 def test_a_tenant_being_deleted_is_blocked(tmp_path: Path) -> None:
     wanted = desired(tmp_path)
     change = diff_tenant(wanted, recorded_from(wanted, TenantStatus.DELETING))
-    assert change.action == "update" and change.blocked and "rcp tenant delete acme" in change.blocked
+    assert (
+        change.action == "update" and change.blocked and "rcp tenant delete acme" in change.blocked
+    )
 
 
 def test_prune_deletes_strays_and_otherwise_reports_them(tmp_path: Path) -> None:
@@ -224,7 +238,17 @@ def test_prune_deletes_strays_and_otherwise_reports_them(tmp_path: Path) -> None
         "slug": "old-customer",
         "action": "delete",
         "details": [
-            {"change": "delete_resource", "resource": "db", "type": "postgres", "render_id": "dpg-db"},
-            {"change": "delete_resource", "resource": "web", "type": "web_service", "render_id": "srv-web"},
+            {
+                "change": "delete_resource",
+                "resource": "db",
+                "type": "postgres",
+                "render_id": "dpg-db",
+            },
+            {
+                "change": "delete_resource",
+                "resource": "web",
+                "type": "web_service",
+                "render_id": "srv-web",
+            },
         ],
     }

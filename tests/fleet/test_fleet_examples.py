@@ -92,7 +92,11 @@ def test_the_workflow_steps_run_against_the_sandbox(tmp_path: Path, isolated_env
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
     }
     steps = {
-        job: next(step["run"] for step in spec["steps"] if "rcp" in step.get("run", "") and "pip" not in step["run"])
+        job: next(
+            step["run"]
+            for step in spec["steps"]
+            if "rcp" in step.get("run", "") and "pip" not in step["run"]
+        )
         for job, spec in workflow()["jobs"].items()
     }
     planned = run_step(steps["plan"], repo, env)

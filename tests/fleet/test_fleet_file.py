@@ -127,7 +127,10 @@ def test_named_templates_come_from_the_config_dir(tmp_path: Path) -> None:
             "tenants:\n  - name: Acme\n  - name: acme\n",
             "tenants[1]: duplicate slug 'acme' (also tenants[0])",
         ),
-        ("tenants:\n  - name: Acme\n    template: nope\n", "tenants[0] (acme): unknown template 'nope'"),
+        (
+            "tenants:\n  - name: Acme\n    template: nope\n",
+            "tenants[0] (acme): unknown template 'nope'",
+        ),
         (
             "tenants:\n  - name: Acme\n    template: missing.yaml\n",
             "tenants[0] (acme): template file not found",

@@ -44,7 +44,9 @@ class FakeClock:
             self.now += seconds
 
 
-def limiter(clock: FakeClock, limits: RateLimits | None = None, max_wait: float = 60.0) -> RateLimiter:
+def limiter(
+    clock: FakeClock, limits: RateLimits | None = None, max_wait: float = 60.0
+) -> RateLimiter:
     return RateLimiter(
         limits,
         clock=clock,
@@ -89,7 +91,11 @@ def test_forecast_predicts_slots_in_order_without_taking_them() -> None:
 def test_forecast_honours_a_server_reported_empty_bucket() -> None:
     clock = FakeClock()
     rl = limiter(clock)
-    rl.observe("POST", "/services", {"Ratelimit-Limit": "20", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "1800"})
+    rl.observe(
+        "POST",
+        "/services",
+        {"Ratelimit-Limit": "20", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "1800"},
+    )
     assert rl.forecast([("POST", "/postgres")]) == [1800.0]
 
 
@@ -109,7 +115,11 @@ def test_a_caller_woken_for_its_slot_also_waits_for_a_reset_render_reported_mean
             rl.observe(
                 "POST",
                 "/services",
-                {"Ratelimit-Limit": "1", "Ratelimit-Remaining": "0", "Ratelimit-Reset": str(seconds + 1.5)},
+                {
+                    "Ratelimit-Limit": "1",
+                    "Ratelimit-Remaining": "0",
+                    "Ratelimit-Reset": str(seconds + 1.5),
+                },
             )
         real_sleep(seconds)
 
@@ -148,14 +158,18 @@ def test_bad_window_scales_are_refused(text: str) -> None:
 
 def test_the_client_reads_its_scale_or_the_in_process_sandbox_one() -> None:
     assert limits_from_env({}).create == BucketLimit(20, 3600.0)
-    assert limits_from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"}).create == BucketLimit(20, 10.0)
+    assert limits_from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"}).create == BucketLimit(
+        20, 10.0
+    )
     both = {"RCP_RATE_WINDOW_SCALE": "0.5", "RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"}
     assert limits_from_env(both).get == BucketLimit(400, 30.0)
     assert limits_from_env({"RCP_RATE_WINDOW_SCALE": "soon"}).create == BucketLimit(20, 3600.0)
 
 
 def test_the_sandbox_scales_its_windows() -> None:
-    assert SandboxSettings.from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"}).rate_window_scale == pytest.approx(1 / 360)
+    assert SandboxSettings.from_env(
+        {"RCP_SANDBOX_RATE_WINDOW_SCALE": "1/360"}
+    ).rate_window_scale == pytest.approx(1 / 360)
     with pytest.raises(SandboxSettingsError, match="RCP_SANDBOX_RATE_WINDOW_SCALE"):
         SandboxSettings.from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "0"})
     bucket = sandbox_bucket_for("POST", "/postgres", window_scale=1 / 360)
@@ -222,7 +236,9 @@ class SlowCreates:
         self._lock = threading.Lock()
         self.first_done = threading.Event()
 
-    def create(self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]) -> RemoteResource:
+    def create(
+        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+    ) -> RemoteResource:
         with self._lock:
             self.running += 1
             self.most = max(self.most, self.running)
@@ -230,7 +246,13 @@ class SlowCreates:
         threading.Event().wait(0.05)
         with self._lock:
             self.running -= 1
-        return RemoteResource(kind=kind, render_id=f"id-{body['name']}", name=body["name"], type="web_service", state="live")
+        return RemoteResource(
+            kind=kind,
+            render_id=f"id-{body['name']}",
+            name=body["name"],
+            type="web_service",
+            state="live",
+        )
 
 
 def test_the_first_create_goes_out_alone_then_the_rest_in_parallel() -> None:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 FileArgument = Annotated[
     Path,
-    typer.Argument(help="Fleet file (YAML): a tenants list of {name, slug, template, plugin_repo, env}."),
+    typer.Argument(
+        help="Fleet file (YAML): a tenants list of {name, slug, template, plugin_repo, env}."
+    ),
 ]
 PruneOption = Annotated[
     bool, typer.Option("--prune", help="Delete recorded tenants that the file does not list.")
@@ -60,7 +62,11 @@ def _describe_detail(detail: dict[str, Any]) -> str:
         return f"update {resource}: " + "; ".join(parts)
     if change == "env":
         parts = []
-        for label, field in (("set", "set"), ("from template", "from_template"), ("unset", "unset")):
+        for label, field in (
+            ("set", "set"),
+            ("from template", "from_template"),
+            ("unset", "unset"),
+        ):
             if detail.get(field):
                 parts.append(f"{label} {', '.join(detail[field])}")
         where = f" on {resource}" if resource else ""

@@ -171,7 +171,6 @@ def schedule(changes: list[TenantChange], forecast: CreateForecast, budget: floa
     return Schedule(admitted, deferred, done_in, resume_in, needed)
 
 
-
 class FirstCreateGate:
     """The applier's view of Render: every call passes through, except that the fleet's first
     create goes out alone. Until its answer arrives the limiter knows nothing of Render's
@@ -302,7 +301,12 @@ class FleetApplier:
     ) -> TenantResult:
         error = self._retry_later(change, resume_in or 0.0)
         return TenantResult(
-            change.slug, "deferred", error.exit_code, error.message, error.code, retry_at=error.retry_at
+            change.slug,
+            "deferred",
+            error.exit_code,
+            error.message,
+            error.code,
+            retry_at=error.retry_at,
         )
 
     def _run_one(self, change: TenantChange, total: int) -> TenantResult:
@@ -401,7 +405,9 @@ class FleetApplier:
 
         desired = change.desired
         assert desired is not None
-        with tenant_lock(self.store, change.slug, self.holder, wait_seconds=self.lock_wait) as lease:
+        with tenant_lock(
+            self.store, change.slug, self.holder, wait_seconds=self.lock_wait
+        ) as lease:
             existing = self.store.get_tenant(change.slug)
             if existing is not None:
                 # Created by someone else since the plan: converge it like any recorded tenant.
@@ -430,7 +436,9 @@ class FleetApplier:
     def _update(self, change: TenantChange) -> str:
         from rcp.core.tenants import tenant_lock
 
-        with tenant_lock(self.store, change.slug, self.holder, wait_seconds=self.lock_wait) as lease:
+        with tenant_lock(
+            self.store, change.slug, self.holder, wait_seconds=self.lock_wait
+        ) as lease:
             recorded = self.store.get_tenant(change.slug)
             assert change.desired is not None
             if recorded is None:
@@ -481,7 +489,9 @@ class FleetApplier:
                 self.gateway.update_service(resource.render_id, update.patch)
                 deploys.append(update.key)
             else:
-                remote = self.gateway.update_datastore(update.kind, resource.render_id, update.patch)
+                remote = self.gateway.update_datastore(
+                    update.kind, resource.render_id, update.patch
+                )
                 resource.state = remote.state
                 self.store.save_resource(tenant.slug, resource, lease=lease)
             self._journal(lease, tenant, resource, "update", "done", ",".join(update.changed))
@@ -576,7 +586,9 @@ class FleetApplier:
                 self.progress.event(
                     tenant.slug,
                     key,
-                    f"deleted {resource.render_id}" if gone else f"{resource.render_id} already gone",
+                    f"deleted {resource.render_id}"
+                    if gone
+                    else f"{resource.render_id} already gone",
                     "deleted",
                 )
             self.store.remove_resource(tenant.slug, key, lease=lease)

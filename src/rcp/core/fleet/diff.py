@@ -105,7 +105,9 @@ class TenantChange:
     @property
     def unsupported(self) -> list[str]:
         return [
-            f"{update.key}.{path}" for update in self.resource_updates for path in update.unsupported
+            f"{update.key}.{path}"
+            for update in self.resource_updates
+            for path in update.unsupported
         ]
 
 
@@ -147,7 +149,12 @@ def compute_plan(fleet: FleetFile, recorded: list[Tenant], *, prune: bool) -> Fl
     for slug in strays:
         tenant = by_slug[slug]
         details = [
-            {"change": "delete_resource", "resource": r.key, "type": r.type, "render_id": r.render_id}
+            {
+                "change": "delete_resource",
+                "resource": r.key,
+                "type": r.type,
+                "render_id": r.render_id,
+            }
             for r in tenant.resources
         ]
         changes.append(TenantChange(slug=slug, action="delete", recorded=tenant, details=details))
@@ -167,9 +174,7 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
     change = TenantChange(slug=desired.slug, action="noop", desired=desired, recorded=recorded)
     if recorded.status == TenantStatus.DELETING:
         change.action = "update"
-        change.blocked = (
-            f"tenant {desired.slug} is being deleted; finish with `rcp tenant delete {desired.slug} --yes`"
-        )
+        change.blocked = f"tenant {desired.slug} is being deleted; finish with `rcp tenant delete {desired.slug} --yes`"
         change.details.append({"change": "blocked", "reason": "being deleted"})
         return change
     _diff_record(desired, recorded, change)
@@ -212,8 +217,11 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
             )
     _diff_env(desired, recorded, old, change)
     incomplete = [
-        r.key for r in recorded.resources if r.key in {s.key for s in template.resources}
-        and r.render_id and r.state not in READY_STATES
+        r.key
+        for r in recorded.resources
+        if r.key in {s.key for s in template.resources}
+        and r.render_id
+        and r.state not in READY_STATES
     ]
     if recorded.status in (TenantStatus.PROVISIONING, TenantStatus.ERROR) or (
         recorded.status == TenantStatus.ACTIVE
@@ -228,12 +236,10 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
                 "not_ready": incomplete,
             }
         )
-    if (
-        change.details
-        or change.record_changed
-        or change.creates
-        or change.removed_resources
-    ):
+    if change.record_changed and not change.details and not change.creates:
+        # e.g. an override moved from every service to the only one: Render keeps its values.
+        change.details.append({"change": "record", "reason": "stored definition only"})
+    if change.details or change.creates or change.removed_resources:
         change.action = "update"
     if recorded.status == TenantStatus.SUSPENDED and change.action == "update":
         change.details.append(
@@ -243,7 +249,12 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
 
 
 def _create_detail(spec: ResourceSpec) -> dict[str, Any]:
-    return {"change": "create_resource", "resource": spec.key, "type": spec.render_type, "plan": spec.plan}
+    return {
+        "change": "create_resource",
+        "resource": spec.key,
+        "type": spec.render_type,
+        "plan": spec.plan,
+    }
 
 
 def _diff_record(desired: DesiredTenant, recorded: Tenant, change: TenantChange) -> None:
@@ -326,9 +337,7 @@ def effective_env(
     merged.update(overrides.get(ALL_SERVICES, {}))
     merged.update(overrides.get(spec.key, {}))
     literal.update(merged)
-    sourced = {
-        var.key: var for var in spec.env if var.value is None and var.key not in literal
-    }
+    sourced = {var.key: var for var in spec.env if var.value is None and var.key not in literal}
     return {k: v for k, v in literal.items() if v is not None}, sourced
 
 
