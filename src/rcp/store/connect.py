@@ -7,12 +7,13 @@ import os
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from rcp.errors import StoreError
 from rcp.store import migrate
-from rcp.store.engine import build_engine, scrub
+from rcp.store.engine import build_engine, is_sqlite_busy, scrub
 from rcp.store.repository import HEARTBEAT_SECONDS, LEASE_SECONDS, SqlStore
 from rcp.store.urls import mask_url, normalise_url, sqlite_path
 
@@ -96,15 +97,30 @@ def _test_lease_seconds() -> float | None:
 
 
 def _check_reachable(store: SqlStore, url: str, *, setting: str) -> None:
-    try:
-        with store.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except SQLAlchemyError as exc:
-        reason = _first_line(scrub(str(getattr(exc, "orig", None) or exc), url))
-        raise StoreError(
-            f"cannot connect to the database of {setting} ({mask_url(url)}): {reason}",
-            hint=f"check {setting} and that the database server is running",
-        ) from None
+    # SQLite: the first connection may switch a brand-new file to WAL while other processes
+    # do the same; a "database is locked" there is contention, not an unreachable database.
+    for attempt in range(CONNECT_BUSY_RETRIES + 1):
+        try:
+            with store.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return
+        except SQLAlchemyError as exc:
+            if is_sqlite_busy(exc) and attempt < CONNECT_BUSY_RETRIES:
+                store.engine.dispose()  # drop the half-configured connection
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            _raise_unreachable(exc, url, setting=setting)
+
+
+CONNECT_BUSY_RETRIES = 5
+
+
+def _raise_unreachable(exc: SQLAlchemyError, url: str, *, setting: str) -> NoReturn:
+    reason = _first_line(scrub(str(getattr(exc, "orig", None) or exc), url))
+    raise StoreError(
+        f"cannot connect to the database of {setting} ({mask_url(url)}): {reason}",
+        hint=f"check {setting} and that the database server is running",
+    ) from None
 
 
 def _first_line(text: str) -> str:
