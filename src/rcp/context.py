@@ -128,11 +128,15 @@ class AppContext:
             self._store = None
 
 
-SECRET_FLAGS = {"--with-token", "--token", "--api-key"}
+# Options whose value may carry a secret (a webhook URL often holds a token in its path).
+SECRET_VALUE_FLAGS = {"--notify", "--token", "--api-key"}
 
 
 def redact_argv(argv: list[str]) -> list[str]:
-    """The command line for the audit log: values of env assignments and secret flags hidden."""
+    """The command line for the audit log and lock holder: values of env assignments and of
+    secret-bearing options hidden, passwords in URLs masked."""
+    from rcp.settings import mask_url
+
     redacted: list[str] = []
     hide_next = False
     in_env_set = "env" in argv and "set" in argv
@@ -141,17 +145,18 @@ def redact_argv(argv: list[str]) -> list[str]:
             redacted.append("***")
             hide_next = False
             continue
-        if arg in SECRET_FLAGS:
+        if arg in SECRET_VALUE_FLAGS:
             redacted.append(arg)
             hide_next = True
             continue
-        if "=" in arg and not arg.startswith("-") and in_env_set:
-            key = arg.split("=", 1)[0]
-            redacted.append(f"{key}=***")
+        flag, equals, _value = arg.partition("=")
+        if equals and flag in SECRET_VALUE_FLAGS:
+            redacted.append(f"{flag}=***")
             continue
-        if arg.startswith(("postgres://", "postgresql://", "--to=")) or "://" in arg and "@" in arg:
-            from rcp.settings import mask_url
-
+        if equals and in_env_set and not arg.startswith("-"):
+            redacted.append(f"{flag}=***")
+            continue
+        if "://" in arg:
             redacted.append(mask_url(arg))
             continue
         redacted.append(arg)
