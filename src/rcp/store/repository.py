@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -205,7 +205,7 @@ class SqlStore:
             query = select(TenantRow).order_by(col(TenantRow.slug))
             if status is not None:
                 query = query.where(col(TenantRow.status) == str(status))
-            return [self._load_tenant(session, row) for row in session.exec(query).all()]
+            return self._load_tenants(session, session.exec(query).all())
 
         return self._transaction(work)
 
@@ -701,36 +701,48 @@ class SqlStore:
 
     @staticmethod
     def _load_tenant(session: Session, row: TenantRow) -> Tenant:
-        resources = session.exec(
-            select(TenantResourceRow)
-            .where(col(TenantResourceRow.tenant_id) == row.id)
-            .order_by(col(TenantResourceRow.id))
-        ).all()
-        return Tenant(
-            id=row.id,
-            name=row.name,
-            slug=row.slug,
-            status=TenantStatus(row.status),
-            template=row.template,
-            rendered_template=row.rendered_template,
-            custom_plugin_repo=row.custom_plugin_repo,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            last_error=row.last_error,
-            env_overrides=row.env_overrides,
-            resources=[
-                Resource(
-                    key=res.key,
-                    type=res.type,
-                    name=res.name,
-                    render_id=res.render_id,
-                    state=res.state,
-                    url=res.url,
-                    deploy_id=res.deploy_id,
+        return SqlStore._load_tenants(session, [row])[0]
+
+    @staticmethod
+    def _load_tenants(session: Session, rows: Sequence[TenantRow]) -> list[Tenant]:
+        """Tenants with their resources (in creation order), in one query for all resources."""
+        ids = [row.id for row in rows]
+        resources_by_tenant: dict[int | None, list[Resource]] = {tenant_id: [] for tenant_id in ids}
+        if ids:
+            resource_rows = session.exec(
+                select(TenantResourceRow)
+                .where(col(TenantResourceRow.tenant_id).in_(ids))
+                .order_by(col(TenantResourceRow.id))
+            ).all()
+            for res in resource_rows:
+                resources_by_tenant[res.tenant_id].append(
+                    Resource(
+                        key=res.key,
+                        type=res.type,
+                        name=res.name,
+                        render_id=res.render_id,
+                        state=res.state,
+                        url=res.url,
+                        deploy_id=res.deploy_id,
+                    )
                 )
-                for res in resources
-            ],
-        )
+        return [
+            Tenant(
+                id=row.id,
+                name=row.name,
+                slug=row.slug,
+                status=TenantStatus(row.status),
+                template=row.template,
+                rendered_template=row.rendered_template,
+                custom_plugin_repo=row.custom_plugin_repo,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                last_error=row.last_error,
+                env_overrides=row.env_overrides,
+                resources=resources_by_tenant[row.id],
+            )
+            for row in rows
+        ]
 
 
 def _at_second(moment: datetime | None) -> str | None:
