@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rcp.core.fleet.diff import FleetPlan, TenantChange, diff_tenant
+from rcp.core.fleet.spec import DesiredTenant
 from rcp.core.models import (
     Lease,
     LockHolder,
@@ -388,6 +389,8 @@ class FleetApplier:
     def _delete(self, change: TenantChange) -> str:
         from rcp.core.tenants import delete_tenant
 
+        if self.store.get_tenant(change.slug) is None:
+            return "noop"  # deleted by someone else since the plan
         delete_tenant(
             store=self.store,
             gateway=self.gateway,
@@ -412,42 +415,42 @@ class FleetApplier:
             if existing is not None:
                 # Created by someone else since the plan: converge it like any recorded tenant.
                 return self._update_locked(diff_tenant(desired, existing), lease)
-            rendered = desired.template
-            tenant = self.store.insert_tenant(
-                Tenant(
-                    name=desired.name,
-                    slug=desired.slug,
-                    status=TenantStatus.PROVISIONING,
-                    template=desired.template_name,
-                    rendered_template=desired.rendered,
-                    custom_plugin_repo=desired.plugin_repo,
-                    env_overrides={k: dict(v) for k, v in desired.env_overrides.items()},
-                    resources=[
-                        Resource(key=s.key, type=s.render_type, name=s.name)
-                        for s in rendered.resources
-                    ],
-                ),
-                lease=lease,
-            )
-            self.progress.event(change.slug, None, "recorded; provisioning", "PROVISIONING")
-            self._engine(lease).provision(tenant, self.waiting)
+            return self._create_locked(desired, lease)
+
+    def _create_locked(self, desired: DesiredTenant, lease: Lease) -> str:
+        rendered = desired.template
+        tenant = self.store.insert_tenant(
+            Tenant(
+                name=desired.name,
+                slug=desired.slug,
+                status=TenantStatus.PROVISIONING,
+                template=desired.template_name,
+                rendered_template=desired.rendered,
+                custom_plugin_repo=desired.plugin_repo,
+                env_overrides={k: dict(v) for k, v in desired.env_overrides.items()},
+                resources=[
+                    Resource(key=s.key, type=s.render_type, name=s.name) for s in rendered.resources
+                ],
+            ),
+            lease=lease,
+        )
+        self.progress.event(desired.slug, None, "recorded; provisioning", "PROVISIONING")
+        self._engine(lease).provision(tenant, self.waiting)
         return "created"
 
     def _update(self, change: TenantChange) -> str:
         from rcp.core.tenants import tenant_lock
 
+        desired = change.desired
+        assert desired is not None
         with tenant_lock(
             self.store, change.slug, self.holder, wait_seconds=self.lock_wait
         ) as lease:
-            recorded = self.store.get_tenant(change.slug)
-            assert change.desired is not None
-            if recorded is None:
-                raise ConflictError(
-                    f"tenant {change.slug} was deleted since the plan was made; rerun apply",
-                    code="tenant_changed",
-                )
             # The record may have moved since the plan: work from what it says now.
-            return self._update_locked(diff_tenant(change.desired, recorded), lease)
+            recorded = self.store.get_tenant(change.slug)
+            if recorded is None:
+                return self._create_locked(desired, lease)
+            return self._update_locked(diff_tenant(desired, recorded), lease)
 
     def _update_locked(self, change: TenantChange, lease: Lease) -> str:
         desired, tenant = change.desired, change.recorded
