@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
 from fault_harness import (
     EngineRunner,
     Rcp,
@@ -16,6 +17,9 @@ from fault_harness import (
     posts_to,
     wait_for_text,
 )
+
+pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
+
 
 INTERNAL_NOISE = ("database is locked", "IntegrityError", "Traceback", "UniqueViolation", "deadlock")
 

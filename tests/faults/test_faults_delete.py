@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fault_harness import EngineRunner, Rcp, Sandbox, converged, mutations, record
+
+pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
+
 
 SCENARIO = "10 delete: 404, 500s, permanent failure"
 

@@ -22,6 +22,9 @@ from fault_harness import (
     wait_for_text,
 )
 
+pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
+
+
 # The default template: a Postgres (db) then the web service that reads its connection string.
 DEFAULT_KEYS = ("db", "web")
 STEPS = ("before", "after", "committed")

@@ -6,6 +6,7 @@ import json
 import re
 import time
 
+import pytest
 from fault_harness import (
     FULL_KEYS,
     EngineRunner,
@@ -16,6 +17,9 @@ from fault_harness import (
     posts_to,
     record,
 )
+
+pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
+
 
 CREATE_PATHS = ("/services", "/postgres", "/key-value")
 
@@ -83,9 +87,10 @@ def scenario_connect_errors_are_retried_and_read_errors_reconciled(sandbox: Sand
         assert len(posts_to(sandbox.requests(state), path)) == 1, path
     converged("2 connect errors retried", sandbox, rcp, ["conn"], runs=1)
 
-    # 5xx on a POST: the server may have acted. Here it answered 503 without acting (first
-    # POST) and 500 after... the sandbox's `status` never acts, so the lookup finds nothing
-    # and exactly one create follows; a read timeout after acting is adopted.
+    # A 5xx or a read timeout on a POST: Render may have acted, so rcp looks the name up
+    # instead of posting again. The injected 503 did not act (the lookup finds nothing, one
+    # create follows); the slow Key Value POST acts after the client gave up (1.6 s > 1 s read
+    # timeout) and is adopted by name once it lands.
     sandbox.add_faults(
         {"method": "POST", "path": "/postgres", "nth": [1], "action": "status", "status": 503},
         {"method": "POST", "path": "/key-value", "nth": [1], "action": "delay", "seconds": 1.6},

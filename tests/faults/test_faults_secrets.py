@@ -8,7 +8,11 @@ import json
 import os
 import stat
 
+import pytest
 from fault_harness import EngineRunner, Rcp, Run, Sandbox, converged, record
+
+pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
+
 
 SCENARIO = "11 secrets (canaries)"
 CANARY_KEY = "rnd_CANARYKEYf3e9a1c07b"
@@ -73,7 +77,7 @@ def scenario_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
     listed = run("-o", "json", "tenant", "env", "list", "canary", expect=0)
     assert [e["value"] for e in listed.json()["data"] if e["key"] == "SECRET_TOKEN"] == ["***"]
     run("-o", "json", "tenant", "show", "canary", expect=0)
-    run("tenant", "status", "canary", "--live", expect=0)
+    run("--log-format", "json", "tenant", "status", "canary", "--live", expect=0)
     rejected = run("-o", "json", "tenant", "create", "rejected", expect=2)  # the 422 echo
     assert rejected.json()["error"]["code"] == "render_rejected"
     assert "echo of the request" in rejected.stdout
