@@ -67,7 +67,9 @@ class AppContext:
         if self._store is None:
             from rcp.store import open_store
 
-            self._store = open_store(self.settings.database_url)
+            self._store = open_store(
+                self.settings.database_url, setting=self.settings.database_url_source
+            )
         return self._store
 
     def render_client(self) -> Any:
@@ -135,7 +137,7 @@ SECRET_VALUE_FLAGS = {"--notify", "--token", "--api-key"}
 def redact_argv(argv: list[str]) -> list[str]:
     """The command line for the audit log and lock holder: values of env assignments and of
     secret-bearing options hidden, passwords in URLs masked."""
-    from rcp.settings import mask_url
+    from rcp.urls import mask_url
 
     redacted: list[str] = []
     hide_next = False

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rcp.errors import ConfigError
+from rcp.urls import mask_url, url_passwords
 
 DEFAULT_API_URL = "https://api.render.com/v1"
 SANDBOX_API_URL = "http://sandbox.rcp/v1"
@@ -107,42 +108,12 @@ class Settings:
         # The sandbox's placeholder key is no secret (and would mask the word "sandbox").
         if self.api_key and not (self.sandbox and self.api_key == SANDBOX_API_KEY):
             found.append(self.api_key)
-        password = url_password(self.database_url)
-        if password:
-            found.append(password)
+        found.extend(url_passwords(self.database_url))
         return found
 
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def url_password(url: str) -> str | None:
-    """The password part of a database URL, if any (parsed by hand: no SQLAlchemy here)."""
-    scheme_end = url.find("://")
-    if scheme_end < 0:
-        return None
-    rest = url[scheme_end + 3 :]
-    at = rest.rfind("@")
-    if at < 0:
-        return None
-    userinfo = rest[:at]
-    if ":" not in userinfo:
-        return None
-    password = userinfo.split(":", 1)[1]
-    return password or None
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    password = url_password(url)
-    if not password:
-        return url
-    scheme_end = url.find("://") + 3
-    rest = url[scheme_end:]
-    at = rest.rfind("@")
-    user = rest[:at].split(":", 1)[0]
-    return f"{url[:scheme_end]}{user}:***{rest[at:]}"
 
 
 def default_actor(environ: Mapping[str, str]) -> str:

@@ -13,7 +13,7 @@ from rcp.cli._common import app_context, handle_errors
 def health(ctx: typer.Context) -> None:
     """Database reachable and at head; Render reachable, key valid, workspace resolved."""
     from rcp.core.health import run_checks
-    from rcp.settings import mask_url
+    from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)
 
