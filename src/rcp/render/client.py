@@ -287,6 +287,12 @@ class RenderClient:
     def limiter(self) -> RateLimiter:
         return self._limiter
 
+    @property
+    def read_timeout(self) -> float | None:
+        """Longest wait for an answer: a request may be acted on by Render this long after it
+        left (the engine waits this long for a create of a killed run to show up)."""
+        return self._http.timeout.read
+
     # -- the one request path --------------------------------------------------------------
 
     def request(

@@ -46,6 +46,11 @@ class Gateway:
     def client(self) -> RenderClient:
         return self._client
 
+    @property
+    def in_flight_seconds(self) -> float:
+        """How long after it was sent a request may still be acted on (the read timeout)."""
+        return self._client.read_timeout or 0.0
+
     # -- workspace -------------------------------------------------------------------------
 
     def owner_id(self) -> str:
