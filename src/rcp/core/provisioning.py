@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rcp.core.models import (
@@ -95,6 +96,10 @@ class Engine:
     # After a create with an unknown outcome: how long to keep looking for it by name before
     # creating again (Render may act on a request whose answer we gave up waiting for).
     unknown_outcome_settle: float = 3.0
+    # How long a request may stay in flight (the client's read timeout). A create_pending step
+    # left by a run that died less than this long ago may still be acted on by Render: resuming
+    # it keeps looking the name up until that window has passed.
+    in_flight_window: float = 0.0
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -176,7 +181,9 @@ class Engine:
             # An earlier run committed the step but never recorded an id: Render may or may not
             # have acted (and a request of a killed run may still be in its queue). Look before
             # creating.
-            if self._adopt_after_settling(tenant, spec, resource):
+            if self._adopt_after_settling(
+                tenant, spec, resource, at_least=self._in_flight_remaining(tenant)
+            ):
                 return
         self._before_mutation()
         resource.state = "create_pending"
@@ -210,16 +217,30 @@ class Engine:
         self.failpoint(f"create:{spec.key}:after")
         self._record_created(tenant, spec, resource, remote)
 
-    def _adopt_after_settling(
-        self, tenant: Tenant, spec: ResourceSpec, resource: Resource
-    ) -> bool:
-        """Look the name up until ``unknown_outcome_settle`` seconds have passed.
+    def _in_flight_remaining(self, tenant: Tenant) -> float:
+        """Seconds until a request sent by the run that last wrote this tenant can no longer
+        land (its last write was the pending step of the create it died in)."""
+        if self.in_flight_window <= 0 or tenant.updated_at is None:
+            return 0.0
+        last_write = tenant.updated_at
+        if last_write.tzinfo is None:
+            last_write = last_write.replace(tzinfo=UTC)
+        age = (datetime.now(UTC) - last_write).total_seconds()
+        # Clamped: clocks of CI runners and the database may disagree.
+        return min(max(self.in_flight_window - age, 0.0), self.in_flight_window)
 
-        A create that timed out on our side may still be acted on by Render a moment later
-        (the request was in its queue); one immediate lookup would miss it and our repeat
-        would make a duplicate. Looking again for a few seconds costs little on this rare path.
+    def _adopt_after_settling(
+        self, tenant: Tenant, spec: ResourceSpec, resource: Resource, *, at_least: float = 0.0
+    ) -> bool:
+        """Look the name up until ``unknown_outcome_settle`` (or ``at_least``) seconds have
+        passed.
+
+        A create that timed out on our side, or was sent by a run that died, may still be
+        acted on by Render a moment later (the request was in its queue); one immediate lookup
+        would miss it and our repeat would make a duplicate. Looking again costs little on this
+        rare path.
         """
-        deadline = self.clock() + self.unknown_outcome_settle
+        deadline = self.clock() + max(self.unknown_outcome_settle, at_least)
         interval = 0.25
         while True:
             if self._adopt_by_name(tenant, spec, resource):

@@ -161,6 +161,7 @@ def create_tenant(
     on_locked: Callable[[], None] = lambda: None,
     failpoint: Callable[[str], None] = lambda _step: None,
     unknown_outcome_settle: float | None = None,
+    in_flight_window: float | None = None,
 ) -> Tenant:
     """Record the tenant and provision it; an existing tenant with the same definition is
     resumed (idempotent), or refused with ``if_exists == "fail"``. A new tenant whose Render
@@ -181,6 +182,7 @@ def create_tenant(
                 lease=lease,
                 existing=existing,
                 unknown_outcome_settle=unknown_outcome_settle,
+                in_flight_window=in_flight_window,
             )
 
 
@@ -198,6 +200,7 @@ def _create_locked(
     lease: Lease,
     existing: Tenant | None,
     unknown_outcome_settle: float | None,
+    in_flight_window: float | None,
 ) -> Tenant:
     """The create use case once the lease is held (``existing``: the record, if any)."""
     if existing is not None:
@@ -227,6 +230,10 @@ def _create_locked(
     )
     if unknown_outcome_settle is not None:
         engine.unknown_outcome_settle = unknown_outcome_settle
+    if in_flight_window is None:
+        # Not part of the RenderGateway port yet: gateways that know their read timeout say so.
+        in_flight_window = float(getattr(gateway, "in_flight_seconds", 0.0) or 0.0)
+    engine.in_flight_window = in_flight_window
     if existing is None:
         from rcp.core.models import RenderedTemplate
 
