@@ -187,6 +187,19 @@ class Sandbox:
         response = self._http.delete("/__sandbox/faults")
         assert response.status_code == 204, response.text
 
+    def wait_until_fault_matched(self, times: int = 1, timeout: float = 20.0) -> None:
+        """Block until the installed fault rules have seen ``times`` matching requests — i.e. a
+        delayed request has reached the server and is being held there (the request log only
+        shows it once the server has acted)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self._http.get("/__sandbox/faults")
+            assert response.status_code == 200, response.text
+            if sum(int(rule["matched"]) for rule in response.json()) >= times:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"no request matched the fault rules within {timeout} s")
+
     def state(self) -> dict[str, Any]:
         response = self._http.get("/__sandbox/state")
         assert response.status_code == 200, response.text
@@ -386,15 +399,6 @@ def converged(
     record_audit(scenario, rcp, audit, runs=runs)
     assert audit.clean, "\n".join(audit.details)
     return audit
-
-
-def wait_for_text(stream_lines: list[str], pattern: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(re.search(pattern, line) for line in list(stream_lines)):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def drain(stream: Any, into: list[str]) -> threading.Thread:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 from fault_harness import (
@@ -15,7 +14,6 @@ from fault_harness import (
     mutations,
     parallel,
     posts_to,
-    wait_for_text,
 )
 
 pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
@@ -94,8 +92,7 @@ def scenario_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: 
     lines: list[str] = []
     drain(holder.stderr, lines)
     try:
-        assert wait_for_text(lines, r"db: created dpg-", timeout=20), "".join(lines)
-        time.sleep(0.2)  # the Key Value POST is on the wire
+        sandbox.wait_until_fault_matched()  # the Key Value POST is held by the server
         holder.send_signal(signal.SIGSTOP)
 
         # Another process waits for the lease to expire, takes over and converges.
