@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -86,6 +87,17 @@ def scenario_connect_errors_are_retried_and_read_errors_reconciled(sandbox: Sand
     for path in CREATE_PATHS:
         assert len(posts_to(sandbox.requests(state), path)) == 1, path
     converged("2 connect errors retried", sandbox, rcp, ["conn"], runs=1)
+
+    # A real refused connection (nothing listens on the port): retried, then exit 75 naming
+    # the cause; the workspace lookup is a precondition, so nothing was recorded.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    refused = _create(rcp, "refused", env={"RENDER_API_URL": f"http://127.0.0.1:{closed_port}/v1"})
+    assert refused.exit_code == 75, refused.describe()
+    assert "ConnectError" in refused.json()["error"]["message"]
+    assert "after 5 attempts" in refused.json()["error"]["message"]
+    assert "refused" not in rcp.tenants()
 
     # A 5xx or a read timeout on a POST: Render may have acted, so rcp looks the name up
     # instead of posting again. The injected 503 did not act (the lookup finds nothing, one
