@@ -76,6 +76,8 @@ class AppContext:
         """The one Render client of this process (sandbox transport when --sandbox)."""
         if self._client is None:
             settings = self.settings
+            if not settings.api_key and settings.credential_problem is not None:
+                raise settings.credential_problem
             if not settings.api_key:
                 raise ConfigError(
                     "no Render API key: set RENDER_API_KEY or run `rcp auth login`",

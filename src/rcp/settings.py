@@ -84,6 +84,8 @@ class Settings:
     debug: bool
     no_color: bool
     config: Mapping[str, Any] = field(default_factory=dict)
+    # Why the stored credential could not be used (raised when a Render key is needed).
+    credential_problem: ConfigError | None = None
 
     @property
     def sandbox_dir(self) -> Path:
@@ -236,11 +238,16 @@ def load_settings(
 
     api_url = env.get(Env.API_URL) or str(config.get("api_url", DEFAULT_API_URL))
     api_key = env.get(Env.API_KEY) or None
-    if api_key is None and read_credentials:
+    credential_problem: ConfigError | None = None
+    if api_key is None and read_credentials and not sandbox:
         from rcp.credentials import stored_api_key
 
-        # `rcp auth login` stores it; RENDER_API_KEY wins. A file others may read: exit 6.
-        api_key = stored_api_key(config_dir)
+        # `rcp auth login` stores it; RENDER_API_KEY wins. A file others may read is refused
+        # (exit 6) — but only by commands that need the key, so `tenant list` still works.
+        try:
+            api_key = stored_api_key(config_dir)
+        except ConfigError as exc:
+            credential_problem = exc
     if sandbox:
         api_url = SANDBOX_API_URL
         api_key = api_key or SANDBOX_API_KEY
@@ -263,6 +270,7 @@ def load_settings(
         actor=default_actor(env),
         max_wait=max_wait,
         debug=_truthy(env.get(Env.DEBUG)),
+        credential_problem=credential_problem,
         no_color=bool(env.get(Env.NO_COLOR)),
         config=config,
     )
