@@ -107,7 +107,12 @@ def summary_lines() -> list[str]:
     header = f"{'scenario':<44} {'engine':<9} {'runs':>5} {'duplicates':>10} {'orphans':>8} {'canary hits':>11}"
     lines = [header, "-" * len(header)]
     total = ScenarioCounts()
-    for (scenario, engine), counts in sorted(FAULT_SUMMARY.items()):
+    def order(item: tuple[tuple[str, str], ScenarioCounts]) -> tuple[int, str, str]:
+        (scenario, engine), _ = item
+        number = re.match(r"\d+", scenario)
+        return (int(number.group()) if number else 99, scenario, engine)
+
+    for (scenario, engine), counts in sorted(FAULT_SUMMARY.items(), key=order):
         lines.append(
             f"{scenario:<44} {engine:<9} {counts.runs:>5} {counts.duplicates:>10} "
             f"{counts.orphans:>8} {counts.canary_hits:>11}"
