@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 FileArgument = Annotated[
     Path,
     typer.Argument(
-        help="Fleet file (YAML): a tenants list of {name, slug, template, plugin_repo, env}."
+        metavar="FILE",
+        help="Fleet file (YAML): a tenants list of {name, slug, template, plugin_repo, env}.",
     ),
 ]
 PruneOption = Annotated[
