@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from fault_harness import (
@@ -125,6 +126,45 @@ def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(on_engines: 
 
 def test_eight_processes_start_on_an_unmigrated_database(on_engines: EngineRunner) -> None:
     on_engines(scenario_eight_processes_start_on_an_unmigrated_database)
+
+
+def scenario_holder_paused_while_polling_stops_before_any_render_call(sandbox: Sandbox, rcp: Rcp) -> None:
+    """The same, with the holder paused while it waits for the deploy to go live."""
+    scenario = "9 lease expiry (SIGSTOP holder)"
+    lease = {"RCP_TEST_LEASE_SECONDS": "2"}
+    holder = rcp.popen("-o", "json", "tenant", "create", "polling", env=lease)
+    assert holder.stderr is not None and holder.stdout is not None
+    lines: list[str] = []
+    drain(holder.stderr, lines)
+    try:
+        deadline = time.monotonic() + 20
+        while not any("web: created" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any("web: created" in line for line in lines), "".join(lines)
+        holder.send_signal(signal.SIGSTOP)  # waiting for a 4 s deploy
+        taker = rcp("-o", "json", "tenant", "create", "polling", "--lock-timeout", "15s", env=lease)
+        assert taker.exit_code == 0, taker.describe()
+        assert taker.json()["data"]["status"] == "ACTIVE"
+        after_taker = sandbox.last_seq()
+        holder.send_signal(signal.SIGCONT)
+        stdout = holder.stdout.read()
+        code = holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.send_signal(signal.SIGCONT)
+            holder.kill()
+    assert code == 4, "".join(lines) + stdout
+    assert '"code": "lock_lost"' in stdout, stdout
+    # No mutation at all; the stale holder checks its lease before every poll round, so at
+    # most the reads of the round it was frozen in (a service and its latest deploy) go out.
+    late = [r for r in sandbox.requests() if int(r["seq"]) > after_taker]
+    assert mutations(late) == []
+    assert len(late) <= 2 and all(r["method"] == "GET" for r in late), late
+    converged(scenario, sandbox, rcp, ["polling"], runs=2)
+
+
+def test_holder_paused_while_polling_stops_before_any_render_call(on_engines: EngineRunner) -> None:
+    on_engines(scenario_holder_paused_while_polling_stops_before_any_render_call, deploy_seconds=4.0)
 
 
 def test_paused_holder_past_its_lease_stops_before_any_render_call(on_engines: EngineRunner) -> None:
