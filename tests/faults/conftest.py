@@ -30,3 +30,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("fault matrix: duplicates, orphans and canary hits must all be 0")
     for line in summary_lines():
         terminalreporter.write_line(line)
+    terminalreporter.write_line(
+        "runs: rcp invocations (property rows: generated examples; stateful: create/delete runs)"
+    )

@@ -203,11 +203,15 @@ def scenario_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -
     sandbox.add_faults(
         {"method": "GET", "path_regex": r"/v1/services/[^/]+", "nth": [1], "action": "hang"},
         {"method": "POST", "path": "/services", "nth": [1], "action": "delay", "seconds": 0.5},
+        {"method": "POST", "path": "/postgres", "nth": [1], "action": "hang"},
     )
     run = _create(rcp, "slow", "-v", env={"RCP_TEST_HTTP_TIMEOUT": "1.5"})
     assert run.exit_code == 0, run.describe()
     assert "ReadTimeout" in run.stderr
-    assert len(posts_to(sandbox.requests(), "/services")) == 1  # the slow POST was not repeated
+    requests = sandbox.requests()
+    assert len(posts_to(requests, "/services")) == 1  # the slow POST was not repeated
+    # The hung POST never acted: looked up by name (nothing), then created exactly once.
+    assert [r["status"] for r in posts_to(requests, "/postgres")] == [None, 201]
     converged("5 hang / slow answers", sandbox, rcp, ["slow"], runs=1)
 
     # Accepts and never answers at all: every attempt ends at the read timeout, then exit 75.
