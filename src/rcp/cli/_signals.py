@@ -42,7 +42,10 @@ def failpoint_from_env() -> Any:
 
     ``RCP_FAILPOINT=create:web:after`` kills the process with SIGKILL at that journal step;
     ``RCP_FAILPOINT=create:web:after=raise`` raises an unexpected ``RuntimeError`` there instead,
-    whose text is ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets).
+    whose text is ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets);
+    ``RCP_FAILPOINT=wait:poll=stop`` stops the process (SIGSTOP) there, for a test to resume
+    with SIGCONT once another process took its lease over. Steps: ``create|delete:<key>:
+    before|after|committed`` and ``wait:poll`` (each readiness poll round).
     """
     wanted = os.environ.get("RCP_FAILPOINT", "")
     step_wanted, _, action = wanted.partition("=")
@@ -54,6 +57,9 @@ def failpoint_from_env() -> Any:
             raise RuntimeError(
                 f"injected failure at {step}: {os.environ.get('RCP_FAILPOINT_MESSAGE', '')}"
             )
+        if action == "stop":
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return
         os.kill(os.getpid(), signal.SIGKILL)
 
     return failpoint

@@ -380,6 +380,7 @@ class Engine:
         pending = list(keys)
         interval = waiting.poll_initial
         while True:
+            self.failpoint("wait:poll")
             # A holder paused past its lease must not even read on: the new holder owns the
             # tenant now (LockLost before any further Render call).
             self.store.check_lock(self.lease)
