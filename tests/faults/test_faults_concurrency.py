@@ -96,7 +96,7 @@ def scenario_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: 
     drain(holder.stderr, lines)
     try:
         sandbox.wait_until_fault_matched()  # the Key Value POST is held by the server
-        holder.send_signal(signal.SIGSTOP)
+        _freeze_between_transactions(holder, rcp, self_stopping=False)
 
         # Another process waits for the lease to expire, takes over and converges.
         taker = rcp("-o", "json", "tenant", "create", "paused", "--template", "full",
@@ -108,7 +108,8 @@ def scenario_paused_holder_past_its_lease_stops_before_any_render_call(sandbox: 
         converged(scenario, sandbox, rcp, ["paused"], runs=1)
 
         holder.send_signal(signal.SIGCONT)
-        stdout = holder.stdout.read()  # type: ignore[union-attr]
+        assert holder.stdout is not None
+        stdout = holder.stdout.read()
         code = holder.wait(timeout=30)
     finally:
         if holder.poll() is None:
@@ -128,6 +129,54 @@ def test_eight_concurrent_creates_of_one_tenant_on_a_fresh_database(on_engines: 
 
 def test_eight_processes_start_on_an_unmigrated_database(on_engines: EngineRunner) -> None:
     on_engines(scenario_eight_processes_start_on_an_unmigrated_database)
+
+
+def _database_idle(rcp: Rcp) -> bool:
+    """No other connection is inside a transaction (SQLite: nobody holds the write lock).
+
+    A process frozen inside a transaction would block its successor for as long as it stays
+    frozen — a pause no lease can cure — so the tests freeze the holder between transactions
+    (its lease heartbeat thread runs one every few hundred milliseconds)."""
+    if rcp.engine == "sqlite":
+        import sqlite3
+
+        path = rcp.database_url.removeprefix("sqlite:///")
+        connection = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            connection.close()
+    import psycopg
+
+    with psycopg.connect(rcp.database_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+        ).fetchone()
+    return row is not None and row[0] == 0
+
+
+def _freeze_between_transactions(
+    process: subprocess.Popen[str], rcp: Rcp, *, self_stopping: bool
+) -> None:
+    """SIGSTOP the holder (or wait for its own failpoint stop) at a moment it holds no
+    database transaction; otherwise let it run a moment and try again."""
+    for _ in range(50):
+        if self_stopping:
+            _wait_until_stopped(process)
+        else:
+            process.send_signal(signal.SIGSTOP)
+            _wait_until_stopped(process)
+        if _database_idle(rcp):
+            return
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.03)
+    raise AssertionError("could not freeze the holder outside a database transaction")
 
 
 def _wait_until_stopped(process: subprocess.Popen[str], timeout: float = 20.0) -> None:
@@ -154,7 +203,7 @@ def scenario_holder_paused_while_polling_stops_before_any_render_call(sandbox: S
     lines: list[str] = []
     drain(holder.stderr, lines)
     try:
-        _wait_until_stopped(holder)
+        _freeze_between_transactions(holder, rcp, self_stopping=True)
         taker = rcp("-o", "json", "tenant", "create", "polling", "--lock-timeout", "15s", env=lease)
         assert taker.exit_code == 0, taker.describe()
         assert taker.json()["data"]["status"] == "ACTIVE"
