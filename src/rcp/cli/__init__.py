@@ -232,12 +232,7 @@ def _register() -> None:
     import importlib
 
     def load(name: str) -> Any:
-        try:
-            return importlib.import_module(f"rcp.cli.{name}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while the team lands the modules
-            if exc.name != f"rcp.cli.{name}":
-                raise
-            return None
+        return importlib.import_module(f"rcp.cli.{name}")
 
     for name, help_text in GROUPS:
         module = load(name)

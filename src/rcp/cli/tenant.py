@@ -128,7 +128,7 @@ def status(
     all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
     live: Annotated[bool, typer.Option("--live", help="Refresh from Render first.")] = False,
 ) -> None:
-    """Recorded status and per-resource state (``--live`` asks Render first)."""
+    """Recorded status and per-resource state (--live asks Render first)."""
     from rcp.core.tenants import get_tenant, list_tenants, live_status
 
     app_ctx = app_context(ctx)
@@ -278,12 +278,7 @@ def _register_extensions() -> None:
     import importlib
 
     for name in ("tenant_ops", "tenant_env"):
-        try:
-            module = importlib.import_module(f"rcp.cli.{name}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while the team lands the modules
-            if exc.name != f"rcp.cli.{name}":
-                raise
-            continue
+        module = importlib.import_module(f"rcp.cli.{name}")
         sub_app = getattr(module, "app", None)
         if name == "tenant_env" and sub_app is not None:
             sub_app.rich_markup_mode = None
