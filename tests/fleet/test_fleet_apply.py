@@ -397,3 +397,42 @@ def test_a_scaled_window_schedules_60_creations_without_burning_429s(
     assert len([r for r in requests if r[2] == 429]) <= 1
     # Three windows' worth: the last creates wait for the third window, not for an hour.
     assert 3.5 < data["seconds"] < 12
+
+
+def test_sigint_stops_cleanly_and_a_rerun_resumes(
+    write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    fleet = write_fleet("tenants:\n" + "".join(f"  - name: s{i}\n" for i in range(4)))
+    env = {
+        **os.environ,
+        "RCP_SANDBOX": "1",
+        "RCP_SANDBOX_DEPLOY_SECONDS": "1",
+        "RCP_SANDBOX_DATASTORE_SECONDS": "1",
+        "RENDER_API_KEY": "rnd_fleet_test_key",
+    }
+    command = [sys.executable, "-m", "rcp", "-o", "json", "apply", str(fleet), "-c", "2"]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until Render work is under way
+        if "created dpg-" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    results = json.loads(stdout)["data"]["results"]
+    assert {r["outcome"] for r in results} == {"interrupted"}
+    assert {r["exit_code"] for r in results} == {130}
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    outcomes = {r["slug"]: r["outcome"] for r in json.loads(rerun.stdout)["data"]["results"]}
+    assert set(outcomes.values()) <= {"created", "updated"}
+    world = sandbox_dump(isolated_env / "data")
+    assert sorted(s["name"] for s in world["services"]) == [f"s{i}-web" for i in range(4)]
+    assert len(world["postgres"]) == 4  # no duplicate from the interrupted run
