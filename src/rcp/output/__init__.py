@@ -63,8 +63,14 @@ class Output:
         from rich.console import Console
 
         if self._console is None or self._console.file is not self.stdout:
+            isatty = getattr(self.stdout, "isatty", None)
             self._console = Console(
-                file=self.stdout, no_color=self.no_color, highlight=False, soft_wrap=True
+                file=self.stdout,
+                no_color=self.no_color,
+                highlight=False,
+                soft_wrap=True,
+                # Piped output is read by scripts and people alike: never cut ids or URLs.
+                width=None if (isatty and isatty()) else 1000,
             )
         return self._console
 

@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from rich.live import Live
 
 
+DONE_STATES = frozenset({"live", "available", "deleted", "suspended", "ACTIVE"})
+
+
 class NullProgress:
     def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
         return None
@@ -40,7 +43,8 @@ class LiveProgress:
 
         self.console = console
         self.started = time.monotonic()
-        self.rows: dict[tuple[str, str], tuple[str, float]] = {}
+        # (tenant, resource) → (state, started, finished or None)
+        self.rows: dict[tuple[str, str], tuple[str, float, float | None]] = {}
         self.notes: dict[str, str] = {}
         self.live: Live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
         self.live.start()
@@ -56,10 +60,10 @@ class LiveProgress:
         table.add_column("STATE")
         table.add_column("ELAPSED", justify="right")
         now = time.monotonic()
-        for (tenant, resource), (state, since) in self.rows.items():
-            done = state in ("live", "available", "deleted", "ACTIVE")
-            marker: Any = "✓" if done else Spinner("dots")
-            table.add_row(marker, tenant, resource, state, f"{now - since:4.0f}s")
+        for (tenant, resource), (state, since, finished) in self.rows.items():
+            marker: Any = "✓" if finished is not None else Spinner("dots")
+            elapsed = (finished or now) - since
+            table.add_row(marker, tenant, resource, state, f"{elapsed:4.0f}s")
         for tenant, note in self.notes.items():
             table.add_row("", tenant, "", note, "")
         return table
@@ -69,8 +73,11 @@ class LiveProgress:
             self.notes[tenant] = message
         else:
             key = (tenant, resource)
-            since = self.rows.get(key, ("", time.monotonic()))[1]
-            self.rows[key] = (state or message, since)
+            now = time.monotonic()
+            since = self.rows.get(key, ("", now, None))[1]
+            shown = state or message
+            finished = now if shown in DONE_STATES else None
+            self.rows[key] = (shown, since, finished)
         self.live.update(self._render())
 
     def close(self) -> None:
