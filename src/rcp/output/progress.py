@@ -89,6 +89,6 @@ def make_progress(output: Any) -> NullProgress | PlainProgress | LiveProgress:
     """Pick the sink for this run: nothing with -q, live on a TTY, plain lines otherwise."""
     if output.quiet:
         return NullProgress()
-    if output.stderr_is_tty() and not output.json:
+    if output.stderr_is_tty():
         return LiveProgress(output.err_console())
     return PlainProgress(output.stderr)
