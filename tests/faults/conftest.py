@@ -31,5 +31,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in summary_lines():
         terminalreporter.write_line(line)
     terminalreporter.write_line(
-        "runs: rcp invocations (property rows: generated examples; stateful: create/delete runs)"
+        "runs: rcp invocations (property rows: generated examples; stateful: engine create/delete/resume runs)"
     )

@@ -10,7 +10,8 @@ rcp recorded, which is how duplicates and orphans are counted.
 
 Test-only knobs used (documented where they are read): ``RCP_TEST_BACKOFF_BASE`` and
 ``RCP_TEST_HTTP_TIMEOUT`` / ``RCP_TEST_CONNECT_FAULTS`` (rcp.render.client),
-``RCP_TEST_LEASE_SECONDS`` (rcp.store.connect), ``RCP_FAILPOINT`` (rcp.cli._signals).
+``RCP_TEST_LEASE_SECONDS`` (rcp.store.connect), ``RCP_FAILPOINT`` (rcp.cli._signals: SIGKILL,
+raise or SIGSTOP at a journal step or a readiness poll).
 """
 
 from __future__ import annotations

@@ -243,7 +243,7 @@ DELETE_STEPS = [None] + [f"delete:{k}:{s}" for k in KEYS for s in ("before", "af
 class ProvisioningMachine(RuleBasedStateMachine):
     """Random create / delete / resume / kill / lost-response sequences over two tenants."""
 
-    steps_total = 0  # create/delete runs over all examples, for the summary table
+    steps_total = 0  # create/delete/resume runs over all examples, for the summary table
 
     def __init__(self) -> None:
         super().__init__()
@@ -298,6 +298,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
         tenant = self.w.store.get_tenant(slug)
         if tenant is None:
             return
+        ProvisioningMachine.steps_total += 1
         if tenant.status == "DELETING":
             self.w.delete(slug)
             assert [n for n, _ in self.w.render_side() if n.startswith(f"{slug}-")] == []
@@ -349,7 +350,7 @@ def test_stateful_random_sequences_keep_render_equal_to_records(tmp_path: Path) 
     _MACHINE_ROOT[:] = [str(tmp_path)]
     ProvisioningMachine.steps_total = 0
     ProvisioningMachine.TestCase.settings = settings(
-        max_examples=25,
+        max_examples=40,
         stateful_step_count=12,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
