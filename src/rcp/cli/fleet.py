@@ -132,7 +132,7 @@ def apply(
 ) -> None:
     """Converge the fleet: create, update (and with --prune delete) tenants in parallel."""
     from rcp.cli._signals import failpoint_from_env, graceful_stop
-    from rcp.core.fleet import FleetApplier, failure_summary
+    from rcp.core.fleet import FleetApplier, failure_summary, schedule
     from rcp.core.provisioning import Waiting
     from rcp.errors import Interrupted
 
@@ -176,6 +176,13 @@ def apply(
         else app_ctx.settings.max_wait
     )
     mark_audited(app_ctx, "apply", None)
+
+    def forecast(kinds: list[Any]) -> list[float]:
+        return list(limiter.forecast([("POST", _CREATE_PATHS[str(kind)]) for kind in kinds]))
+
+    planned = schedule(fleet_plan.pending, forecast, budget)
+    # Before the live view starts, so the line stays readable on a terminal.
+    output.info(_schedule_text(fleet_plan, planned, concurrency))
     progress = _progress(app_ctx)
     try:
         with graceful_stop() as stop:
@@ -188,16 +195,12 @@ def apply(
                 concurrency=concurrency,
                 lock_wait=lock_wait,
                 budget=budget,
-                forecast=lambda kinds: limiter.forecast(
-                    [("POST", _CREATE_PATHS[str(kind)]) for kind in kinds]
-                ),
+                forecast=forecast,
                 write_definition=_definition_writer(store),
                 stop=stop,
                 failpoint=failpoint_from_env(),
+                on_result=_result_reporter(app_ctx, progress, planned, concurrency),
             )
-            planned = applier.plan_schedule(fleet_plan)
-            output.info(_schedule_text(fleet_plan, planned, concurrency, limiter))
-            applier.on_result = _result_reporter(app_ctx, planned, concurrency)
             report = applier.apply(fleet_plan, planned)
     finally:
         progress.close()
@@ -237,7 +240,7 @@ def _deferred_error(report: ApplyReport) -> Exception:
     )
 
 
-def _schedule_text(plan: FleetPlan, planned: Schedule, concurrency: int, limiter: Any) -> str:
+def _schedule_text(plan: FleetPlan, planned: Schedule, concurrency: int) -> str:
     counts = plan.summary()
     text = (
         f"applying {len(plan.pending)} changes ({counts['create']} create, {counts['update']} "
@@ -256,10 +259,15 @@ def _schedule_text(plan: FleetPlan, planned: Schedule, concurrency: int, limiter
     return text
 
 
-def _result_reporter(app_ctx: AppContext, planned: Schedule, concurrency: int) -> Any:
-    """One line per finished tenant with an ETA, and a per-tenant audit entry."""
+def _result_reporter(
+    app_ctx: AppContext, progress: Any, planned: Schedule, concurrency: int
+) -> Any:
+    """One line per finished tenant with an ETA (in the live view on a terminal, else on
+    stderr), and a per-tenant audit entry."""
     import threading
     import time
+
+    from rcp.output.progress import LiveProgress
 
     started = time.monotonic()
     lock = threading.Lock()
@@ -270,13 +278,15 @@ def _result_reporter(app_ctx: AppContext, planned: Schedule, concurrency: int) -
         # Tenants run in waves of `concurrency`; creates cannot finish before the limiter allows.
         per_wave = elapsed / max(1, -(-done // concurrency))
         eta = max(per_wave * -(-left // concurrency), planned.creates_done_in - elapsed, 0.0)
-        line = f"[{done}/{total}] {result.slug}: {result.outcome} in {result.seconds:.1f} s"
+        text = f"{result.outcome} in {result.seconds:.1f} s"
         if result.error:
-            line += f" ({result.error})"
-        if left:
-            line += f"; ETA ~{eta:.0f} s"
+            text += f" ({result.error})"
+        eta_text = f"; ETA ~{eta:.0f} s" if left else ""
         with lock:
-            app_ctx.output.info(line)
+            if isinstance(progress, LiveProgress):
+                progress.event(result.slug, None, f"{text} [{done}/{total}]{eta_text}")
+            else:
+                app_ctx.output.info(f"[{done}/{total}] {result.slug}: {text}{eta_text}")
             _audit_tenant(app_ctx, result)
 
     return report
