@@ -436,3 +436,22 @@ def test_sigint_stops_cleanly_and_a_rerun_resumes(
     world = sandbox_dump(isolated_env / "data")
     assert sorted(s["name"] for s in world["services"]) == [f"s{i}-web" for i in range(4)]
     assert len(world["postgres"]) == 4  # no duplicate from the interrupted run
+
+
+def test_the_file_owns_the_overrides_rcp_tenant_env_shares(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path
+) -> None:
+    fleet = write_fleet("tenants:\n  - name: Acme\n    env: {LOG_LEVEL: info}\n")
+    assert cli("apply", str(fleet)).exit_code == 0
+    # The same field from the other side: `rcp tenant env` sees the file's override…
+    listed = cli("-o", "json", "tenant", "env", "list", "acme", "--reveal").json()["data"]
+    assert {"service": "*", "key": "LOG_LEVEL", "value": "info"} in listed
+    # …and an override added there is a difference the next plan removes.
+    assert cli("tenant", "env", "set", "acme", "EXTRA=1", "--no-deploy").exit_code == 0
+    plan = cli("-o", "json", "plan", str(fleet)).json()["data"]
+    assert plan["changes"][0]["details"] == [
+        {"change": "env", "resource": "web", "unset": ["EXTRA"]}
+    ]
+    assert cli("apply", str(fleet)).exit_code == 0
+    assert "EXTRA" not in env_of(sandbox_dump(isolated_env / "data"), "acme-web")
+    assert cli("plan", str(fleet)).stdout.startswith("No changes")
