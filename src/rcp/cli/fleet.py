@@ -346,35 +346,9 @@ def _report_text(report: ApplyReport) -> Any:
 
 
 def _definition_writer(store: Any) -> Any:
-    """Writes name / template / plugin repo of a record, fenced by the tenant's lease.
+    """Writes name / template / plugin repo of a record, fenced by the tenant's lease."""
 
-    The store port's ``update_tenant`` has no parameters for these yet; until it does, this
-    adapter updates the row in the store's own transaction with its fencing check.
-    """
-    import inspect
+    def write(slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None) -> None:
+        store.update_tenant(slug, lease=lease, definition=(name, template, plugin_repo))
 
-    parameters = inspect.signature(store.update_tenant).parameters
-    if {"name", "template", "custom_plugin_repo"} <= set(parameters):
-
-        def through_port(
-            slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None
-        ) -> None:
-            store.update_tenant(
-                slug, lease=lease, name=name, template=template, custom_plugin_repo=plugin_repo
-            )
-
-        return through_port
-
-    def direct(slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None) -> None:
-        def work(session: Any) -> None:
-            store._fence(session, lease, slug)
-            row = store._require_tenant(session, slug)
-            row.name = name
-            row.template = template
-            row.custom_plugin_repo = plugin_repo
-            row.updated_at = store._now(session)
-            session.add(row)
-
-        store._transaction(work)
-
-    return direct
+    return write

@@ -107,7 +107,10 @@ class TenantStore(Protocol):
         clear_error: bool = False,
         env_overrides: dict[str, dict[str, str]] | None = None,
         rendered_template: dict[str, Any] | None = None,
-    ) -> None: ...
+        definition: tuple[str, str, str | None] | None = None,
+    ) -> None:
+        """Fenced partial update. ``definition`` = (name, template, custom_plugin_repo)."""
+        ...
 
     def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:
         """Insert or update the resource with this key (all fields)."""

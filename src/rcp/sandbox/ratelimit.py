@@ -62,7 +62,13 @@ def _window(connection: sqlite3.Connection, bucket: Bucket, now: float) -> tuple
 def consume(
     connection: sqlite3.Connection, bucket: Bucket, now: float, *, enforce: bool
 ) -> BucketState:
-    """Take one unit; when ``enforce`` and the bucket is empty, refuse (nothing consumed)."""
+    """Take one unit; when ``enforce`` and the bucket is empty, refuse (nothing consumed).
+
+    With limits off nothing is counted and the headers report an unspent bucket, so a client
+    that believes ``Ratelimit-Remaining`` (as rcp's does) never throttles itself.
+    """
+    if not enforce:
+        return BucketState(True, bucket.limit, bucket.limit, 0)
     start, used = _window(connection, bucket, now)
     reset = max(0, math.ceil(start + bucket.window_seconds - now))
     if enforce and used >= bucket.limit:

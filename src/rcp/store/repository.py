@@ -247,10 +247,13 @@ class SqlStore:
         clear_error: bool = False,
         env_overrides: dict[str, dict[str, str]] | None = None,
         rendered_template: dict[str, Any] | None = None,
+        definition: tuple[str, str, str | None] | None = None,
     ) -> None:
         def work(session: Session) -> None:
             self._fence(session, lease, slug)
             row = self._require_tenant(session, slug)
+            if definition is not None:
+                row.name, row.template, row.custom_plugin_repo = definition
             if status is not None:
                 row.status = str(status)
             if clear_error:
