@@ -91,7 +91,8 @@ class Engine:
     stop: StopFlag = field(default_factory=StopFlag)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-    # Failpoints for the fault-tolerance tests: a step name at which to die (SIGKILL ourselves).
+    # Failpoints for the fault-tolerance tests (rcp.cli._signals): called with each step name
+    # ("create:<key>:before|after|committed", "delete:<key>:…", "wait:poll").
     failpoint: Callable[[str], None] = lambda _step: None
     # After a create with an unknown outcome: how long to keep looking for it by name before
     # creating again (Render may act on a request whose answer we gave up waiting for).
@@ -240,13 +241,24 @@ class Engine:
         would miss it and our repeat would make a duplicate. Looking again costs little on this
         rare path.
         """
-        deadline = self.clock() + max(self.unknown_outcome_settle, at_least)
+        window = max(self.unknown_outcome_settle, at_least)
+        deadline = self.clock() + window
         interval = 0.25
+        announced = False
         while True:
             if self._adopt_by_name(tenant, spec, resource):
                 return True
             if self.clock() >= deadline:
                 return False
+            if not announced and window > 5:
+                announced = True
+                self.progress.event(
+                    tenant.slug,
+                    spec.key,
+                    f"not on Render yet; waiting up to {window:.0f} s for an earlier attempt's "
+                    "create to show up before creating it",
+                    None,
+                )
             self._pause(interval, deadline)
             interval = min(interval * 2, 2.0)
 
