@@ -30,11 +30,14 @@ from rcp.core.models import (
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.errors import (
+    AuthError,
     Interrupted,
     ProvisioningFailed,
+    RcpError,
     RenderBadRequest,
     RenderServerError,
     RenderTransportError,
+    RetryLater,
     TimedOut,
 )
 
@@ -202,6 +205,7 @@ class Engine:
             remote = self.gateway.create(spec.kind, spec.body, env)
         except (RenderTransportError, RenderServerError) as exc:
             if isinstance(exc, RenderTransportError) and not exc.maybe_sent:
+                self._not_created(tenant, spec, resource, exc)
                 raise
             self.progress.event(
                 tenant.slug, spec.key, "outcome of create unknown; reconciling by name", None
@@ -214,9 +218,36 @@ class Engine:
             # 409: the name is taken — most likely by our own earlier attempt.
             if exc.status == 409 and self._adopt_by_name(tenant, spec, resource):
                 return
+            self._not_created(tenant, spec, resource, exc)
+            raise
+        except (RetryLater, AuthError) as exc:
+            self._not_created(tenant, spec, resource, exc)
             raise
         self.failpoint(f"create:{spec.key}:after")
         self._record_created(tenant, spec, resource, remote)
+
+    def _not_created(
+        self, tenant: Tenant, spec: ResourceSpec, resource: Resource, error: Exception
+    ) -> None:
+        """Render refused the create outright (4xx, 429 beyond the budget, a connection that
+        never opened): nothing exists under the name because of it, so the step goes back to
+        plain ``pending`` and the rerun creates without first waiting for a late arrival."""
+        resource.state = "pending"
+        try:
+            self.store.save_resource(tenant.slug, resource, lease=self.lease)
+            self.store.journal(
+                tenant.slug,
+                lease=self.lease,
+                step="create",
+                resource_key=spec.key,
+                status="failed",
+                render_name=spec.name,
+                detail=type(error).__name__,
+            )
+        except RcpError:
+            # Cannot record it (lease lost, database gone): the step stays create_pending and
+            # the rerun looks the name up first, which is merely slower.
+            resource.state = "create_pending"
 
     def _in_flight_remaining(self, tenant: Tenant) -> float:
         """Seconds until a request sent by the run that last wrote this tenant can no longer
