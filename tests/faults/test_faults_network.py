@@ -145,11 +145,15 @@ def scenario_long_retry_after_exits_75_and_rerun_creates_only_the_rest(sandbox: 
     assert re.search(r"retry after \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", error["message"]), error
     recorded = _recorded_ids(rcp, "long429")
     assert recorded["db"] is not None and recorded["cache"] is None and recorded["web"] is None
+    # Render refused the create outright: known not created, so no lookup-and-wait on rerun.
+    refused = rcp.tenants()["long429"].resource("cache")
+    assert refused is not None and refused.state == "pending"
     converged("3 429 long Retry-After", sandbox, rcp, ["long429"], runs=1)
 
     before = sandbox.last_seq()
     rerun = _create(rcp, "long429")
     assert rerun.exit_code == 0, rerun.describe()
+    assert "reconciling" not in rerun.stderr and "waiting up to" not in rerun.stderr
     created = [r["path"] for r in mutations(sandbox.requests(), after_seq=before)]
     assert created == ["/v1/key-value", "/v1/services"]
     converged("3 429 long Retry-After", sandbox, rcp, ["long429"], runs=1)
