@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from fault_harness import (
+    FULL_KEYS,
     EngineRunner,
     Rcp,
     Run,
@@ -25,8 +26,6 @@ from fault_harness import (
 pytestmark = pytest.mark.slow  # real subprocesses against a served sandbox
 
 
-# The default template: a Postgres (db) then the web service that reads its connection string.
-DEFAULT_KEYS = ("db", "web")
 STEPS = ("before", "after", "committed")
 
 
@@ -44,7 +43,9 @@ def scenario_sigkill_at_every_step_boundary(sandbox: Sandbox, rcp: Rcp) -> None:
     """For every kill point one tenant, in four phases; within a phase the tenants run side by
     side. Phases 2 and 4 hold only "second reruns", so *no* mutating request may reach the
     server while they run — which proves it for each kill point at once."""
-    points = [(key, step) for key in DEFAULT_KEYS for step in STEPS]
+    # Every kind of resource: the full template's Postgres, Key Value and web service.
+    points = [(key, step) for key in FULL_KEYS for step in STEPS]
+    rcp.install_template()
 
     def slug_of(key: str, step: str) -> str:
         return f"kill-{key}-{step}"
@@ -63,15 +64,16 @@ def scenario_sigkill_at_every_step_boundary(sandbox: Sandbox, rcp: Rcp) -> None:
 
     def kill_create_then_rerun(key: str, step: str) -> None:
         slug = slug_of(key, step)
-        killed = rcp("tenant", "create", slug, env={"RCP_FAILPOINT": f"create:{key}:{step}"})
+        killed = rcp("tenant", "create", slug, "--template", "full",
+                     env={"RCP_FAILPOINT": f"create:{key}:{step}"})
         assert killed.exit_code == -signal.SIGKILL, killed.describe()
-        rerun = rcp("-o", "json", "tenant", "create", slug)
+        rerun = rcp("-o", "json", "tenant", "create", slug, "--template", "full")
         assert rerun.exit_code == 0, f"after create:{key}:{step}\n{rerun.describe()}"
         assert rerun.json()["data"]["status"] == "ACTIVE"
         converged(SCENARIO_6, sandbox, rcp, [slug], runs=2)
 
     def create_again(key: str, step: str) -> None:
-        again = rcp("-o", "json", "tenant", "create", slug_of(key, step))
+        again = rcp("-o", "json", "tenant", "create", slug_of(key, step), "--template", "full")
         assert again.exit_code == 0, again.describe()
         record(SCENARIO_6, rcp.engine, runs=1)
 
