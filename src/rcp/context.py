@@ -112,7 +112,11 @@ class AppContext:
         if self._gateway is None:
             from rcp.render.gateway import Gateway
 
-            self._gateway = Gateway(self.render_client(), owner_id=self.settings.owner_id)
+            self._gateway = Gateway(
+                self.render_client(),
+                owner_id=self.settings.owner_id,
+                in_flight_seconds=0.0 if self.settings.sandbox else None,
+            )
         return self._gateway
 
     def lock_holder(self) -> LockHolder:

@@ -30,6 +30,13 @@ class RenderGateway(Protocol):
     server-requested wait exceeds the wait budget, ``AuthError`` for 401/403, ``RenderBadRequest``.
     """
 
+    @property
+    def in_flight_seconds(self) -> float:
+        """How long after it was sent a request may still be acted on by Render (the client's
+        read timeout; 0 for an in-process simulator). A resumed create waits that long, counted
+        from the tenant's last write, before trusting a "not found" lookup."""
+        ...
+
     def owner_id(self) -> str:
         """The workspace for creates: RENDER_OWNER_ID, else the only one ``GET /owners`` lists.
         Raises ConfigError (exit 6) when there are none or several (naming them)."""

@@ -104,6 +104,9 @@ class Engine:
     # left by a run that died less than this long ago may still be acted on by Render: resuming
     # it keeps looking the name up until that window has passed.
     in_flight_window: float = 0.0
+    # When each resource was created by this run: the first readiness poll waits one interval,
+    # since nothing Render has only just accepted is ready yet (one request saved per poll).
+    created_at: dict[str, float] = field(default_factory=dict)
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -158,7 +161,7 @@ class Engine:
                 self.store.save_resource(tenant.slug, resource, lease=self.lease)
             if resource.render_id:
                 continue
-            env = self._resolve_env(tenant, template, spec, waiting, deadline)
+            env = self.resolve_env(tenant, template, spec, waiting, deadline)
             self._create_one(tenant, spec, resource, env)
             self.progress.event(
                 tenant.slug,
@@ -316,6 +319,7 @@ class Engine:
         resource.state = remote.state
         resource.url = remote.url
         resource.deploy_id = remote.deploy_id
+        self.created_at[resource.key] = self.clock()
         self.store.save_resource(tenant.slug, resource, lease=self.lease)
         self.store.journal(
             tenant.slug,
@@ -328,7 +332,7 @@ class Engine:
         )
         self.failpoint(f"create:{spec.key}:committed")
 
-    def _resolve_env(
+    def resolve_env(
         self,
         tenant: Tenant,
         template: RenderedTemplate,
@@ -336,6 +340,9 @@ class Engine:
         waiting: Waiting | None,
         deadline: float | None,
     ) -> list[dict[str, Any]]:
+        """The envVars a fresh create of ``spec`` sends: template values (with references to
+        other resources looked up, waiting for a datastore to be available when needed), then
+        the tenant's overrides ("*" for every service, then the service's own) on top."""
         if spec.kind is not ResourceKind.SERVICE:
             return []
         resolved: list[dict[str, Any]] = []
@@ -397,7 +404,7 @@ class Engine:
             host = remote.url.removeprefix("https://").removeprefix("http://")
             return {"host": host.split(":")[0], "hostport": host}.get(prop, host)
         # Render hands out connection details once the datastore is available.
-        self._await_ready(tenant, [source.key], waiting or Waiting(), deadline, quiet=True)
+        self._await_ready(tenant, [source.key], waiting or Waiting(), deadline)
         if source.render_id not in cache:
             cache[source.render_id] = self.gateway.connection_info(source.kind, source.render_id)
         info = cache[source.render_id]
@@ -433,6 +440,10 @@ class Engine:
                 if resource is None or resource.render_id is None:
                     continue
                 if resource.state in (SERVICE_READY | DATASTORE_READY):
+                    continue
+                created = self.created_at.get(key)
+                if created is not None and self.clock() - created < waiting.poll_initial:
+                    still.append(key)
                     continue
                 remote = self.gateway.get(resource.kind, resource.render_id)
                 if remote is None:

@@ -231,8 +231,7 @@ def _create_locked(
     if unknown_outcome_settle is not None:
         engine.unknown_outcome_settle = unknown_outcome_settle
     if in_flight_window is None:
-        # Not part of the RenderGateway port yet: gateways that know their read timeout say so.
-        in_flight_window = float(getattr(gateway, "in_flight_seconds", 0.0) or 0.0)
+        in_flight_window = gateway.in_flight_seconds
     engine.in_flight_window = in_flight_window
     if existing is None:
         from rcp.core.models import RenderedTemplate

@@ -36,8 +36,17 @@ STATE_UNKNOWN = "unknown"
 class Gateway:
     """Implements ``rcp.core.ports.RenderGateway`` on top of a ``RenderClient``."""
 
-    def __init__(self, client: RenderClient, owner_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: RenderClient,
+        owner_id: str | None = None,
+        *,
+        in_flight_seconds: float | None = None,
+    ) -> None:
         self._client = client
+        # None: as long as the client's read timeout. 0 for an in-process simulator, whose
+        # requests die with the process that sent them.
+        self._in_flight_seconds = in_flight_seconds
         self._configured_owner = (owner_id or "").strip() or None
         self._owner: str | None = self._configured_owner
         self._owner_lock = threading.Lock()
@@ -49,6 +58,8 @@ class Gateway:
     @property
     def in_flight_seconds(self) -> float:
         """How long after it was sent a request may still be acted on (the read timeout)."""
+        if self._in_flight_seconds is not None:
+            return self._in_flight_seconds
         return self._client.read_timeout or 0.0
 
     # -- workspace -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,7 +131,7 @@ class SandboxStore:
         )
         connection.row_factory = sqlite3.Row
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(connection)
         connection.execute("PRAGMA synchronous = NORMAL")
         return connection
 
@@ -180,3 +181,20 @@ def ensure_workspace(connection: sqlite3.Connection) -> None:
 def read_meta(connection: sqlite3.Connection, key: str) -> Any:
     row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else json.loads(row["value"])
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while another process switches the same new file.
+
+    Changing the journal mode can answer "database is locked" at once, without going through
+    the busy handler, when several processes open a brand-new file together.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

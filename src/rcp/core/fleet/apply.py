@@ -199,6 +199,10 @@ class FirstCreateGate:
         finally:
             self._probe_done.set()
 
+    @property
+    def in_flight_seconds(self) -> float:
+        return self.inner.in_flight_seconds
+
     def owner_id(self) -> str:
         return self.inner.owner_id()
 
@@ -559,7 +563,7 @@ class FleetApplier:
         template = RenderedTemplate.from_dict(tenant.rendered_template)
         spec = template.resource(key)
         deadline = None if self.waiting.timeout is None else self.clock() + self.waiting.timeout
-        resolved = engine._resolve_env(tenant, template, spec, self.waiting, deadline)
+        resolved = engine.resolve_env(tenant, template, spec, self.waiting, deadline)
         names = {var.key for var in wanted}
         values: dict[str, str] = {}
         for item in resolved:

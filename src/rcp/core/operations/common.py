@@ -254,7 +254,7 @@ def effective_env(
     tenant overrides on top (``{"key", "value"}`` or ``{"key", "generateValue": True}``).
 
     Reuses the engine's own resolution so an unset or a repair restores exactly what a fresh
-    provision would set. (``Engine._resolve_env`` is not public yet; see the lead's notes.)
+    provision would set.
     """
     deadline = None if waiting.timeout is None else engine.clock() + waiting.timeout
-    return engine._resolve_env(tenant, template, spec, waiting, deadline)
+    return engine.resolve_env(tenant, template, spec, waiting, deadline)
