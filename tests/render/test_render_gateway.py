@@ -361,3 +361,26 @@ def test_connection_info_returns_render_keys() -> None:
     )
     assert gw.connection_info(ResourceKind.POSTGRES, DPG) == pg_info
     assert gw.connection_info(ResourceKind.KEY_VALUE, RED) == kv_info
+
+
+def test_deploy_status_is_one_request_and_none_when_gone() -> None:
+    gw, recorder = gateway_with(
+        {
+            ("GET", f"/services/{SRV}/deploys/dep-1"): json_response(
+                200, {"id": "dep-1", "status": "live", "commit": None, "finishedAt": None}
+            ),
+        }
+    )
+    assert gw.deploy_status(SRV, "dep-1") == "live"
+    assert gw.deploy_status(SRV, "dep-gone") is None
+    assert [r.url.path for r in recorder.requests] == [
+        f"/v1/services/{SRV}/deploys/dep-1",
+        f"/v1/services/{SRV}/deploys/dep-gone",
+    ]
+
+
+def test_in_flight_window_is_the_read_timeout_unless_overridden() -> None:
+    gw, _ = gateway_with({})
+    assert gw.in_flight_seconds == gw.client.read_timeout
+    in_process = Gateway(gw.client, OWNER, in_flight_seconds=0.0)
+    assert in_process.in_flight_seconds == 0.0

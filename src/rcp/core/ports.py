@@ -58,6 +58,11 @@ class RenderGateway(Protocol):
         """Current state (services: the latest deploy's status, or "suspended"); None on 404."""
         ...
 
+    def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
+        """The status of one known deploy (a single request, cheaper than ``get`` for a service
+        while its first deploy runs); None on 404."""
+        ...
+
     def delete(self, kind: ResourceKind, render_id: str) -> bool:
         """True when deleted now, False when it was already gone (404)."""
         ...

@@ -445,14 +445,14 @@ class Engine:
                 if created is not None and self.clock() - created < waiting.poll_initial:
                     still.append(key)
                     continue
-                remote = self.gateway.get(resource.kind, resource.render_id)
-                if remote is None:
+                state, url = self._poll_state(resource)
+                if state is None:
                     message = f"{key} ({resource.render_id}) disappeared from Render"
                     self._fail(tenant, message)
-                assert remote is not None
-                if remote.state != resource.state or remote.url != resource.url:
-                    resource.state = remote.state
-                    resource.url = remote.url or resource.url
+                assert state is not None
+                if state != resource.state or (url and url != resource.url):
+                    resource.state = state
+                    resource.url = url or resource.url
                     self.store.save_resource(tenant.slug, resource, lease=self.lease)
                     if not quiet:
                         self.progress.event(tenant.slug, key, resource.state, resource.state)
@@ -470,6 +470,28 @@ class Engine:
                 )
             self._pause(interval, deadline)
             interval = min(interval * waiting.poll_factor, waiting.poll_max)
+
+    def _poll_state(self, resource: Resource) -> tuple[str | None, str | None]:
+        """(state, url) of a resource being awaited; (None, None) when it is gone.
+
+        A service this run created is polled through the deploy its create started (one
+        request instead of the service and its deploy list): that deploy decides readiness.
+        Anything else (a resumed run, a resume, a later deploy) reads the service itself.
+        """
+        assert resource.render_id is not None
+        if (
+            resource.kind is ResourceKind.SERVICE
+            and resource.deploy_id
+            and resource.key in self.created_at
+            and resource.state != "suspended"
+        ):
+            status = self.gateway.deploy_status(resource.render_id, resource.deploy_id)
+            if status is not None and status != "deactivated":
+                return status, None
+        remote = self.gateway.get(resource.kind, resource.render_id)
+        if remote is None:
+            return None, None
+        return remote.state, remote.url
 
     def _fail(self, tenant: Tenant, message: str) -> None:
         self.store.update_tenant(

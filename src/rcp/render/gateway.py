@@ -113,6 +113,13 @@ class Gateway:
             return None
         raise ValueError(f"unknown resource kind {kind!r}")
 
+    def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
+        """One deploy's status (one request); None when the service or deploy is gone."""
+        try:
+            return self._client.get_deploy(service_id, deploy_id).status
+        except RenderNotFound:
+            return None
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def create(

@@ -212,6 +212,9 @@ class FirstCreateGate:
     def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
         return self.inner.get(kind, render_id)
 
+    def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
+        return self.inner.deploy_status(service_id, deploy_id)
+
     def delete(self, kind: ResourceKind, render_id: str) -> bool:
         return self.inner.delete(kind, render_id)
 
