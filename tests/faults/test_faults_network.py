@@ -166,7 +166,7 @@ def scenario_5xx_burst_while_polling_succeeds(sandbox: Sandbox, rcp: Rcp) -> Non
     rcp.install_template()
     sandbox.add_faults(
         *(
-            {"method": "GET", "path_regex": r"/v1/(services|postgres|key-value)/[^/]+(/deploys)?",
+            {"method": "GET", "path_regex": r"/v1/(services|postgres|key-value)/[^/]+(/deploys(/[^/]+)?)?",
              "nth": [n], "action": "status", "status": status}
             for n, status in ((1, 500), (2, 502), (3, 503))
         )
@@ -180,7 +180,7 @@ def scenario_5xx_burst_while_polling_succeeds(sandbox: Sandbox, rcp: Rcp) -> Non
 def scenario_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults(
-        {"method": "GET", "path_regex": r"/v1/services/[^/]+(/deploys)?", "action": "status", "status": 503}
+        {"method": "GET", "path_regex": r"/v1/services/[^/]+(/deploys(/[^/]+)?)?", "action": "status", "status": 503}
     )
     run = _create(rcp, "down")
     assert run.exit_code == 75, run.describe()
@@ -205,7 +205,7 @@ def scenario_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rc
 def scenario_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -> None:
     rcp.install_template()
     sandbox.add_faults(
-        {"method": "GET", "path_regex": r"/v1/services/[^/]+", "nth": [1], "action": "hang"},
+        {"method": "GET", "path_regex": r"/v1/services/[^/]+(/deploys/[^/]+)?", "nth": [1], "action": "hang"},
         {"method": "POST", "path": "/services", "nth": [1], "action": "delay", "seconds": 0.5},
         {"method": "POST", "path": "/postgres", "nth": [1], "action": "hang"},
     )
