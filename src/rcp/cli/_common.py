@@ -133,3 +133,51 @@ def render_json_table(rows: list[dict[str, Any]], columns: list[str]) -> Callabl
         console.print(table)
 
     return render
+
+
+def duration_option(value: str | None, flag: str) -> float | None:
+    """A duration flag (``90``, ``90s``, ``5m``, ``1h``); UsageError (exit 2) naming the flag."""
+    if value is None:
+        return None
+    from rcp.core.durations import parse_duration
+
+    return parse_duration(value, option=flag)
+
+
+def apply_max_wait(app: AppContext, max_wait: str | None) -> None:
+    """``--max-wait`` given to the command wins over RCP_MAX_WAIT and the config file."""
+    app.max_wait_override = duration_option(max_wait, "--max-wait")
+
+
+def progress_for(app: AppContext) -> Any:
+    """The progress sink of this run (live view on a terminal, plain lines otherwise)."""
+    from rcp.output.progress import make_progress
+
+    return make_progress(app.output)
+
+
+def make_operator(
+    app: AppContext,
+    *,
+    stop: Any,
+    lock_wait: float,
+    command: str,
+    slug: str | None,
+    progress: Any,
+) -> Any:
+    """A ``rcp.core.operations.Operator`` wired to this run: store, gateway, lock holder,
+    signals, failpoints, and the audit entry once the tenant lock is held."""
+    from rcp.cli._signals import failpoint_from_env
+    from rcp.core.operations import Operator
+
+    return Operator(
+        store=app.store(),
+        gateway=app.gateway(),
+        progress=progress,
+        holder=app.lock_holder(),
+        stop=stop,
+        lock_wait=lock_wait,
+        on_locked=lambda: mark_audited(app, command, slug),
+        failpoint=failpoint_from_env(),
+    )
+

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited, no_input
+from rcp.cli._common import (
+    app_context,
+    duration_option,
+    handle_errors,
+    mark_audited,
+    no_input,
+    progress_for,
+)
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
 
@@ -32,12 +39,6 @@ _CREATE_PATHS = {"service": "/services", "postgres": "/postgres", "key_value": "
 _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
 
 
-def _duration(value: str | None, flag: str) -> float | None:
-    if value is None:
-        return None
-    from rcp.core.durations import parse_duration
-
-    return parse_duration(value, option=flag)
 
 
 def _load_plan(app_ctx: AppContext, file: Path, prune: bool) -> FleetPlan:
@@ -137,9 +138,9 @@ def apply(
     from rcp.errors import Interrupted
 
     app_ctx = app_context(ctx)
-    timeout_seconds = _duration(timeout, "--timeout")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    app_ctx.max_wait_override = duration_option(max_wait, "--max-wait")
     fleet_plan = _load_plan(app_ctx, file, prune)
     output = app_ctx.output
     deletions = fleet_plan.deletions
@@ -183,7 +184,7 @@ def apply(
     planned = schedule(fleet_plan.pending, forecast, budget)
     # Before the live view starts, so the line stays readable on a terminal.
     output.info(_schedule_text(fleet_plan, planned, concurrency))
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
             applier = FleetApplier(
@@ -219,10 +220,6 @@ def apply(
     raise _deferred_error(report)
 
 
-def _progress(app_ctx: AppContext) -> Any:
-    from rcp.output.progress import make_progress
-
-    return make_progress(app_ctx.output)
 
 
 def _deferred_error(report: ApplyReport) -> Exception:

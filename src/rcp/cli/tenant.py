@@ -6,27 +6,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited, no_input, render_json_table
+from rcp.cli._common import (
+    app_context,
+    apply_max_wait,
+    duration_option,
+    handle_errors,
+    mark_audited,
+    no_input,
+    progress_for,
+    render_json_table,
+)
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
 
 if TYPE_CHECKING:
-    from rcp.context import AppContext
     from rcp.core.models import Tenant
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
 
 
-def _duration(value: str | None, flag: str) -> float | None:
-    if value is None:
-        return None
-    from rcp.core.durations import parse_duration
-
-    return parse_duration(value, option=flag)
 
 
-def _apply_max_wait(app_ctx: AppContext, max_wait: str | None) -> None:
-    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
 
 
 def _tenant_human(tenant: Tenant) -> Any:
@@ -49,10 +49,6 @@ def _tenant_human(tenant: Tenant) -> Any:
     return render
 
 
-def _progress(app_ctx: AppContext) -> Any:
-    from rcp.output.progress import make_progress
-
-    return make_progress(app_ctx.output)
 
 
 @app.command("create")
@@ -85,9 +81,9 @@ def create(
     app_ctx = app_context(ctx)
     if if_exists not in ("resume", "fail"):
         raise UsageError(f"invalid --if-exists value {if_exists!r}: expected resume or fail")
-    timeout_seconds = _duration(timeout, "--timeout")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     settings = app_ctx.settings
     plan = plan_create(
         name=name,
@@ -99,7 +95,7 @@ def create(
     gateway = app_ctx.gateway()
     gateway.owner_id()  # API key and workspace are preconditions: checked before any write
     store = app_ctx.store()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
             tenant = create_tenant(
@@ -142,7 +138,7 @@ def status(
     tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
     if live:
         gateway = app_ctx.gateway()
-        progress = _progress(app_ctx)
+        progress = progress_for(app_ctx)
         try:
             tenants = [
                 live_status(
@@ -228,8 +224,8 @@ def delete(
 
     app_ctx = app_context(ctx)
     validate_slug(slug)
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     if not yes and no_input(app_ctx):
         raise UsageError(
             f"refusing to delete {slug} without confirmation: pass --yes",
@@ -251,7 +247,7 @@ def delete(
     ):
         raise UsageError("deletion not confirmed", code="not_confirmed")
     gateway = app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
             deleted = delete_tenant(

@@ -8,15 +8,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited, render_json_table
+from rcp.cli._common import (
+    app_context,
+    apply_max_wait,
+    duration_option,
+    handle_errors,
+    make_operator,
+    progress_for,
+    render_json_table,
+)
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
-from rcp.context import AppContext
 from rcp.errors import UsageError
 
 if TYPE_CHECKING:
+    from rcp.context import AppContext
     from rcp.core.models import Tenant
-    from rcp.core.operations import EnvChange, Operator
-    from rcp.core.provisioning import StopFlag
+    from rcp.core.operations import EnvChange
 
 app = typer.Typer(no_args_is_help=True, help="Tenant environment variable overrides.")
 
@@ -33,10 +40,6 @@ NoDeployOption = Annotated[
 ]
 
 
-def _duration(value: str | None, flag: str) -> float | None:
-    from rcp.cli.tenant import _duration as parse
-
-    return parse(value, flag)
 
 
 def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
@@ -53,22 +56,6 @@ def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
     return tenant
 
 
-def _operator(
-    app_ctx: AppContext, *, stop: StopFlag, lock_wait: float, command: str, slug: str, progress: Any
-) -> Operator:
-    from rcp.cli._signals import failpoint_from_env
-    from rcp.core.operations import Operator
-
-    return Operator(
-        store=app_ctx.store(),
-        gateway=app_ctx.gateway(),
-        progress=progress,
-        holder=app_ctx.lock_holder(),
-        stop=stop,
-        lock_wait=lock_wait,
-        on_locked=lambda: mark_audited(app_ctx, command, slug),
-        failpoint=failpoint_from_env(),
-    )
 
 
 def _entries_human(rows: list[dict[str, str]]) -> Any:
@@ -140,16 +127,16 @@ def set_(
             raise UsageError(f"{stdin_key} is given both as KEY=VALUE and with --stdin")
     if not values and stdin_key is None:
         raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     if stdin_key is not None:
         values[stdin_key] = _read_secret(app_ctx, stdin_key)
     _load(app_ctx, slug, service)
     app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
@@ -188,15 +175,15 @@ def unset(
         raise UsageError("nothing to unset: pass one or more KEY names")
     for name in names:
         validate_env_key(name)
-    timeout_seconds = _duration(timeout, "--timeout")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     _load(app_ctx, slug, service)
     app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
@@ -217,14 +204,8 @@ def unset(
     app_ctx.output.result(change.to_json(), human=_change_human(change, "unset"))
 
 
-def _apply_max_wait(app_ctx: AppContext, max_wait: str | None) -> None:
-    app_ctx.max_wait_override = _duration(max_wait, "--max-wait")
 
 
-def _progress(app_ctx: AppContext) -> Any:
-    from rcp.output.progress import make_progress
-
-    return make_progress(app_ctx.output)
 
 
 def _read_secret(app_ctx: AppContext, key: str) -> str:

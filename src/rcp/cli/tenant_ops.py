@@ -6,15 +6,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited
+from rcp.cli._common import (
+    app_context,
+    apply_max_wait,
+    duration_option,
+    handle_errors,
+    make_operator,
+    progress_for,
+)
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
-from rcp.cli.tenant import _apply_max_wait, _duration, _progress, _tenant_human, app
-from rcp.context import AppContext
+from rcp.cli.tenant import _tenant_human, app
 from rcp.errors import Unhealthy, UsageError
 
 if TYPE_CHECKING:
-    from rcp.core.operations import CheckReport, Operator
-    from rcp.core.provisioning import StopFlag
+    from rcp.context import AppContext
+    from rcp.core.operations import CheckReport
     from rcp.output import Output
 
 # A webhook that does not answer within this long is reported as a warning, never waited on.
@@ -25,28 +31,6 @@ TimeoutOption = Annotated[
 ]
 
 
-def _operator(
-    app_ctx: AppContext,
-    *,
-    stop: StopFlag,
-    lock_wait: float,
-    command: str,
-    slug: str | None,
-    progress: Any,
-) -> Operator:
-    from rcp.cli._signals import failpoint_from_env
-    from rcp.core.operations import Operator
-
-    return Operator(
-        store=app_ctx.store(),
-        gateway=app_ctx.gateway(),
-        progress=progress,
-        holder=app_ctx.lock_holder(),
-        stop=stop,
-        lock_wait=lock_wait,
-        on_locked=lambda: mark_audited(app_ctx, command, slug),
-        failpoint=failpoint_from_env(),
-    )
 
 
 def _existing_tenant(app_ctx: AppContext, slug: str) -> None:
@@ -71,14 +55,14 @@ def suspend(
     from rcp.core.operations import suspend_tenant
 
     app_ctx = app_context(ctx)
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()  # the API key is a precondition
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
@@ -107,15 +91,15 @@ def resume(
     from rcp.core.provisioning import Waiting
 
     app_ctx = app_context(ctx)
-    timeout_seconds = _duration(timeout, "--timeout")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
@@ -165,16 +149,16 @@ def check(
         validate_slug(slug)
     if notify is not None:
         _validate_webhook(notify)
-    timeout_seconds = _duration(timeout, "--timeout")
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     store = app_ctx.store()
     tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
     app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
@@ -298,8 +282,8 @@ def adopt(
     from rcp.core.slugs import validate_slug
 
     app_ctx = app_context(ctx)
-    lock_wait = _duration(lock_timeout, "--lock-timeout") or 0.0
-    _apply_max_wait(app_ctx, max_wait)
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app_ctx, max_wait)
     validate_slug(slug)
     parse_resource_args(resource or [])  # input errors before the database is opened
     plan = plan_adopt(
@@ -311,10 +295,10 @@ def adopt(
         config_dir=app_ctx.settings.config_dir,
     )
     app_ctx.gateway()
-    progress = _progress(app_ctx)
+    progress = progress_for(app_ctx)
     try:
         with graceful_stop() as stop:
-            operator = _operator(
+            operator = make_operator(
                 app_ctx,
                 stop=stop,
                 lock_wait=lock_wait,
