@@ -8,7 +8,6 @@ Render.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -62,6 +61,8 @@ def export(
 ) -> None:
     """Write every tenant (resources, rendered template, env overrides, journal) and the audit
     log as one JSON document."""
+    import json
+
     from rcp.core.backup import build_document
     from rcp.core.models import utcnow
     from rcp.store.transfer import SnapshotStore
@@ -100,6 +101,8 @@ def export(
 
 
 def _read_document(file: str) -> Any:
+    import json
+
     if file == STDIO:
         text = sys.stdin.read()
         where = "stdin"
