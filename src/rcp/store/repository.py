@@ -511,19 +511,7 @@ class SqlStore:
                 query = query.where(col(AuditRow.at) >= since)
             if limit is not None:
                 query = query.limit(limit)
-            return [
-                AuditEntry(
-                    id=row.id,
-                    at=row.at,
-                    actor=row.actor,
-                    command=row.command,
-                    tenant=row.tenant,
-                    outcome=row.outcome,
-                    exit_code=row.exit_code,
-                    duration_ms=row.duration_ms,
-                )
-                for row in session.exec(query).all()
-            ]
+            return [audit_entry_from_row(row) for row in session.exec(query).all()]
 
         return self._transaction(work)
 
@@ -718,39 +706,59 @@ class SqlStore:
                 .order_by(col(TenantResourceRow.id))
             ).all()
             for res in resource_rows:
-                resources_by_tenant[res.tenant_id].append(
-                    Resource(
-                        key=res.key,
-                        type=res.type,
-                        name=res.name,
-                        render_id=res.render_id,
-                        state=res.state,
-                        url=res.url,
-                        deploy_id=res.deploy_id,
-                    )
-                )
-        return [
-            Tenant(
-                id=row.id,
-                name=row.name,
-                slug=row.slug,
-                status=TenantStatus(row.status),
-                template=row.template,
-                rendered_template=row.rendered_template,
-                custom_plugin_repo=row.custom_plugin_repo,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                last_error=row.last_error,
-                env_overrides=row.env_overrides,
-                resources=resources_by_tenant[row.id],
-            )
-            for row in rows
-        ]
+                resources_by_tenant[res.tenant_id].append(resource_from_row(res))
+        return [tenant_from_row(row, resources_by_tenant[row.id]) for row in rows]
 
 
 def _at_second(moment: datetime | None) -> str | None:
     """A timestamp for a message: whole seconds are what a reader wants to see."""
     return iso_z(moment.replace(microsecond=0)) if moment is not None else None
+
+
+# Row → domain record. Rows are ORM objects or Core result rows (``rcp.store.transfer``):
+# both expose the columns as attributes.
+
+
+def tenant_from_row(row: Any, resources: list[Resource]) -> Tenant:
+    return Tenant(
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        status=TenantStatus(row.status),
+        template=row.template,
+        rendered_template=row.rendered_template,
+        custom_plugin_repo=row.custom_plugin_repo,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_error=row.last_error,
+        env_overrides=row.env_overrides,
+        resources=resources,
+    )
+
+
+def resource_from_row(row: Any) -> Resource:
+    return Resource(
+        key=row.key,
+        type=row.type,
+        name=row.name,
+        render_id=row.render_id,
+        state=row.state,
+        url=row.url,
+        deploy_id=row.deploy_id,
+    )
+
+
+def audit_entry_from_row(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        command=row.command,
+        tenant=row.tenant,
+        outcome=row.outcome,
+        exit_code=row.exit_code,
+        duration_ms=row.duration_ms,
+    )
 
 
 def _resource_row(tenant_id: int, resource: Resource) -> TenantResourceRow:

@@ -22,10 +22,15 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from rcp.core.backup import JournalRecord, Snapshot, TenantBackup, audit_identity
-from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant, TenantStatus
+from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant
 from rcp.errors import ConflictError, LockLost, RcpError, StoreError
 from rcp.store.engine import scrub
-from rcp.store.repository import SqlStore
+from rcp.store.repository import (
+    SqlStore,
+    audit_entry_from_row,
+    resource_from_row,
+    tenant_from_row,
+)
 from rcp.store.tables import (
     AuditRow,
     JournalRow,
@@ -104,18 +109,18 @@ class SnapshotStore:
             tenant_rows = connection.execute(select(_tenants).order_by(_tenants.c.slug)).all()
             resources: dict[int, list[Resource]] = {}
             for row in connection.execute(select(_resources).order_by(_resources.c.id)):
-                resources.setdefault(row.tenant_id, []).append(_resource(row))
+                resources.setdefault(row.tenant_id, []).append(resource_from_row(row))
             journals: dict[str, list[JournalRecord]] = {}
             for row in connection.execute(select(_journal).order_by(_journal.c.id)):
                 journals.setdefault(row.tenant_slug, []).append(_journal_record(row))
             audit = [
-                _audit_entry(row)
+                audit_entry_from_row(row)
                 for row in connection.execute(select(_audit).order_by(_audit.c.id))
             ]
             return Snapshot(
                 tenants=[
                     TenantBackup(
-                        tenant=_tenant(row, resources.get(row.id, [])),
+                        tenant=tenant_from_row(row, resources.get(row.id, [])),
                         journal=journals.get(row.slug, []),
                     )
                     for row in tenant_rows
@@ -135,7 +140,7 @@ class SnapshotStore:
 
     def existing_audit(self) -> set[tuple[Any, ...]]:
         def work(connection: Connection) -> set[tuple[Any, ...]]:
-            return {audit_identity(_audit_entry(row)) for row in connection.execute(select(_audit))}
+            return {audit_identity(audit_entry_from_row(row)) for row in connection.execute(select(_audit))}
 
         return _run(self.store, work)
 
@@ -228,33 +233,8 @@ def _replace_tenant(connection: Connection, item: TenantBackup) -> None:
         )
 
 
-def _tenant(row: Any, resources: list[Resource]) -> Tenant:
-    return Tenant(
-        id=row.id,
-        name=row.name,
-        slug=row.slug,
-        status=TenantStatus(row.status),
-        template=row.template,
-        rendered_template=row.rendered_template,
-        custom_plugin_repo=row.custom_plugin_repo,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_error=row.last_error,
-        env_overrides=row.env_overrides,
-        resources=resources,
-    )
 
 
-def _resource(row: Any) -> Resource:
-    return Resource(
-        key=row.key,
-        type=row.type,
-        name=row.name,
-        render_id=row.render_id,
-        state=row.state,
-        url=row.url,
-        deploy_id=row.deploy_id,
-    )
 
 
 def _journal_record(row: Any) -> JournalRecord:
@@ -270,17 +250,6 @@ def _journal_record(row: Any) -> JournalRecord:
     )
 
 
-def _audit_entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor=row.actor,
-        command=row.command,
-        tenant=row.tenant,
-        outcome=row.outcome,
-        exit_code=row.exit_code,
-        duration_ms=row.duration_ms,
-    )
 
 
 def _audit_values(entry: AuditEntry) -> dict[str, Any]:
