@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
@@ -180,4 +181,27 @@ def make_operator(
         on_locked=lambda: mark_audited(app, command, slug),
         failpoint=failpoint_from_env(),
     )
+
+
+@contextmanager
+def operation(
+    app: AppContext, *, command: str, slug: str | None, lock_wait: float
+) -> Iterator[Any]:
+    """An operator for one mutating tenant command: progress on stderr, SIGINT/SIGTERM asking
+    for a clean stop, the audit entry once the tenant lock is held."""
+    from rcp.cli._signals import graceful_stop
+
+    progress = progress_for(app)
+    try:
+        with graceful_stop() as stop:
+            yield make_operator(
+                app,
+                stop=stop,
+                lock_wait=lock_wait,
+                command=command,
+                slug=slug,
+                progress=progress,
+            )
+    finally:
+        progress.close()
 

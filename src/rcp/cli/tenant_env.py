@@ -13,8 +13,7 @@ from rcp.cli._common import (
     apply_max_wait,
     duration_option,
     handle_errors,
-    make_operator,
-    progress_for,
+    operation,
     render_json_table,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
@@ -116,7 +115,6 @@ def set_(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Store overrides and push them to Render (per-key), then deploy unless --no-deploy."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import parse_assignments, set_env, validate_env_key
 
     app_ctx = app_context(ctx)
@@ -133,20 +131,10 @@ def set_(
         values[stdin_key] = _read_secret(app_ctx, stdin_key)
     _load(app_ctx, slug, service)
     app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant env set",
-                slug=slug,
-                progress=progress,
-            )
-            change = set_env(operator, slug, values, service=service, deploy=not no_deploy)
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant env set", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        change = set_env(operator, slug, values, service=service, deploy=not no_deploy)
     app_ctx.output.result(change.to_json(), human=_change_human(change, "set"))
 
 
@@ -165,7 +153,6 @@ def unset(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Drop overrides; each service gets back what a fresh provision would give it."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import unset_env, validate_env_key
     from rcp.core.provisioning import Waiting
 
@@ -180,27 +167,17 @@ def unset(
     apply_max_wait(app_ctx, max_wait)
     _load(app_ctx, slug, service)
     app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant env unset",
-                slug=slug,
-                progress=progress,
-            )
-            change = unset_env(
-                operator,
-                slug,
-                names,
-                service=service,
-                deploy=not no_deploy,
-                waiting=Waiting(timeout=timeout_seconds),
-            )
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant env unset", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        change = unset_env(
+            operator,
+            slug,
+            names,
+            service=service,
+            deploy=not no_deploy,
+            waiting=Waiting(timeout=timeout_seconds),
+        )
     app_ctx.output.result(change.to_json(), human=_change_human(change, "unset"))
 
 

@@ -11,8 +11,7 @@ from rcp.cli._common import (
     apply_max_wait,
     duration_option,
     handle_errors,
-    make_operator,
-    progress_for,
+    operation,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.cli.tenant import _tenant_human, app
@@ -51,7 +50,6 @@ def suspend(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Suspend every service, Postgres and Key Value of the tenant → SUSPENDED."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import suspend_tenant
 
     app_ctx = app_context(ctx)
@@ -59,20 +57,10 @@ def suspend(
     apply_max_wait(app_ctx, max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()  # the API key is a precondition
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant suspend",
-                slug=slug,
-                progress=progress,
-            )
-            tenant = suspend_tenant(operator, slug)
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant suspend", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        tenant = suspend_tenant(operator, slug)
     app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
 
 
@@ -86,7 +74,6 @@ def resume(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Resume every suspended resource and wait until all are up again → ACTIVE."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import resume_tenant
     from rcp.core.provisioning import Waiting
 
@@ -96,20 +83,10 @@ def resume(
     apply_max_wait(app_ctx, max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant resume",
-                slug=slug,
-                progress=progress,
-            )
-            tenant = resume_tenant(operator, slug, Waiting(timeout=timeout_seconds))
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant resume", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        tenant = resume_tenant(operator, slug, Waiting(timeout=timeout_seconds))
     app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
 
 
@@ -135,7 +112,6 @@ def check(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Compare records with Render; exit 0 when healthy, 5 when not."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import check_tenants
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import get_tenant, list_tenants
@@ -155,26 +131,16 @@ def check(
     store = app_ctx.store()
     tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
     app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant check",
-                slug=slug,
-                progress=progress,
-            )
-            report = check_tenants(
-                operator,
-                tenants,
-                repair=repair,
-                waiting=Waiting(timeout=timeout_seconds),
-                skip_busy=all_,
-            )
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant check", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        report = check_tenants(
+            operator,
+            tenants,
+            repair=repair,
+            waiting=Waiting(timeout=timeout_seconds),
+            skip_busy=all_,
+        )
     data = report.to_json()
     if notify is not None:
         data["notified"] = _notify(notify, report, repair=repair, output=app_ctx.output)
@@ -277,7 +243,6 @@ def adopt(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Take existing Render resources under a tenant record (created when missing)."""
-    from rcp.cli._signals import graceful_stop
     from rcp.core.operations import adopt_resources, parse_resource_args, plan_adopt
     from rcp.core.slugs import validate_slug
 
@@ -295,18 +260,8 @@ def adopt(
         config_dir=app_ctx.settings.config_dir,
     )
     app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            operator = make_operator(
-                app_ctx,
-                stop=stop,
-                lock_wait=lock_wait,
-                command="tenant adopt",
-                slug=slug,
-                progress=progress,
-            )
-            tenant = adopt_resources(operator, plan)
-    finally:
-        progress.close()
+    with operation(
+        app_ctx, command="tenant adopt", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        tenant = adopt_resources(operator, plan)
     app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
