@@ -22,6 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rcp.sandbox.api import (
+    ApiError,
+    ApiRequest,
+    ApiResult,
+    WorldContext,
+    dispatch,
+    dump_world,
+)
 from rcp.sandbox.faults import (
     FaultRule,
     FaultRuleError,
@@ -31,14 +39,6 @@ from rcp.sandbox.faults import (
 )
 from rcp.sandbox.ids import request_id as new_request_id
 from rcp.sandbox.ratelimit import Bucket, BucketState, bucket_for, consume, peek
-from rcp.sandbox.render_api import (
-    ApiError,
-    ApiRequest,
-    ApiResult,
-    WorldContext,
-    dispatch,
-    dump_world,
-)
 from rcp.sandbox.settings import SandboxSettings
 from rcp.sandbox.store import SandboxStore
 
