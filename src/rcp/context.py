@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rcp.errors import ConfigError, RcpError
@@ -16,8 +17,9 @@ from rcp.output import Output
 from rcp.settings import GlobalOptions, Settings, load_settings
 
 if TYPE_CHECKING:
-    from rcp.core.models import LockHolder
+    from rcp.core.models import LockHolder, ResourceKind
     from rcp.core.ports import RenderGateway
+    from rcp.render.gateway import Gateway
     from rcp.store import SqlStore
 
 
@@ -30,7 +32,7 @@ class AppContext:
         self._settings_error: RcpError | None = None
         self._output: Output | None = None
         self._store: SqlStore | None = None
-        self._gateway: RenderGateway | None = None
+        self._gateway: Gateway | None = None
         self._client: Any = None
         # Set once a mutating command has passed its preconditions: (command, tenant slug).
         self.audit_subject: tuple[str, str | None] | None = None
@@ -109,6 +111,9 @@ class AppContext:
         return self._client
 
     def gateway(self) -> RenderGateway:
+        return self._render_gateway()
+
+    def _render_gateway(self) -> Gateway:
         if self._gateway is None:
             from rcp.render.gateway import Gateway
 
@@ -118,6 +123,11 @@ class AppContext:
                 in_flight_seconds=0.0 if self.settings.sandbox else None,
             )
         return self._gateway
+
+    def create_forecast(self) -> Callable[[list[ResourceKind]], list[float]]:
+        """When each of a list of creates (by kind, in order) could be sent, from the rate
+        limits Render reported: what ``rcp apply`` plans its schedule with."""
+        return self._render_gateway().create_forecast
 
     def lock_holder(self) -> LockHolder:
         from rcp.core.models import LockHolder

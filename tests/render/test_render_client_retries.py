@@ -29,6 +29,7 @@ from rcp.errors import (
     RetryLater,
 )
 from rcp.render.client import RenderClient
+from rcp.render.kinds import SERVICE
 
 SERVICE_ID = "srv-d0000000000000000002"
 CREATE_BODY = {
@@ -85,7 +86,7 @@ def test_requests_carry_bearer_key_user_agent_and_timeouts(
     client_with: Callable[..., tuple[RenderClient, Recorder]],
 ) -> None:
     client, recorder = client_with(ok_service())
-    client.get_service(SERVICE_ID)
+    client.get_resource(SERVICE, SERVICE_ID)
     request = recorder.requests[0]
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert request.headers["User-Agent"] == f"rcp/{rcp.__version__}"
@@ -123,7 +124,7 @@ def test_429_with_retry_after_waits_that_long(
         ),
         ok_service(),
     )
-    assert client.get_service(SERVICE_ID).id == SERVICE_ID
+    assert client.get_resource(SERVICE, SERVICE_ID).id == SERVICE_ID
     assert len(recorder.requests) == 2
     assert sleeps.calls == [7.0]
 
@@ -135,7 +136,7 @@ def test_429_with_http_date_retry_after(
     client, _ = client_with(
         json_response(429, {"message": "slow down"}, {"Retry-After": when}), ok_service()
     )
-    client.get_service(SERVICE_ID)
+    client.get_resource(SERVICE, SERVICE_ID)
     assert len(sleeps.calls) == 1 and 17.0 <= sleeps.calls[0] <= 20.0
 
 
@@ -150,7 +151,7 @@ def test_429_without_retry_after_uses_ratelimit_reset(
         ),
         ok_service(),
     )
-    client.get_service(SERVICE_ID)
+    client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 2
     # 12 s from the 429; the limiter, told "0 remaining, reset in 12 s", may add a sliver.
     assert sleeps.calls[0] == 12.0
@@ -160,7 +161,7 @@ def test_429_without_any_hint_backs_off_with_jitter(
     client_with: Callable[..., tuple[RenderClient, Recorder]], sleeps: SleepLog
 ) -> None:
     client, recorder = client_with(json_response(429, {"message": "rate limit"}), ok_service())
-    client.get_service(SERVICE_ID)
+    client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 2
     assert len(sleeps.calls) == 1 and 0.0 <= sleeps.calls[0] <= 1.0
 
@@ -169,7 +170,7 @@ def test_429_on_post_is_retried(client_with: Callable[..., tuple[RenderClient, R
     client, recorder = client_with(
         json_response(429, {"message": "rate limit"}, {"Retry-After": "1"}), created()
     )
-    assert client.create_service(CREATE_BODY).deploy_id == "dep-d0000000000000000001"
+    assert client.create(SERVICE, CREATE_BODY).deploy_id == "dep-d0000000000000000001"
     assert [r.method for r in recorder.requests] == ["POST", "POST"]
 
 
@@ -186,7 +187,7 @@ def test_server_wait_beyond_budget_raises_retry_later_at_once(
     )
     before = datetime.now(UTC)
     with pytest.raises(RetryLater) as caught:
-        client.create_service(CREATE_BODY)
+        client.create(SERVICE, CREATE_BODY)
     assert len(recorder.requests) == 1 and sleeps.calls == []
     assert caught.value.retry_at is not None
     assert (
@@ -204,7 +205,7 @@ def test_retry_after_on_503_beyond_budget_raises_retry_later(
         json_response(503, {"message": "maintenance"}, {"Retry-After": "600"}), max_wait=30.0
     )
     with pytest.raises(RetryLater):
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 1
 
 
@@ -215,7 +216,7 @@ def test_rate_limit_exhausted_becomes_retry_later(
         *[json_response(429, {"message": "rate limit"}, {"Retry-After": "2"})] * 3, max_attempts=3
     )
     with pytest.raises(RetryLater) as caught:
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 3 and sleeps.calls == [2.0, 2.0]
     assert caught.value.retry_at is not None and "after 3 attempts" in caught.value.message
 
@@ -230,7 +231,7 @@ def test_5xx_on_get_is_retried(
     client, recorder = client_with(
         json_response(status, {"message": "oops"}), json_response(status), ok_service()
     )
-    assert client.get_service(SERVICE_ID).id == SERVICE_ID
+    assert client.get_resource(SERVICE, SERVICE_ID).id == SERVICE_ID
     assert len(recorder.requests) == 3
 
 
@@ -251,7 +252,7 @@ def test_5xx_on_post_is_never_repeated(
 ) -> None:
     client, recorder = client_with(json_response(status, {"message": "oops"}), created())
     with pytest.raises(RenderServerError) as caught:
-        client.create_service(CREATE_BODY)
+        client.create(SERVICE, CREATE_BODY)
     assert len(recorder.requests) == 1 and sleeps.calls == []
     assert caught.value.status == status and caught.value.exit_code == 75
 
@@ -261,7 +262,7 @@ def test_5xx_exhausted_raises_server_error_saying_to_rerun(
 ) -> None:
     client, recorder = client_with(*[json_response(503)] * 5)
     with pytest.raises(RenderServerError) as caught:
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 5 and len(sleeps.calls) == 4
     assert caught.value.message == (
         f"Render unavailable (503) after 5 attempts on GET /services/{SERVICE_ID}; rerun to resume"
@@ -274,7 +275,7 @@ def test_backoff_is_full_jitter_capped_at_8_seconds(
 ) -> None:
     client, _ = client_with(*[json_response(500)] * 12, max_attempts=12)
     with pytest.raises(RenderServerError):
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert len(sleeps.calls) == 11
     assert all(0.0 <= s <= 8.0 for s in sleeps.calls)
     # Full jitter: the bound doubles per attempt (1, 2, 4, 8, 8, …).
@@ -292,7 +293,7 @@ def test_not_sent_errors_are_retried_even_for_post(
     client_with: Callable[..., tuple[RenderClient, Recorder]], error: Exception
 ) -> None:
     client, recorder = client_with(error, created())
-    assert client.create_service(CREATE_BODY).service is not None
+    assert client.create(SERVICE, CREATE_BODY).resource is not None
     assert len(recorder.requests) == 2
 
 
@@ -304,7 +305,7 @@ def test_maybe_sent_errors_on_post_are_not_retried(
 ) -> None:
     client, recorder = client_with(error, created())
     with pytest.raises(RenderTransportError) as caught:
-        client.create_service(CREATE_BODY)
+        client.create(SERVICE, CREATE_BODY)
     assert len(recorder.requests) == 1
     assert caught.value.maybe_sent is True and caught.value.exit_code == 75
 
@@ -313,7 +314,7 @@ def test_read_timeout_on_get_is_retried(
     client_with: Callable[..., tuple[RenderClient, Recorder]],
 ) -> None:
     client, recorder = client_with(httpx.ReadTimeout("slow"), ok_service())
-    client.get_service(SERVICE_ID)
+    client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 2
 
 
@@ -322,7 +323,7 @@ def test_connect_errors_exhausted_keep_maybe_sent_false(
 ) -> None:
     client, recorder = client_with(*[httpx.ConnectError("refused")] * 5)
     with pytest.raises(RenderTransportError) as caught:
-        client.create_service(CREATE_BODY)
+        client.create(SERVICE, CREATE_BODY)
     assert len(recorder.requests) == 5
     assert caught.value.maybe_sent is False
     assert "after 5 attempts" in caught.value.message and "ConnectError" in caught.value.message
@@ -339,7 +340,7 @@ def test_4xx_is_never_retried_and_carries_render_message(
         json_response(status, {"id": "x", "message": "name already in use"})
     )
     with pytest.raises(RenderBadRequest) as caught:
-        client.create_service(CREATE_BODY)
+        client.create(SERVICE, CREATE_BODY)
     assert len(recorder.requests) == 1
     assert "name already in use" in caught.value.message and caught.value.status == status
 
@@ -357,7 +358,7 @@ def test_auth_failures_hint_at_the_api_key(
 def test_404_is_render_not_found(client_with: Callable[..., tuple[RenderClient, Recorder]]) -> None:
     client, recorder = client_with(json_response(404, {"message": f"not found: {SERVICE_ID}"}))
     with pytest.raises(RenderNotFound, match="not found: srv-"):
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert len(recorder.requests) == 1
 
 
@@ -384,7 +385,7 @@ def test_lists_follow_cursors_to_the_empty_page(
         return json_response(200, pages[request.url.params.get("cursor")])
 
     client, recorder = client_factory(handler)
-    services = client.list_services(name=["a", "b"], service_type="web_service", owner_id="tea-x")
+    services = client.list_resources(SERVICE, name=["a", "b"], service_type="web_service", owner_id="tea-x")
     assert [s.name for s in services] == [f"svc-{i}" for i in range(201)]
     assert [r.url.params.get("cursor") for r in recorder.requests] == [None, "c99", "c199", "c200"]
     first = recorder.requests[0].url.params
@@ -433,7 +434,7 @@ def test_unexpected_response_shape_is_a_render_error_without_values(
 
     client, _ = client_with(json_response(200, {"name": "secret-looking-value"}))
     with pytest.raises(RenderAPIError) as caught:
-        client.get_service(SERVICE_ID)
+        client.get_resource(SERVICE, SERVICE_ID)
     assert "id" in caught.value.message and "secret-looking-value" not in caught.value.message
 
 
@@ -451,7 +452,7 @@ def test_every_retry_is_logged_without_headers_bodies_or_query(
     )
     client, _ = client_factory(lambda request: next(answers))
     with caplog.at_level(logging.WARNING, logger="rcp.render"):
-        client.list_services(name="acme-web", owner_id="tea-secretowner")
+        client.list_resources(SERVICE, name="acme-web", owner_id="tea-secretowner")
     records = [r for r in caplog.records if r.name == "rcp.render"]
     assert len(records) == 1
     record = records[0]

@@ -10,6 +10,7 @@ import pytest
 from render_helpers import json_response, make_client, service_json
 
 from rcp.errors import RetryLater
+from rcp.render.kinds import SERVICE
 from rcp.render.ratelimit import (
     BucketLimit,
     RateLimiter,
@@ -226,7 +227,7 @@ def test_the_client_goes_through_the_limiter_and_feeds_it_headers() -> None:
     client, recorder = make_client(lambda request: next(answers), sleep=clock.sleep, limiter=rl)  # type: ignore[arg-type]
     with client:
         for _ in range(3):
-            client.get_service("srv-1")
+            client.get_resource(SERVICE, "srv-1")
     assert len(recorder.requests) == 3
     assert clock.now == 1039.0  # the third call waited for the window Render reported
 
@@ -239,7 +240,7 @@ def test_the_client_budget_applies_to_the_limiter_wait() -> None:
     )
     client, recorder = make_client(handler, sleep=clock.sleep, limiter=rl, max_wait=60.0)
     with client:
-        client.create_service({"type": "web_service", "name": "a", "ownerId": "tea-x"})
+        client.create(SERVICE, {"type": "web_service", "name": "a", "ownerId": "tea-x"})
         with pytest.raises(RetryLater):
-            client.create_service({"type": "web_service", "name": "b", "ownerId": "tea-x"})
+            client.create(SERVICE, {"type": "web_service", "name": "b", "ownerId": "tea-x"})
     assert len(recorder.requests) == 1

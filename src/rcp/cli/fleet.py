@@ -34,8 +34,6 @@ PruneOption = Annotated[
     bool, typer.Option("--prune", help="Delete recorded tenants that the file does not list.")
 ]
 
-# The create endpoint of each resource kind: the limiter's create buckets.
-_CREATE_PATHS = {"service": "/services", "postgres": "/postgres", "key_value": "/key-value"}
 _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
 
 
@@ -170,7 +168,6 @@ def apply(
     gateway = app_ctx.gateway()
     gateway.owner_id()  # API key and workspace are preconditions: checked before any write
     store = app_ctx.store()
-    limiter = app_ctx.render_client().limiter
     budget = (
         app_ctx.max_wait_override
         if app_ctx.max_wait_override is not None
@@ -178,9 +175,7 @@ def apply(
     )
     mark_audited(app_ctx, "apply", None)
 
-    def forecast(kinds: list[Any]) -> list[float]:
-        return list(limiter.forecast([("POST", _CREATE_PATHS[str(kind)]) for kind in kinds]))
-
+    forecast = app_ctx.create_forecast()
     planned = schedule(fleet_plan.pending, forecast, budget)
     # Before the live view starts, so the line stays readable on a terminal.
     output.info(_schedule_text(fleet_plan, planned, concurrency))

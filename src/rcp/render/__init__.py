@@ -2,6 +2,8 @@
 
 - ``rcp.render.client.RenderClient`` — one httpx client; typed models; retries (tenacity) per
   DESIGN §7/§8; errors from ``rcp.errors``.
+- ``rcp.render.kinds`` — one entry per resource kind (path, wrapper, model, states): the
+  client's and the gateway's per-kind behaviour is a lookup there.
 - ``rcp.render.gateway.Gateway`` — ``rcp.core.ports.RenderGateway`` over the client.
 - ``rcp.render.ratelimit`` — the process-wide client-side limiter (``default_limiter()``).
 - ``rcp.render.errormap`` — status / transport failure → typed error (the only such mapping).

@@ -42,6 +42,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -61,16 +62,14 @@ from rcp.errors import (
     RetryLater,
 )
 from rcp.render.errormap import error_for_response, error_for_transport
+from rcp.render.kinds import RenderKind
 from rcp.render.models import (
-    CreatedService,
+    ConnectionInfo,
+    CreatedAnswer,
     Deploy,
     EnvVar,
-    KeyValue,
-    KeyValueConnectionInfo,
     Owner,
-    Postgres,
-    PostgresConnectionInfo,
-    Service,
+    RenderResource,
     User,
 )
 from rcp.render.ratelimit import RateLimiter, default_limiter
@@ -92,6 +91,15 @@ TEST_HTTP_TIMEOUT_ENV = "RCP_TEST_HTTP_TIMEOUT"
 TEST_CONNECT_FAULTS_ENV = "RCP_TEST_CONNECT_FAULTS"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Created:
+    """A create's answer: the resource (None when Render left it out of a wrapped answer: the
+    create happened but its id is unknown) and the deploy the create started, if any."""
+
+    resource: RenderResource | None
+    deploy_id: str | None
 
 
 class _RetryableFailure(Exception):
@@ -501,37 +509,69 @@ class RenderClient:
     def get_user(self) -> User:
         return self._get_one(User, "/users")
 
-    # -- services --------------------------------------------------------------------------
+    # -- resources of every kind (rcp.render.kinds) ----------------------------------------
 
-    def create_service(self, body: dict[str, Any]) -> CreatedService:
-        """``POST /services`` (body: ``servicePOST``, with ``ownerId``) → service + deployId."""
-        return self._send_one(CreatedService, "POST", "/services", body)
+    def create(self, kind: RenderKind, body: dict[str, Any]) -> Created:
+        """``POST {path}`` (body with ``ownerId``) → the created resource (and, for kinds whose
+        create starts a deploy, its id)."""
+        response = self.request("POST", kind.path, json_body=body)
+        data = self._json(response)
+        what = f"answer to POST {kind.path}"
+        if kind.created_wrapper is None:
+            return Created(self._model(kind.model, data, what), None)
+        answer = self._model(CreatedAnswer, data, what)
+        inner = answer.model_extra.get(kind.created_wrapper) if answer.model_extra else None
+        resource = None if inner is None else self._model(kind.model, inner, what)
+        return Created(resource, answer.deploy_id)
 
-    def list_services(
+    def list_resources(
         self,
+        kind: RenderKind,
         *,
         name: str | Sequence[str] | None = None,
-        service_type: str | Sequence[str] | None = None,
         owner_id: str | Sequence[str] | None = None,
-    ) -> list[Service]:
-        params = {"name": _csv(name), "type": _csv(service_type), "ownerId": _csv(owner_id)}
-        return self._list_all("/services", "service", Service, params)
+        **filters: str | Sequence[str] | None,
+    ) -> list[RenderResource]:
+        """Every resource of ``kind`` matching the filters (``filters``: the kind's
+        ``list_filters``, e.g. ``service_type`` for services)."""
+        params = {"name": _csv(name), "ownerId": _csv(owner_id)}
+        for keyword, value in filters.items():
+            if keyword not in kind.list_filters:
+                raise TypeError(f"{kind.path} cannot be filtered by {keyword!r}")
+            params[kind.list_filters[keyword]] = _csv(value)
+        return self._list_all(kind.path, kind.list_wrapper, kind.model, params)
 
-    def get_service(self, service_id: str) -> Service:
-        return self._get_one(Service, f"/services/{_segment(service_id)}")
+    def get_resource(self, kind: RenderKind, render_id: str) -> RenderResource:
+        return self._get_one(kind.model, kind.item_path(_segment(render_id)))
 
-    def update_service(self, service_id: str, body: dict[str, Any]) -> Service:
-        """``PATCH /services/{id}`` (body: ``servicePATCH``) → the full service."""
-        return self._send_one(Service, "PATCH", f"/services/{_segment(service_id)}", body)
+    def update_resource(
+        self, kind: RenderKind, render_id: str, body: dict[str, Any]
+    ) -> RenderResource:
+        """``PATCH {path}/{id}`` → the full resource."""
+        if not kind.updatable:
+            raise ValueError(f"{kind.path} resources cannot be updated")
+        return self._send_one(kind.model, "PATCH", kind.item_path(_segment(render_id)), body)
 
-    def delete_service(self, service_id: str) -> None:
-        self.request("DELETE", f"/services/{_segment(service_id)}")
+    def delete_resource(self, kind: RenderKind, render_id: str) -> None:
+        self.request("DELETE", kind.item_path(_segment(render_id)))
 
-    def suspend_service(self, service_id: str) -> None:
-        self.request("POST", f"/services/{_segment(service_id)}/suspend")
+    def suspend(self, kind: RenderKind, render_id: str) -> None:
+        if not kind.suspendable:
+            raise ValueError(f"{kind.path} resources cannot be suspended")
+        self.request("POST", f"{kind.item_path(_segment(render_id))}/suspend")
 
-    def resume_service(self, service_id: str) -> None:
-        self.request("POST", f"/services/{_segment(service_id)}/resume")
+    def resume(self, kind: RenderKind, render_id: str) -> None:
+        if not kind.suspendable:
+            raise ValueError(f"{kind.path} resources cannot be resumed")
+        self.request("POST", f"{kind.item_path(_segment(render_id))}/resume")
+
+    def connection_info(self, kind: RenderKind, render_id: str) -> ConnectionInfo:
+        """``GET {path}/{id}/connection-info``. Secrets: never log or print the values."""
+        if kind.connection_info is None:
+            raise ValueError(f"{kind.path} resources have no connection info")
+        return self._get_one(
+            kind.connection_info, f"{kind.item_path(_segment(render_id))}/connection-info"
+        )
 
     # -- env vars --------------------------------------------------------------------------
 
@@ -607,76 +647,6 @@ class RenderClient:
         return self._get_one(
             Deploy, f"/services/{_segment(service_id)}/deploys/{_segment(deploy_id)}"
         )
-
-    # -- Postgres --------------------------------------------------------------------------
-
-    def create_postgres(self, body: dict[str, Any]) -> Postgres:
-        """``POST /postgres`` (body: ``postgresPOSTInput``, with ``ownerId``) → 201 postgresDetail."""
-        return self._send_one(Postgres, "POST", "/postgres", body)
-
-    def list_postgres(
-        self,
-        *,
-        name: str | Sequence[str] | None = None,
-        owner_id: str | Sequence[str] | None = None,
-    ) -> list[Postgres]:
-        params = {"name": _csv(name), "ownerId": _csv(owner_id)}
-        return self._list_all("/postgres", "postgres", Postgres, params)
-
-    def get_postgres(self, postgres_id: str) -> Postgres:
-        return self._get_one(Postgres, f"/postgres/{_segment(postgres_id)}")
-
-    def update_postgres(self, postgres_id: str, body: dict[str, Any]) -> Postgres:
-        return self._send_one(Postgres, "PATCH", f"/postgres/{_segment(postgres_id)}", body)
-
-    def delete_postgres(self, postgres_id: str) -> None:
-        self.request("DELETE", f"/postgres/{_segment(postgres_id)}")
-
-    def postgres_connection_info(self, postgres_id: str) -> PostgresConnectionInfo:
-        return self._get_one(
-            PostgresConnectionInfo, f"/postgres/{_segment(postgres_id)}/connection-info"
-        )
-
-    def suspend_postgres(self, postgres_id: str) -> None:
-        self.request("POST", f"/postgres/{_segment(postgres_id)}/suspend")
-
-    def resume_postgres(self, postgres_id: str) -> None:
-        self.request("POST", f"/postgres/{_segment(postgres_id)}/resume")
-
-    # -- Key Value -------------------------------------------------------------------------
-
-    def create_key_value(self, body: dict[str, Any]) -> KeyValue:
-        """``POST /key-value`` (body: ``keyValuePOSTInput``, with ``ownerId``) → 201 keyValueDetail."""
-        return self._send_one(KeyValue, "POST", "/key-value", body)
-
-    def list_key_value(
-        self,
-        *,
-        name: str | Sequence[str] | None = None,
-        owner_id: str | Sequence[str] | None = None,
-    ) -> list[KeyValue]:
-        params = {"name": _csv(name), "ownerId": _csv(owner_id)}
-        return self._list_all("/key-value", "keyValue", KeyValue, params)
-
-    def get_key_value(self, key_value_id: str) -> KeyValue:
-        return self._get_one(KeyValue, f"/key-value/{_segment(key_value_id)}")
-
-    def update_key_value(self, key_value_id: str, body: dict[str, Any]) -> KeyValue:
-        return self._send_one(KeyValue, "PATCH", f"/key-value/{_segment(key_value_id)}", body)
-
-    def delete_key_value(self, key_value_id: str) -> None:
-        self.request("DELETE", f"/key-value/{_segment(key_value_id)}")
-
-    def key_value_connection_info(self, key_value_id: str) -> KeyValueConnectionInfo:
-        return self._get_one(
-            KeyValueConnectionInfo, f"/key-value/{_segment(key_value_id)}/connection-info"
-        )
-
-    def suspend_key_value(self, key_value_id: str) -> None:
-        self.request("POST", f"/key-value/{_segment(key_value_id)}/suspend")
-
-    def resume_key_value(self, key_value_id: str) -> None:
-        self.request("POST", f"/key-value/{_segment(key_value_id)}/resume")
 
 
 def _failure_of(state: tenacity.RetryCallState) -> _RetryableFailure | None:

@@ -1,7 +1,7 @@
 """``Gateway``: Render as the provisioning engine sees it (``rcp.core.ports.RenderGateway``).
 
-Translates the engine's resource kinds into the client's endpoint families and Render's JSON
-into ``RemoteResource``. The state of a service is what a person would call it: "suspended"
+Translates the engine's resource kinds into the client's endpoint families (by looking them up
+in ``rcp.render.kinds``, never by branching on them) and Render's JSON into ``RemoteResource``. The state of a service is what a person would call it: "suspended"
 when suspended, else the status of its latest deploy ("live" when it has never deployed); a
 datastore's state is Render's ``status``.
 """
@@ -14,19 +14,12 @@ from typing import TYPE_CHECKING, Any
 from rcp.core.models import RemoteResource, ResourceKind
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
-from rcp.render.models import (
-    KeyValue,
-    Postgres,
-    Service,
-    connection_info_dict,
-)
+from rcp.render.kinds import SERVICE, RenderKind, kind_of
+from rcp.render.models import RenderResource, connection_info_dict
 
 if TYPE_CHECKING:
     from rcp.core.ports import RenderGateway
 
-# Render's serviceType → ours is the same string; datastores get the engine's type names.
-POSTGRES_TYPE = "postgres"
-KEY_VALUE_TYPE = "key_value"
 # A service with no deploy at all is serving whatever it has: nothing is in progress.
 STATE_NO_DEPLOYS = "live"
 STATE_SUSPENDED = "suspended"
@@ -89,29 +82,16 @@ class Gateway:
     def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
         """Exact-name matches in the workspace (Render's ``name`` filter is not trusted to be
         exact, so the result is filtered again here)."""
-        owner = self.owner_id()
-        if kind is ResourceKind.SERVICE:
-            services = self._client.list_services(name=name, owner_id=owner)
-            return [self._service_resource(s) for s in services if s.name == name]
-        if kind is ResourceKind.POSTGRES:
-            databases = self._client.list_postgres(name=name, owner_id=owner)
-            return [_postgres_resource(db) for db in databases if db.name == name]
-        if kind is ResourceKind.KEY_VALUE:
-            stores = self._client.list_key_value(name=name, owner_id=owner)
-            return [_key_value_resource(kv) for kv in stores if kv.name == name]
-        raise ValueError(f"unknown resource kind {kind!r}")
+        entry = kind_of(kind)
+        found = self._client.list_resources(entry, name=name, owner_id=self.owner_id())
+        return [self._remote(entry, item) for item in found if item.name == name]
 
     def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
+        entry = kind_of(kind)
         try:
-            if kind is ResourceKind.SERVICE:
-                return self._service_resource(self._client.get_service(render_id))
-            if kind is ResourceKind.POSTGRES:
-                return _postgres_resource(self._client.get_postgres(render_id))
-            if kind is ResourceKind.KEY_VALUE:
-                return _key_value_resource(self._client.get_key_value(render_id))
+            return self._remote(entry, self._client.get_resource(entry, render_id))
         except RenderNotFound:
             return None
-        raise ValueError(f"unknown resource kind {kind!r}")
 
     def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
         """One deploy's status (one request); None when the service or deploy is gone."""
@@ -125,75 +105,55 @@ class Gateway:
     def create(
         self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
     ) -> RemoteResource:
+        entry = kind_of(kind)
         payload = dict(body)
         payload["ownerId"] = self.owner_id()
-        if kind is ResourceKind.SERVICE:
+        if entry.takes_env_vars:
             payload["envVars"] = [dict(item) for item in env]
-            created = self._client.create_service(payload)
-            if created.service is None:
-                # 201 without the service: the create happened but we cannot tell its id;
-                # the engine's name lookup will find it.
-                raise RenderAPIError(
-                    "Render created the service but returned no service in its answer",
-                    status=201,
-                    method="POST",
-                    path="/services",
-                )
-            service = created.service
-            if service.is_suspended:
-                state = STATE_SUSPENDED
-            else:
-                # The create started a deploy whose status the answer does not carry.
-                state = "created" if created.deploy_id else STATE_NO_DEPLOYS
-            return _service_remote(service, state, deploy_id=created.deploy_id)
-        if env:
-            raise ValueError("env vars apply to services only")
-        if kind is ResourceKind.POSTGRES:
-            return _postgres_resource(self._client.create_postgres(payload))
-        if kind is ResourceKind.KEY_VALUE:
-            return _key_value_resource(self._client.create_key_value(payload))
-        raise ValueError(f"unknown resource kind {kind!r}")
+        elif env:
+            raise ValueError(f"env vars do not apply to {kind}")
+        created = self._client.create(entry, payload)
+        if created.resource is None:
+            # 201 without the resource: the create happened but we cannot tell its id;
+            # the engine's name lookup will find it.
+            raise RenderAPIError(
+                f"Render created the {kind} but returned no {entry.created_wrapper} in its answer",
+                status=201,
+                method="POST",
+                path=entry.path,
+            )
+        resource = created.resource
+        if entry.state_source == "status" or resource.is_suspended:
+            return _remote(entry, resource, _status_state(resource))
+        # The create started a deploy whose status the answer does not carry.
+        state = "created" if created.deploy_id else STATE_NO_DEPLOYS
+        return _remote(entry, resource, state, deploy_id=created.deploy_id)
 
     def delete(self, kind: ResourceKind, render_id: str) -> bool:
         try:
-            if kind is ResourceKind.SERVICE:
-                self._client.delete_service(render_id)
-            elif kind is ResourceKind.POSTGRES:
-                self._client.delete_postgres(render_id)
-            elif kind is ResourceKind.KEY_VALUE:
-                self._client.delete_key_value(render_id)
-            else:
-                raise ValueError(f"unknown resource kind {kind!r}")
+            self._client.delete_resource(kind_of(kind), render_id)
         except RenderNotFound:
             return False
         return True
 
     def suspend(self, kind: ResourceKind, render_id: str) -> None:
-        if kind is ResourceKind.SERVICE:
-            self._client.suspend_service(render_id)
-        elif kind is ResourceKind.POSTGRES:
-            self._client.suspend_postgres(render_id)
-        elif kind is ResourceKind.KEY_VALUE:
-            self._client.suspend_key_value(render_id)
-        else:
-            raise ValueError(f"unknown resource kind {kind!r}")
+        self._client.suspend(kind_of(kind), render_id)
 
     def resume(self, kind: ResourceKind, render_id: str) -> None:
-        if kind is ResourceKind.SERVICE:
-            self._client.resume_service(render_id)
-        elif kind is ResourceKind.POSTGRES:
-            self._client.resume_postgres(render_id)
-        elif kind is ResourceKind.KEY_VALUE:
-            self._client.resume_key_value(render_id)
-        else:
-            raise ValueError(f"unknown resource kind {kind!r}")
+        self._client.resume(kind_of(kind), render_id)
 
     def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
-        if kind is ResourceKind.POSTGRES:
-            return connection_info_dict(self._client.postgres_connection_info(render_id))
-        if kind is ResourceKind.KEY_VALUE:
-            return connection_info_dict(self._client.key_value_connection_info(render_id))
-        raise ValueError(f"{kind!r} has no connection info")
+        entry = kind_of(kind)
+        if entry.connection_info is None:
+            raise ValueError(f"{kind!r} has no connection info")
+        return connection_info_dict(self._client.connection_info(entry, render_id))
+
+    # -- rate limits -----------------------------------------------------------------------
+
+    def create_forecast(self, kinds: list[ResourceKind]) -> list[float]:
+        """Seconds from now until each of these creates (in this order) could be sent, by the
+        limiter's current picture of Render's create buckets. Takes no slot."""
+        return self._client.limiter.forecast([("POST", kind_of(kind).path) for kind in kinds])
 
     # -- env vars and deploys --------------------------------------------------------------
 
@@ -217,65 +177,54 @@ class Gateway:
     # -- updates ---------------------------------------------------------------------------
 
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
-        return self._service_resource(self._client.update_service(service_id, body))
+        return self._update(SERVICE, service_id, body)
 
     def update_datastore(
         self, kind: ResourceKind, render_id: str, body: dict[str, Any]
     ) -> RemoteResource:
-        if kind is ResourceKind.POSTGRES:
-            return _postgres_resource(self._client.update_postgres(render_id, body))
-        if kind is ResourceKind.KEY_VALUE:
-            return _key_value_resource(self._client.update_key_value(render_id, body))
-        raise ValueError(f"{kind!r} is not a datastore")
+        entry = kind_of(kind)
+        if entry.connection_info is None:
+            raise ValueError(f"{kind!r} is not a datastore")
+        return self._update(entry, render_id, body)
+
+    def _update(self, entry: RenderKind, render_id: str, body: dict[str, Any]) -> RemoteResource:
+        return self._remote(entry, self._client.update_resource(entry, render_id, body))
 
     # -- mapping ---------------------------------------------------------------------------
 
-    def _service_resource(self, service: Service) -> RemoteResource:
-        """A service with its current state: suspended, else its latest deploy's status."""
-        if service.is_suspended:
-            return _service_remote(service, STATE_SUSPENDED)
-        deploys = self._client.list_deploys(service.id, limit=1)
+    def _remote(self, entry: RenderKind, resource: RenderResource) -> RemoteResource:
+        """A resource with its current state: suspended; else a service's latest deploy's
+        status (no deploy at all: "live"); else Render's ``status``."""
+        if entry.state_source == "status" or resource.is_suspended:
+            return _remote(entry, resource, _status_state(resource))
+        deploys = self._client.list_deploys(resource.id, limit=1)
         if not deploys:
-            return _service_remote(service, STATE_NO_DEPLOYS)
+            return _remote(entry, resource, STATE_NO_DEPLOYS)
         latest = deploys[0]
-        return _service_remote(service, latest.status or STATE_UNKNOWN, deploy_id=latest.id)
+        return _remote(entry, resource, latest.status or STATE_UNKNOWN, deploy_id=latest.id)
 
 
-def _service_remote(service: Service, state: str, deploy_id: str | None = None) -> RemoteResource:
+def _status_state(resource: RenderResource) -> str:
+    """Render's ``status``; a suspended kind without one (a service) is "suspended"."""
+    status = resource.resource_status
+    if status is None and resource.is_suspended:
+        return STATE_SUSPENDED
+    return status or STATE_UNKNOWN
+
+
+def _remote(
+    entry: RenderKind, resource: RenderResource, state: str, deploy_id: str | None = None
+) -> RemoteResource:
     return RemoteResource(
-        kind=ResourceKind.SERVICE,
-        render_id=service.id,
-        name=service.name or "",
-        type=service.type or STATE_UNKNOWN,
+        kind=entry.kind,
+        render_id=resource.id,
+        name=resource.name or "",
+        type=resource.resource_type or entry.default_type,
         state=state,
-        suspended=service.is_suspended,
-        url=service.url,
-        plan=service.plan,
+        suspended=resource.is_suspended,
+        url=resource.resource_url,
+        plan=resource.resource_plan,
         deploy_id=deploy_id,
-    )
-
-
-def _postgres_resource(db: Postgres) -> RemoteResource:
-    return RemoteResource(
-        kind=ResourceKind.POSTGRES,
-        render_id=db.id,
-        name=db.name or "",
-        type=POSTGRES_TYPE,
-        state=db.status or STATE_UNKNOWN,
-        suspended=db.is_suspended,
-        plan=db.plan,
-    )
-
-
-def _key_value_resource(kv: KeyValue) -> RemoteResource:
-    return RemoteResource(
-        kind=ResourceKind.KEY_VALUE,
-        render_id=kv.id,
-        name=kv.name or "",
-        type=KEY_VALUE_TYPE,
-        state=kv.status or STATE_UNKNOWN,
-        suspended=kv.is_suspended,
-        plan=kv.plan,
     )
 
 

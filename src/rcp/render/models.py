@@ -52,9 +52,37 @@ class ServiceDetails(RenderModel):
     schedule: str | None = None  # cron jobs
 
 
-class Service(RenderModel):
+class RenderResource(RenderModel):
+    """What every resource kind's JSON has in common (``rcp.render.kinds`` maps kinds to models)."""
+
     id: str
     name: str | None = None
+
+    @property
+    def is_suspended(self) -> bool:
+        return False
+
+    @property
+    def resource_plan(self) -> str | None:
+        return None
+
+    @property
+    def resource_url(self) -> str | None:
+        """The public URL when the kind has one (web services)."""
+        return None
+
+    @property
+    def resource_type(self) -> str | None:
+        """Render's own type of the resource when its JSON carries one (services)."""
+        return None
+
+    @property
+    def resource_status(self) -> str | None:
+        """Render's ``status`` when the kind has one (datastores)."""
+        return None
+
+
+class Service(RenderResource):
     owner_id: str | None = None
     # web_service | private_service | background_worker | cron_job | static_site
     type: str | None = None
@@ -80,11 +108,24 @@ class Service(RenderModel):
     def plan(self) -> str | None:
         return self.service_details.plan if self.service_details else None
 
+    @property
+    def resource_type(self) -> str | None:
+        return self.type
 
-class CreatedService(RenderModel):
-    """``POST /services`` → 201 ``{"service": …, "deployId": "dep-…"}`` (both optional in the spec)."""
+    @property
+    def resource_plan(self) -> str | None:
+        return self.plan
 
-    service: Service | None = None
+    @property
+    def resource_url(self) -> str | None:
+        return self.url
+
+
+class CreatedAnswer(RenderModel):
+    """A wrapped create answer: ``POST /services`` → 201 ``{"service": …, "deployId": "dep-…"}``
+    (both optional in the spec). The wrapped resource stays in ``model_extra`` under the kind's
+    ``created_wrapper`` key and is parsed with the kind's model."""
+
     deploy_id: str | None = None
 
 
@@ -111,11 +152,9 @@ class EnvVar(RenderModel):
     value: str | None = None
 
 
-class Postgres(RenderModel):
+class Postgres(RenderResource):
     """Both the list item (``postgres``) and ``postgresDetail``: the owner is an object here."""
 
-    id: str
-    name: str | None = None
     owner: Owner | None = None
     plan: str | None = None
     region: str | None = None
@@ -135,12 +174,18 @@ class Postgres(RenderModel):
     def is_suspended(self) -> bool:
         return self.suspended == "suspended" or self.status == "suspended"
 
+    @property
+    def resource_status(self) -> str | None:
+        return self.status
 
-class KeyValue(RenderModel):
+    @property
+    def resource_plan(self) -> str | None:
+        return self.plan
+
+
+class KeyValue(RenderResource):
     """Both the list item (``keyValue``) and ``keyValueDetail``."""
 
-    id: str
-    name: str | None = None
     owner: Owner | None = None
     plan: str | None = None
     region: str | None = None
@@ -157,25 +202,36 @@ class KeyValue(RenderModel):
     def is_suspended(self) -> bool:
         return self.status == "suspended"
 
+    @property
+    def resource_status(self) -> str | None:
+        return self.status
 
-class PostgresConnectionInfo(RenderModel):
+    @property
+    def resource_plan(self) -> str | None:
+        return self.plan
+
+
+class ConnectionInfo(RenderModel):
+    """``GET …/connection-info`` of a datastore. Secrets: never log or print these values."""
+
+    internal_connection_string: str | None = None
+    external_connection_string: str | None = None
+
+
+class PostgresConnectionInfo(ConnectionInfo):
     """Secrets: never log or print these values."""
 
     password: str | None = None
-    internal_connection_string: str | None = None
-    external_connection_string: str | None = None
     psql_command: str | None = None
 
 
-class KeyValueConnectionInfo(RenderModel):
+class KeyValueConnectionInfo(ConnectionInfo):
     """Secrets: never log or print these values."""
 
-    internal_connection_string: str | None = None
-    external_connection_string: str | None = None
     cli_command: str | None = None
 
 
-def connection_info_dict(info: PostgresConnectionInfo | KeyValueConnectionInfo) -> dict[str, str]:
+def connection_info_dict(info: ConnectionInfo) -> dict[str, str]:
     """Render's camelCase keys with their string values (``None`` and non-strings dropped)."""
     dumped = info.model_dump(by_alias=True)
     return {key: value for key, value in dumped.items() if isinstance(value, str)}
