@@ -33,16 +33,28 @@ FileArgument = Annotated[
 PruneOption = Annotated[
     bool, typer.Option("--prune", help="Delete recorded tenants that the file does not list.")
 ]
+AbsoluteTemplatesOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-absolute-templates",
+        help="Accept absolute template: paths in the fleet file (default: only paths inside "
+        "the fleet file's directory).",
+    ),
+]
 
 _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
 
 
 
 
-def _load_plan(app_ctx: AppContext, file: Path, prune: bool) -> FleetPlan:
+def _load_plan(
+    app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
+) -> FleetPlan:
     from rcp.core.fleet import compute_plan, load_fleet
 
-    fleet = load_fleet(file, app_ctx.settings.config_dir)
+    fleet = load_fleet(
+        file, app_ctx.settings.config_dir, allow_absolute_templates=allow_absolute_templates
+    )
     return compute_plan(fleet, app_ctx.store().list_tenants(), prune=prune)
 
 
@@ -107,10 +119,11 @@ def plan(
     ctx: typer.Context,
     file: FileArgument,
     prune: PruneOption = False,
+    allow_absolute_templates: AbsoluteTemplatesOption = False,
 ) -> None:
     """Show what `rcp apply FILE` would change (the records only; no Render call)."""
     app_ctx = app_context(ctx)
-    fleet_plan = _load_plan(app_ctx, file, prune)
+    fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
     app_ctx.output.result(fleet_plan.to_json(), human=_plan_text(fleet_plan))
 
 
@@ -128,6 +141,7 @@ def apply(
     ] = "30m",
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
+    allow_absolute_templates: AbsoluteTemplatesOption = False,
 ) -> None:
     """Converge the fleet: create, update (and with --prune delete) tenants in parallel."""
     from rcp.cli._signals import failpoint_from_env, graceful_stop
@@ -139,7 +153,7 @@ def apply(
     timeout_seconds = duration_option(timeout, "--timeout")
     lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
     app_ctx.max_wait_override = duration_option(max_wait, "--max-wait")
-    fleet_plan = _load_plan(app_ctx, file, prune)
+    fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
     output = app_ctx.output
     deletions = fleet_plan.deletions
     if deletions and not yes:

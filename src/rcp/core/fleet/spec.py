@@ -3,7 +3,7 @@
     tenants:
       - name: Acme Corporation
         slug: acme            # optional: derived from the name
-        template: default     # optional: a name, or a path (relative to the fleet file)
+        template: default     # optional: a name, or a path inside the fleet file's directory
         plugin_repo: https://github.com/acme/plugins   # optional
         env:                  # optional
           LOG_LEVEL: info     # every service of the tenant
@@ -12,6 +12,11 @@
 Everything is checked before anything is written or sent: every entry's name, slug, plugin
 repo, template (loaded, validated and rendered for that tenant), env keys and service keys, and
 duplicate slugs. All problems are collected; the error names the first and counts the rest.
+
+Template paths resolve against the fleet file's directory and must stay inside it (symlinks
+followed): a fleet file is reviewed as a pull request and planned in CI, so a path must not make
+`rcp plan` read any file the CI job can read. Absolute paths (and ``~``) need the caller's
+explicit ``allow_absolute_templates`` (``--allow-absolute-templates``), never the file's own say.
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ class FleetFile:
         return [t.slug for t in self.tenants]
 
 
-def load_fleet(path: Path, config_dir: Path) -> FleetFile:
+def load_fleet(
+    path: Path, config_dir: Path, *, allow_absolute_templates: bool = False
+) -> FleetFile:
     """Read, parse and validate a fleet file. Raises UsageError (exit 2) naming the first problem
     (with a count of the others); performs no I/O beyond reading the file and its templates."""
     try:
@@ -67,10 +74,12 @@ def load_fleet(path: Path, config_dir: Path) -> FleetFile:
         raise UsageError(f"fleet file {path} is not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"cannot read fleet file {path}: {exc.strerror or exc}") from None
-    return parse_fleet(text, path, config_dir)
+    return parse_fleet(text, path, config_dir, allow_absolute_templates=allow_absolute_templates)
 
 
-def parse_fleet(text: str, path: Path, config_dir: Path) -> FleetFile:
+def parse_fleet(
+    text: str, path: Path, config_dir: Path, *, allow_absolute_templates: bool = False
+) -> FleetFile:
     from rcp.core.templates import parse_template_text
 
     try:
@@ -81,7 +90,7 @@ def parse_fleet(text: str, path: Path, config_dir: Path) -> FleetFile:
         if "is empty" in message or "top level" in message:
             message = f"fleet file {path}: the top level must be a mapping with a tenants list"
         raise UsageError(message) from None
-    checker = _FleetChecker(path, config_dir)
+    checker = _FleetChecker(path, config_dir, allow_absolute_templates)
     tenants = checker.run(data)
     if checker.problems:
         first = checker.problems[0]
@@ -95,9 +104,10 @@ def parse_fleet(text: str, path: Path, config_dir: Path) -> FleetFile:
 
 
 class _FleetChecker:
-    def __init__(self, path: Path, config_dir: Path) -> None:
+    def __init__(self, path: Path, config_dir: Path, allow_absolute_templates: bool) -> None:
         self.path = path
         self.config_dir = config_dir
+        self.allow_absolute_templates = allow_absolute_templates
         self.problems: list[str] = []
         self._templates: dict[str, Any] = {}
 
@@ -200,16 +210,34 @@ class _FleetChecker:
 
         reference = value
         if templates.is_template_path(value):
-            candidate = Path(value).expanduser()
-            if not candidate.is_absolute():
-                # Paths in a fleet file are relative to the file, so CI can run from anywhere.
-                candidate = self.path.parent / candidate
-            reference = str(candidate)
+            reference = str(self._template_path(value))
         if reference not in self._templates:
             loaded = templates.load_template(reference, self.config_dir)
             templates.validate_template(loaded)
             self._templates[reference] = loaded
         return self._templates[reference]
+
+    def _template_path(self, value: str) -> Path:
+        """The file a fleet file's ``template:`` path names (see the module docstring)."""
+        # Relative to the file, not the working directory, so CI can run from anywhere.
+        base = self.path.parent.resolve()
+        candidate = Path(value).expanduser()
+        if candidate.is_absolute():
+            if not self.allow_absolute_templates:
+                raise UsageError(
+                    f"template path {value!r} is absolute: template paths are relative to the "
+                    f"fleet file's directory ({base}); pass --allow-absolute-templates to allow "
+                    "absolute paths"
+                )
+            return candidate
+        resolved = (base / candidate).resolve()
+        if not resolved.is_relative_to(base):
+            raise UsageError(
+                f"template path {value!r} leads outside the fleet file's directory ({base}): "
+                "keep templates beside the fleet file, or give an absolute path with "
+                "--allow-absolute-templates"
+            )
+        return resolved
 
     def _env(
         self, where: str, raw: Any, rendered: RenderedTemplate
