@@ -13,7 +13,8 @@ export CI="${CI:-true}"      # never prompt
 
 status=0
 for name in "$@"; do
-    if out="$(rcp tenant create "$name" --timeout "${RCP_CREATE_TIMEOUT:-20m}")"; then
+    # Options first, then `--`: a name that starts with "-" is a name, never an option.
+    if out="$(rcp tenant create --timeout "${RCP_CREATE_TIMEOUT:-20m}" -- "$name")"; then
         slug="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["slug"])' <<<"$out")"
         echo "ok: $name -> $slug" >&2
     else

@@ -60,7 +60,9 @@ def test_the_workflow_plans_pull_requests_and_applies_main() -> None:
     apply_runs = " ".join(step.get("run", "") for step in apply["steps"])
     assert "rcp plan fleet.yaml" in plan_runs and "apply" not in plan_runs
     assert "apply fleet.yaml" in apply_runs
-    assert data["env"]["RENDER_API_KEY"] == "${{ secrets.RENDER_API_KEY }}"
+    assert apply["env"]["RENDER_API_KEY"] == "${{ secrets.RENDER_API_KEY }}"
+    # The pull-request job gets no Render key (tests/docs/test_examples.py checks the rest).
+    assert "RENDER_API_KEY" not in {**data["env"], **plan["env"]}
 
 
 def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -92,6 +92,10 @@ class RcpGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        if "_RCP_COMPLETE" in os.environ:  # a shell asking for completions (rcp completion)
+            from rcp.cli.completion import prepare_request
+
+            prepare_request()
         argv = hoist_global_options(sys.argv[1:] if args is None else args)
         # Kept for the audit log and the lock holder's description of the command.
         _CURRENT_ARGV[:] = argv
@@ -225,6 +229,7 @@ ROOT_COMMANDS = [
     ("cost", "cost", "cost"),
     ("audit", "audit", "audit"),
     ("health", "health", "health"),
+    ("completion", "completion", "completion"),
 ]
 
 

@@ -121,7 +121,13 @@ def plan(
     prune: PruneOption = False,
     allow_absolute_templates: AbsoluteTemplatesOption = False,
 ) -> None:
-    """Show what `rcp apply FILE` would change (the records only; no Render call)."""
+    """Show what `rcp apply FILE` would change (the records only; no Render call).
+
+    \b
+    Examples:
+      rcp plan fleet.yaml
+      rcp plan fleet.yaml --prune -o json > plan.json
+    """
     app_ctx = app_context(ctx)
     fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
     app_ctx.output.result(fleet_plan.to_json(), human=_plan_text(fleet_plan))
@@ -143,7 +149,13 @@ def apply(
     lock_timeout: LockTimeoutOption = "0",
     allow_absolute_templates: AbsoluteTemplatesOption = False,
 ) -> None:
-    """Converge the fleet: create, update (and with --prune delete) tenants in parallel."""
+    """Converge the fleet: create, update (and with --prune delete) tenants in parallel.
+
+    \b
+    Examples:
+      rcp apply fleet.yaml
+      rcp -o json apply fleet.yaml --concurrency 8 --prune --yes > apply.json
+    """
     from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.fleet import FleetApplier, failure_summary, schedule
     from rcp.core.provisioning import Waiting

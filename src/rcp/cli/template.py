@@ -86,7 +86,13 @@ def show(ctx: typer.Context, template: TemplateArgument = "default") -> None:
 @app.command("validate")
 @handle_errors
 def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None:
-    """Check a template; exit 0 when valid, 2 with every problem listed when not."""
+    """Check a template; exit 0 when valid, 2 with every problem listed when not.
+
+    \b
+    Examples:
+      rcp template validate templates/plugin-app.yaml
+      rcp -o json template validate plugin-app
+    """
     from rcp.core.templates import (
         describe_resources,
         invalid_template_error,

@@ -73,7 +73,14 @@ def create(
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
-    """Record a tenant and provision every resource of its template."""
+    """Record a tenant and provision every resource of its template.
+
+    \b
+    Examples:
+      rcp tenant create "Acme Corporation"          # slug acme-corporation, waits until ACTIVE
+      rcp tenant create "Initech Ltd" --slug initech --template plugin-app --no-wait
+      rcp -o json tenant create --no-wait -- "$NAME"  # in scripts: the name after --
+    """
     from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import create_tenant, plan_create
@@ -124,7 +131,14 @@ def status(
     all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
     live: Annotated[bool, typer.Option("--live", help="Refresh from Render first.")] = False,
 ) -> None:
-    """Recorded status and per-resource state (--live asks Render first)."""
+    """Recorded status and per-resource state (--live asks Render first).
+
+    \b
+    Examples:
+      rcp tenant status acme
+      rcp tenant status acme --live      # ask Render first
+      rcp -o json tenant status --all
+    """
     from rcp.core.tenants import get_tenant, list_tenants, live_status
 
     app_ctx = app_context(ctx)
@@ -169,7 +183,13 @@ def list_(
         str | None, typer.Option("--status", help="Only tenants with this status.")
     ] = None,
 ) -> None:
-    """All tenants."""
+    """All tenants.
+
+    \b
+    Examples:
+      rcp tenant list
+      rcp tenant list --status ERROR -o json
+    """
     from rcp.core.tenants import list_tenants
 
     app_ctx = app_context(ctx)
@@ -188,7 +208,13 @@ def list_(
 @app.command("show")
 @handle_errors
 def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant slug.")]) -> None:
-    """The full record: resources, Render ids and URLs, template, env overrides (masked)."""
+    """The full record: resources, Render ids and URLs, template, env overrides (masked).
+
+    \b
+    Examples:
+      rcp tenant show acme
+      rcp -o json tenant show acme
+    """
     from rcp.core.slugs import validate_slug
     from rcp.core.tenants import get_tenant
 
@@ -217,7 +243,13 @@ def delete(
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
-    """Delete every Render resource of the tenant (reverse order), then its record."""
+    """Delete every Render resource of the tenant (reverse order), then its record.
+
+    \b
+    Examples:
+      rcp tenant delete acme             # asks on a terminal
+      rcp tenant delete acme --yes --missing-ok   # scripts
+    """
     from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.slugs import validate_slug
     from rcp.core.tenants import delete_tenant

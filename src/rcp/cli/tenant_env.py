@@ -114,7 +114,13 @@ def set_(
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
-    """Store overrides and push them to Render (per-key), then deploy unless --no-deploy."""
+    """Store overrides and push them to Render (per-key), then deploy unless --no-deploy.
+
+    \b
+    Examples:
+      rcp tenant env set acme LOG_LEVEL=info FEATURE_X=on
+      rcp tenant env set acme --service web --stdin STRIPE_KEY < key.txt
+    """
     from rcp.core.operations import parse_assignments, set_env, validate_env_key
 
     app_ctx = app_context(ctx)

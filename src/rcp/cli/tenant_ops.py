@@ -111,7 +111,14 @@ def check(
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
-    """Compare records with Render; exit 0 when healthy, 5 when not."""
+    """Compare records with Render; exit 0 when healthy, 5 when not.
+
+    \b
+    Examples:
+      rcp tenant check acme
+      rcp tenant check --all --repair
+      rcp -o json tenant check --all --notify https://hooks.example.com/T/…
+    """
     from rcp.core.operations import check_tenants
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import get_tenant, list_tenants
