@@ -103,8 +103,11 @@ def test_sqlite_is_configured_for_concurrent_use(tmp_path: Any) -> None:
 
 def test_sqlite_write_transactions_begin_immediate(tmp_path: Any) -> None:
     """A second writer waits at BEGIN instead of failing mid-transaction: the statement log shows
-    every transaction opens with BEGIN IMMEDIATE."""
+    every write transaction opens with BEGIN IMMEDIATE, while reads open a plain (deferred)
+    BEGIN so a long listing never holds the write lock."""
     from sqlalchemy import event
+
+    from rcp.core.models import AuditEntry
 
     store = open_store(f"sqlite:///{tmp_path / 'rcp.db'}")
     statements: list[str] = []
@@ -114,7 +117,21 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Any) -> None:
         lambda conn, cursor, statement, *args: statements.append(statement),
     )
     try:
-        store.list_tenants()
+        store.append_audit(
+            AuditEntry(
+                actor="tester",
+                command="rcp tenant create acme",
+                tenant="acme",
+                outcome="ok",
+                exit_code=0,
+                duration_ms=1,
+            )
+        )
         assert statements[0] == "BEGIN IMMEDIATE"
+        statements.clear()
+        assert store.list_tenants() == []
+        assert store.get_tenant("acme") is None
+        begins = [s for s in statements if s.startswith("BEGIN")]
+        assert begins == ["BEGIN", "BEGIN"]
     finally:
         store.close()

@@ -391,3 +391,93 @@ def test_default_clock_stamps_current_utc_time(db_url: str, make_holder: HolderF
         assert lease.acquired_at.utcoffset() == timedelta(0)
     finally:
         real.close()
+
+
+# --------------------------------------------------------------------- many tenants (issue 12)
+
+
+def _many(count: int) -> list[Tenant]:
+    """``count`` tenants t00000…, every third ACTIVE with Render ids, the others PROVISIONING."""
+    tenants = []
+    for index in range(count):
+        slug = f"t{index:05d}"
+        active = index % 3 == 0
+        tenants.append(
+            new_tenant(
+                slug,
+                status=TenantStatus.ACTIVE if active else TenantStatus.PROVISIONING,
+                resources=[
+                    Resource(
+                        key="db",
+                        type="postgres",
+                        name=f"{slug}-db",
+                        render_id=f"dpg-{index:05d}" if active else None,
+                    ),
+                    Resource(key="web", type="web_service", name=f"{slug}-web"),
+                ],
+            )
+        )
+    return tenants
+
+
+def test_many_tenants_are_read_a_page_at_a_time_with_their_own_resources(
+    store: SqlStore,
+) -> None:
+    from rcp.store import repository
+    from rcp.store.transfer import bulk_insert_tenants
+
+    count = repository.PAGE_SIZE * 2 + 7  # three pages, the last one partial
+    assert bulk_insert_tenants(store, _many(count), batch=400) == count
+
+    listed = list(store.iter_tenants())
+    assert [t.slug for t in listed] == [f"t{i:05d}" for i in range(count)]
+    for tenant in listed:
+        assert [r.name for r in tenant.resources] == [f"{tenant.slug}-db", f"{tenant.slug}-web"]
+    active = list(store.iter_tenants(TenantStatus.ACTIVE, snapshot=False))
+    assert [t.slug for t in active] == [f"t{i:05d}" for i in range(0, count, 3)]
+    assert all(t.resources[0].render_id == f"dpg-{t.slug[1:]}" for t in active)
+    assert store.list_tenants(TenantStatus.ACTIVE) == active
+    assert store.list_slugs() == [t.slug for t in listed]
+
+    wanted = [f"t{i:05d}" for i in range(0, count, 2)] + ["absent"]
+    found = store.get_tenants(wanted)
+    assert sorted(found) == sorted(wanted[:-1])
+    assert found["t00002"] == listed[2]
+
+
+def test_owners_of_render_names_and_ids_are_looked_up_by_value(
+    store: SqlStore, make_holder: HolderFactory
+) -> None:
+    from rcp.store.transfer import bulk_insert_tenants
+
+    bulk_insert_tenants(store, _many(30))
+    assert store.render_name_owners({"t00004-web", "t00007-db", "free-web"}) == [
+        ("t00004-web", "t00004"),
+        ("t00007-db", "t00007"),
+    ]
+    assert store.render_id_owners({"dpg-00003", "dpg-00004", "srv-x"}) == [
+        ("dpg-00003", "t00003", "db")
+    ]
+    assert store.render_name_owners(set()) == []
+
+
+def test_the_resource_name_and_render_id_columns_are_indexed(store: SqlStore) -> None:
+    from sqlalchemy import inspect
+
+    with store.engine.connect() as connection:
+        indexes = {
+            tuple(index["column_names"])
+            for index in inspect(connection).get_indexes("tenant_resources")
+        }
+    assert {("name",), ("render_id",)} <= indexes
+
+
+def test_bulk_inserted_ids_do_not_collide_with_later_inserts(
+    store: SqlStore, make_holder: HolderFactory
+) -> None:
+    from rcp.store.transfer import bulk_insert_tenants
+
+    bulk_insert_tenants(store, _many(5))
+    lease = store.acquire_lock("zeta", make_holder())
+    inserted = store.insert_tenant(new_tenant("zeta"), lease=lease)
+    assert inserted.id == 6

@@ -50,12 +50,12 @@ _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
 def _load_plan(
     app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
 ) -> FleetPlan:
-    from rcp.core.fleet import compute_plan, load_fleet
+    from rcp.core.fleet import load_fleet, plan_fleet
 
     fleet = load_fleet(
         file, app_ctx.settings.config_dir, allow_absolute_templates=allow_absolute_templates
     )
-    return compute_plan(fleet, app_ctx.store().list_tenants(), prune=prune)
+    return plan_fleet(fleet, app_ctx.store(), prune=prune)
 
 
 def _describe_detail(detail: dict[str, Any]) -> str:

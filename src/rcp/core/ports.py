@@ -5,7 +5,7 @@ Adapters satisfy these structurally; core never imports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -102,7 +102,33 @@ class TenantStore(Protocol):
 
     def get_tenant(self, slug: str) -> Tenant | None: ...
 
+    def get_tenants(self, slugs: Iterable[str]) -> dict[str, Tenant]:
+        """The recorded tenants among ``slugs``, by slug; looked up in bounded chunks."""
+        ...
+
+    def list_slugs(self) -> list[str]:
+        """Every recorded slug, sorted."""
+        ...
+
+    def iter_tenants(
+        self, status: TenantStatus | None = None, *, snapshot: bool = True, details: bool = True
+    ) -> Iterator[Tenant]:
+        """Every tenant in slug order, read a page at a time (memory independent of their
+        number). ``snapshot=False`` when the caller writes or runs long between tenants;
+        ``details=False`` leaves rendered_template and env_overrides empty (listings)."""
+        ...
+
     def list_tenants(self, status: TenantStatus | None = None) -> list[Tenant]: ...
+
+    def render_name_owners(self, names: Collection[str]) -> list[tuple[str, str]]:
+        """``(render name, slug)`` of every recorded resource named one of ``names``, by slug
+        (an indexed lookup, whatever the number of tenants)."""
+        ...
+
+    def render_id_owners(self, render_ids: Collection[str]) -> list[tuple[str, str, str]]:
+        """``(render id, slug, resource key)`` of every recorded resource with one of
+        ``render_ids``, by slug (indexed)."""
+        ...
 
     def insert_tenant(self, tenant: Tenant, *, lease: Lease) -> Tenant:
         """Insert with its resources; returns it with id and timestamps. ConflictError if the

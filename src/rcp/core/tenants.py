@@ -118,17 +118,16 @@ def _check_render_names_free(store: TenantStore, plan: CreatePlan) -> None:
     from rcp.core.models import RenderedTemplate
 
     wanted = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
-    for other in store.list_tenants():
-        if other.slug == plan.slug:
-            continue
-        clash = sorted(wanted & {resource.name for resource in other.resources})
-        if clash:
-            raise ConflictError(
-                f"tenant {other.slug} already uses the Render name(s) {', '.join(clash)} "
-                f"that tenant {plan.slug} would need",
-                hint="choose another --slug (or another template)",
-                code="render_name_conflict",
-            )
+    others = [(name, slug) for name, slug in store.render_name_owners(wanted) if slug != plan.slug]
+    if others:
+        other = others[0][1]  # the first by slug, as a scan in slug order would find
+        clash = sorted(name for name, slug in others if slug == other)
+        raise ConflictError(
+            f"tenant {other} already uses the Render name(s) {', '.join(clash)} "
+            f"that tenant {plan.slug} would need",
+            hint="choose another --slug (or another template)",
+            code="render_name_conflict",
+        )
 
 
 def _check_same_definition(existing: Tenant, plan: CreatePlan) -> None:

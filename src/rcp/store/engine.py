@@ -3,7 +3,8 @@
 SQLite: WAL (readers never block the one writer), a busy timeout, foreign keys, and every
 transaction opened with ``BEGIN IMMEDIATE`` so a read-then-write never fails half-way with
 "database is locked" (the SQLAlchemy pysqlite recipe: turn off the driver's own transaction
-handling and emit BEGIN ourselves). Postgres: psycopg 3, a small pool, pre-ping.
+handling and emit BEGIN ourselves); connections marked ``READ_ONLY_OPTION`` begin a plain
+(deferred) transaction instead. Postgres: psycopg 3, a small pool, pre-ping.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from rcp.errors import StoreError
 from rcp.store.urls import mask_url, sqlite_path, url_passwords
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option of a connection that only reads: SQLite then begins a deferred transaction.
+READ_ONLY_OPTION = "rcp_read_only"
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
@@ -68,6 +71,11 @@ def _sqlite_engine(normalised_url: str, original_url: str, *, setting: str) -> E
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            # A read: WAL gives it a snapshot without the write lock, so a long listing never
+            # holds up writers (nor waits for them).
+            connection.exec_driver_sql("BEGIN")
+            return
         # Take the write lock up front: contention becomes a bounded wait on busy_timeout
         # instead of a lock-upgrade failure in the middle of a transaction.
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -14,12 +14,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Connection, Engine, Table, delete, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -43,7 +44,7 @@ from rcp.errors import (
     TenantNotFound,
 )
 from rcp.store import migrate
-from rcp.store.engine import is_sqlite_busy, scrub
+from rcp.store.engine import READ_ONLY_OPTION, is_sqlite_busy, scrub
 from rcp.store.tables import AuditRow, JournalRow, TenantLockRow, TenantResourceRow, TenantRow
 from rcp.store.urls import mask_url
 
@@ -58,6 +59,13 @@ LOCK_POLL_SECONDS = 0.5  # how often a waiting acquire_lock looks again
 # SQLITE_BUSY that escapes it (e.g. a checkpoint racing a WAL switch).
 BUSY_RETRIES = 5
 BUSY_RETRY_BASE_SECONDS = 0.05
+# Tenants read per query when many are read: a page is one bounded query whatever the number
+# of tenants, and far below every backend's bound-parameter limit (SQLite 32,766, Postgres
+# 65,535) when slugs are looked up by list.
+PAGE_SIZE = 500
+
+_tenants: Table = TenantRow.__table__  # type: ignore[attr-defined]
+_resources: Table = TenantResourceRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -194,20 +202,82 @@ class SqlStore:
     # ----------------------------------------------------------------- tenants
 
     def get_tenant(self, slug: str) -> Tenant | None:
-        def work(session: Session) -> Tenant | None:
-            row = self._tenant_row(session, slug)
-            return None if row is None else self._load_tenant(session, row)
+        with self._reading() as connection:
+            found = _tenants_by_slug(connection, [slug])
+        return found.get(slug)
 
-        return self._transaction(work)
+    def get_tenants(self, slugs: Iterable[str]) -> dict[str, Tenant]:
+        """The recorded tenants among ``slugs``, by slug (absent slugs are left out).
+
+        Looked up a page of slugs at a time: a fleet file of any length never builds a query
+        with one parameter per tenant beyond ``PAGE_SIZE``."""
+        wanted = sorted(set(slugs))
+        found: dict[str, Tenant] = {}
+        with self._reading(snapshot=True) as connection:
+            for start in range(0, len(wanted), PAGE_SIZE):
+                found.update(_tenants_by_slug(connection, wanted[start : start + PAGE_SIZE]))
+        return found
+
+    def list_slugs(self) -> list[str]:
+        """Every recorded slug, sorted (one column: what a fleet plan needs of the others)."""
+        with self._reading() as connection:
+            return list(
+                connection.execute(
+                    core_select(_tenants.c.slug).order_by(_tenants.c.slug)
+                ).scalars()
+            )
+
+    def iter_tenants(
+        self, status: TenantStatus | None = None, *, snapshot: bool = True, details: bool = True
+    ) -> Iterator[Tenant]:
+        """Every tenant (with resources) in slug order, read ``PAGE_SIZE`` at a time, so memory
+        does not grow with the number of tenants.
+
+        ``snapshot``: all pages come from one read transaction (one moment; on SQLite a
+        deferred transaction, which never blocks writers). A caller that writes between tenants
+        or runs for long (``status --live``, ``check --all``) passes False: each page is then
+        its own short transaction, and a tenant created meanwhile may or may not appear.
+        ``details=False`` leaves ``rendered_template`` and ``env_overrides`` empty (not even
+        read): what a listing needs, at a fraction of the cost of decoding them.
+        """
+        if snapshot:
+            with self._reading(snapshot=True) as connection:
+                yield from _tenant_pages(lambda work: work(connection), status, details)
+        else:
+
+            def in_own_transaction(work: Callable[[Connection], T]) -> T:
+                with self._reading() as connection:
+                    return work(connection)
+
+            yield from _tenant_pages(in_own_transaction, status, details)
 
     def list_tenants(self, status: TenantStatus | None = None) -> list[Tenant]:
-        def work(session: Session) -> list[Tenant]:
-            query = select(TenantRow).order_by(col(TenantRow.slug))
-            if status is not None:
-                query = query.where(col(TenantRow.status) == str(status))
-            return self._load_tenants(session, session.exec(query).all())
+        return list(self.iter_tenants(status))
 
-        return self._transaction(work)
+    def render_name_owners(self, names: Collection[str]) -> list[tuple[str, str]]:
+        """``(render name, slug)`` of every recorded resource named one of ``names``, by slug
+        (an indexed lookup of just those names)."""
+        return self._owners(_resources.c.name, names, _resources.c.name)
+
+    def render_id_owners(self, render_ids: Collection[str]) -> list[tuple[str, str, str]]:
+        """``(render id, slug, resource key)`` of every recorded resource with one of
+        ``render_ids``, by slug (indexed)."""
+        return self._owners(
+            _resources.c.render_id, render_ids, _resources.c.render_id, _resources.c.key
+        )
+
+    def _owners(self, column: Any, values: Collection[str], *selected: Any) -> list[Any]:
+        wanted = sorted(set(values))
+        found: list[Any] = []
+        with self._reading() as connection:
+            for start in range(0, len(wanted), PAGE_SIZE):
+                query = (
+                    core_select(selected[0], _tenants.c.slug, *selected[1:])
+                    .join(_tenants, _tenants.c.id == _resources.c.tenant_id)
+                    .where(column.in_(wanted[start : start + PAGE_SIZE]))
+                )
+                found.extend(tuple(row) for row in connection.execute(query))
+        return sorted(found, key=lambda row: (row[1], row))
 
     def insert_tenant(self, tenant: Tenant, *, lease: Lease) -> Tenant:
         def work(session: Session) -> Tenant:
@@ -556,6 +626,30 @@ class SqlStore:
             except SQLAlchemyError as exc:
                 raise self._store_error(exc) from None
 
+    @contextlib.contextmanager
+    def _reading(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only transaction on a Core connection (no ORM: reads are the hot path of
+        scripts). ``snapshot`` makes Postgres read one moment across several statements;
+        SQLite's deferred transaction is one moment already."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{READ_ONLY_OPTION: True})
+                if snapshot and self.dialect == "postgresql":
+                    connection.execution_options(
+                        isolation_level="REPEATABLE READ", postgresql_readonly=True
+                    )
+                with connection.begin():
+                    yield connection
+        except OperationalError as exc:
+            if is_sqlite_busy(exc):
+                raise RetryLater(
+                    "the database is busy: other rcp processes are writing to it",
+                    hint="retry in a few seconds",
+                ) from None
+            raise self._store_error(exc) from None
+        except SQLAlchemyError as exc:
+            raise self._store_error(exc) from None
+
     def _now(self, session: Session) -> datetime:
         """Now, in UTC: the injected clock, else the database server's clock on Postgres."""
         if self._clock is not None:
@@ -690,24 +784,75 @@ class SqlStore:
             raise TenantNotFound(f"tenant {slug} not found", hint="see `rcp tenant list`")
         return row
 
-    @staticmethod
-    def _load_tenant(session: Session, row: TenantRow) -> Tenant:
-        return SqlStore._load_tenants(session, [row])[0]
+    def _load_tenant(self, session: Session, row: TenantRow) -> Tenant:
+        resources = session.exec(
+            select(TenantResourceRow)
+            .where(col(TenantResourceRow.tenant_id) == row.id)
+            .order_by(col(TenantResourceRow.id))
+        ).all()
+        return tenant_from_row(row, [resource_from_row(res) for res in resources])
 
-    @staticmethod
-    def _load_tenants(session: Session, rows: Sequence[TenantRow]) -> list[Tenant]:
-        """Tenants with their resources (in creation order), in one query for all resources."""
-        ids = [row.id for row in rows]
-        resources_by_tenant: dict[int | None, list[Resource]] = {tenant_id: [] for tenant_id in ids}
-        if ids:
-            resource_rows = session.exec(
-                select(TenantResourceRow)
-                .where(col(TenantResourceRow.tenant_id).in_(ids))
-                .order_by(col(TenantResourceRow.id))
-            ).all()
-            for res in resource_rows:
-                resources_by_tenant[res.tenant_id].append(resource_from_row(res))
-        return [tenant_from_row(row, resources_by_tenant[row.id]) for row in rows]
+
+def _tenants_by_slug(connection: Connection, slugs: Sequence[str]) -> dict[str, Tenant]:
+    """Tenants (with resources) among ``slugs`` (at most ``PAGE_SIZE`` of them): two queries."""
+    if not slugs:
+        return {}
+    rows = connection.execute(core_select(_tenants).where(_tenants.c.slug.in_(slugs))).all()
+    if not rows:
+        return {}
+    resources: dict[int, list[Resource]] = {row.id: [] for row in rows}
+    query = (
+        core_select(_resources)
+        .where(_resources.c.tenant_id.in_(list(resources)))
+        .order_by(_resources.c.id)
+    )
+    for res in connection.execute(query):
+        resources[res.tenant_id].append(resource_from_row(res))
+    return {row.slug: tenant_from_row(row, resources[row.id]) for row in rows}
+
+
+def _tenant_pages(
+    run: Callable[[Callable[[Connection], list[Tenant]]], list[Tenant]],
+    status: TenantStatus | None,
+    details: bool,
+) -> Iterator[Tenant]:
+    """Every tenant in slug order, one page (``PAGE_SIZE`` tenants, two queries whose
+    parameters do not depend on the number of tenants) per ``run`` call: keyset pagination on
+    the unique slug, the resources of a page by a join on its slug range."""
+    after: str | None = None
+    while True:
+
+        def page(connection: Connection, after: str | None = after) -> list[Tenant]:
+            columns = _tenants.c if details else _SUMMARY_COLUMNS
+            query = core_select(*columns).order_by(_tenants.c.slug).limit(PAGE_SIZE)
+            if after is not None:
+                query = query.where(_tenants.c.slug > after)
+            if status is not None:
+                query = query.where(_tenants.c.status == str(status))
+            rows = connection.execute(query).all()
+            if not rows:
+                return []
+            resources: dict[int, list[Resource]] = {row.id: [] for row in rows}
+            in_range = (
+                core_select(_resources)
+                .join(_tenants, _tenants.c.id == _resources.c.tenant_id)
+                .where(_tenants.c.slug >= rows[0].slug, _tenants.c.slug <= rows[-1].slug)
+                .order_by(_resources.c.id)
+            )
+            for res in connection.execute(in_range):
+                # Tenants of the range that the status filter left out are skipped.
+                found = resources.get(res.tenant_id)
+                if found is not None:
+                    found.append(resource_from_row(res))
+            if details:
+                return [tenant_from_row(row, resources[row.id]) for row in rows]
+            return [_summary_from_row(row, resources[row.id]) for row in rows]
+
+        tenants = run(page)
+        yield from tenants
+        if len(tenants) < PAGE_SIZE:
+            return
+        after = tenants[-1].slug
 
 
 def _at_second(moment: datetime | None) -> str | None:
@@ -732,6 +877,30 @@ def tenant_from_row(row: Any, resources: list[Resource]) -> Tenant:
         updated_at=row.updated_at,
         last_error=row.last_error,
         env_overrides=row.env_overrides,
+        resources=resources,
+    )
+
+
+_SUMMARY_COLUMNS = [
+    column
+    for column in _tenants.c
+    if column.name not in ("rendered_template", "env_overrides")
+]
+
+
+def _summary_from_row(row: Any, resources: list[Resource]) -> Tenant:
+    return Tenant(
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        status=TenantStatus(row.status),
+        template=row.template,
+        rendered_template={},
+        custom_plugin_repo=row.custom_plugin_repo,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_error=row.last_error,
+        env_overrides={},
         resources=resources,
     )
 

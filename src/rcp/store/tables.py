@@ -124,8 +124,11 @@ class TenantResourceRow(StoreModel, table=True):
     )
     key: str = Field(sa_column=Column(String(20), nullable=False))
     type: str = Field(sa_column=Column(String(40), nullable=False))
-    name: str = Field(sa_column=Column(String(255), nullable=False))
-    render_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Indexed: create and adopt look up who owns a Render name or id (migration 0002).
+    name: str = Field(sa_column=Column(String(255), nullable=False, index=True))
+    render_id: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, index=True)
+    )
     state: str = Field(sa_column=Column(String(40), nullable=False))
     url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     deploy_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

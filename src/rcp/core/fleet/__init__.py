@@ -2,7 +2,8 @@
 should exist; the plan is their difference from the records, apply converges them in parallel.
 
 - ``load_fleet(path, config_dir)`` → ``FleetFile`` (validated; UsageError otherwise)
-- ``compute_plan(fleet, recorded_tenants, prune=…)`` → ``FleetPlan`` (no Render call)
+- ``plan_fleet(fleet, store, prune=…)`` → ``FleetPlan`` (no Render call; reads the file's
+  tenants and the slug list, not every record); ``compute_plan`` is its pure part
 - ``FleetApplier(...).apply(plan)`` → ``ApplyReport`` (per-tenant results, exit code)
 """
 
@@ -18,7 +19,13 @@ from rcp.core.fleet.apply import (
     failure_summary,
     schedule,
 )
-from rcp.core.fleet.diff import FleetPlan, TenantChange, compute_plan, diff_tenant
+from rcp.core.fleet.diff import (
+    FleetPlan,
+    TenantChange,
+    compute_plan,
+    diff_tenant,
+    plan_fleet,
+)
 from rcp.core.fleet.spec import ALL_SERVICES, DesiredTenant, FleetFile, load_fleet, parse_fleet
 
 __all__ = [
@@ -38,5 +45,6 @@ __all__ = [
     "failure_summary",
     "load_fleet",
     "parse_fleet",
+    "plan_fleet",
     "schedule",
 ]

@@ -13,6 +13,7 @@ appear in a plan: only their keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from rcp.core.models import (
     Tenant,
     TenantStatus,
 )
+from rcp.core.ports import TenantStore
 
 Action = Literal["create", "update", "delete", "noop"]
 READY_STATES = frozenset({"live", "available"})
@@ -139,11 +141,31 @@ class FleetPlan:
         }
 
 
-def compute_plan(fleet: FleetFile, recorded: list[Tenant], *, prune: bool) -> FleetPlan:
+def plan_fleet(fleet: FleetFile, store: TenantStore, *, prune: bool) -> FleetPlan:
+    """The plan of ``fleet`` against the records, reading only what it needs: the tenants the
+    file names, the list of recorded slugs, and (with ``prune``) the tenants to delete."""
+    wanted = set(fleet.slugs())
+    recorded = store.get_tenants(wanted)
+    slugs = store.list_slugs()
+    if prune:
+        recorded.update(store.get_tenants(slug for slug in slugs if slug not in wanted))
+    return compute_plan(fleet, list(recorded.values()), prune=prune, recorded_slugs=slugs)
+
+
+def compute_plan(
+    fleet: FleetFile,
+    recorded: list[Tenant],
+    *,
+    prune: bool,
+    recorded_slugs: Iterable[str] | None = None,
+) -> FleetPlan:
+    """``recorded``: the records of the file's tenants (and, with ``prune``, of every other
+    tenant); ``recorded_slugs``: every recorded slug (default: those of ``recorded``)."""
     by_slug = {t.slug: t for t in recorded}
     changes = [diff_tenant(desired, by_slug.get(desired.slug)) for desired in fleet.tenants]
     wanted = set(fleet.slugs())
-    strays = sorted(slug for slug in by_slug if slug not in wanted)
+    every_slug = by_slug if recorded_slugs is None else recorded_slugs
+    strays = sorted(slug for slug in every_slug if slug not in wanted)
     if not prune:
         return FleetPlan(changes=changes, unmanaged=strays)
     for slug in strays:

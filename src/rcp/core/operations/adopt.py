@@ -244,33 +244,32 @@ def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan, new_recor
     names another tenant uses (``acme`` + ``b-web`` vs ``acme-b`` + ``web``): a later lookup by
     name would take the other tenant's resource."""
     wanted = {render_id: key for key, render_id in plan.resources.items()}
-    names = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
-    # A full scan: adopt is rare and tenants number in the thousands at most.
-    for other in store.list_tenants():
-        if new_record and other.slug != plan.slug:
-            clash = sorted(names & {resource.name for resource in other.resources})
-            if clash:
-                raise ConflictError(
-                    f"tenant {other.slug} already uses the Render name(s) {', '.join(clash)} "
-                    f"that tenant {plan.slug} would need",
-                    hint="choose another slug (or --template)",
-                    code="render_name_conflict",
-                )
-        for resource in other.resources:
-            if resource.render_id not in wanted:
-                continue
-            key = wanted[resource.render_id]
-            if other.slug != plan.slug:
-                raise ConflictError(
-                    f"{resource.render_id} is recorded under tenant {other.slug} (as {resource.key})",
-                    hint="a Render resource belongs to one tenant",
-                    code="resource_taken",
-                )
-            if resource.key != key:
-                raise ConflictError(
-                    f"{resource.render_id} is already {plan.slug}'s {resource.key}, not {key}",
-                    code="resource_taken",
-                )
+    if new_record:
+        names = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
+        others = [(name, slug) for name, slug in store.render_name_owners(names) if slug != plan.slug]
+        if others:
+            other = others[0][1]  # the first by slug, as a scan in slug order would find
+            clash = sorted(name for name, slug in others if slug == other)
+            raise ConflictError(
+                f"tenant {other} already uses the Render name(s) {', '.join(clash)} "
+                f"that tenant {plan.slug} would need",
+                hint="choose another slug (or --template)",
+                code="render_name_conflict",
+            )
+    # Indexed lookups of the names and ids asked for: no scan of every tenant.
+    for render_id, slug, recorded_key in store.render_id_owners(wanted):
+        key = wanted[render_id]
+        if slug != plan.slug:
+            raise ConflictError(
+                f"{render_id} is recorded under tenant {slug} (as {recorded_key})",
+                hint="a Render resource belongs to one tenant",
+                code="resource_taken",
+            )
+        if recorded_key != key:
+            raise ConflictError(
+                f"{render_id} is already {plan.slug}'s {recorded_key}, not {key}",
+                code="resource_taken",
+            )
 
 
 def _settled_status(tenant: Tenant, template: RenderedTemplate) -> TenantStatus | None:
