@@ -48,7 +48,7 @@ def completion(
     \b
     Examples:
       rcp completion bash > ~/.local/share/bash-completion/completions/rcp
-      rcp completion zsh > ~/.zsh/completions/_rcp   # a directory in $fpath
+      rcp completion zsh > ~/.rcp-completion.zsh   # source it in ~/.zshrc
       rcp completion fish > ~/.config/fish/completions/rcp.fish
     """
     from typer._click.shell_completion import get_completion_class
