@@ -1,7 +1,7 @@
 """The one error tree of rcp. Stdlib only.
 
 Every error a user can see is an ``RcpError`` with a stable ``code`` (scripts match on it in the
-JSON envelope), a one-line ``message``, an optional ``hint`` and the ``exit_code`` of DESIGN §4.
+JSON envelope), a one-line ``message``, an optional ``hint`` and the ``exit_code`` of docs/exit-codes.md.
 Only ``rcp.cli`` turns these into process exit codes.
 
     RcpError (1, internal)

@@ -1,4 +1,4 @@
-"""`rcp plan FILE` / `rcp apply FILE`: declarative fleets (DESIGN §3, §8)."""
+"""`rcp plan FILE` / `rcp apply FILE`: declarative fleets (docs/fleet.md)."""
 
 from __future__ import annotations
 

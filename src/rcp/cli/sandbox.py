@@ -1,4 +1,4 @@
-"""``rcp sandbox serve|reset``: the embedded Render API simulator over HTTP (DESIGN §6, §8).
+"""``rcp sandbox serve|reset``: the embedded Render API simulator over HTTP (docs/sandbox.md).
 
 Nothing heavy at import time: the simulator is imported inside the commands.
 """

@@ -1,4 +1,4 @@
-"""`rcp template list|show|validate`: the templates tenants are created from (DESIGN §5)."""
+"""`rcp template list|show|validate`: the templates tenants are created from (docs/templates.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The backup document (DESIGN §8) and the import use case.
+"""The backup document (docs/json.md) and the import use case.
 
     {"format": "rcp-backup", "version": 1, "exported_at": "…Z", "secrets_included": false,
      "tenants": [{"name", "slug", "status", "template", "custom_plugin_repo", "rendered_template",

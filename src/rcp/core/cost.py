@@ -1,6 +1,6 @@
 """Monthly cost estimates: each tenant's plans × a dated price table.
 
-The table ships with rcp (``prices.toml`` beside this module, from research/render-api.md §11) and
+The table ships with rcp (``prices.toml`` beside this module, from Render's published list prices) and
 can be overridden entry by entry in ``<config dir>/prices.toml``. A plan the table does not
 price is *unknown*: its ``monthly_usd`` is null and it is listed in ``unknown_plans``; it is
 never counted as zero. A tenant or fleet total that includes an unknown plan is therefore null
@@ -261,7 +261,7 @@ def _sum(values: Iterable[Decimal | None]) -> tuple[Decimal | None, Decimal]:
 
 
 def estimate(tenants: Sequence[Tenant], prices: PriceTable) -> dict[str, Any]:
-    """The ``rcp cost`` document of DESIGN §8 (plus ``known_*`` lower bounds and sources)."""
+    """The ``rcp cost`` document of docs/json.md (plus ``known_*`` lower bounds and sources)."""
     tenant_rows: list[dict[str, Any]] = []
     unknown: list[dict[str, Any]] = []
     tenant_totals: list[Decimal | None] = []

@@ -1,5 +1,5 @@
 """Durations for ``--timeout``, ``--max-wait``, ``--lock-timeout``, ``RCP_MAX_WAIT`` and
-``audit --since`` (DESIGN §8 "Durations"). Stdlib only."""
+``audit --since`` (docs/commands.md, "Conventions"). Stdlib only."""
 
 from __future__ import annotations
 

@@ -200,7 +200,7 @@ class Tenant:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        """The tenant object of DESIGN §4 (fields may be added, never removed)."""
+        """The tenant object of docs/json.md (fields may be added, never removed)."""
         return {
             "id": self.id,
             "name": self.name,

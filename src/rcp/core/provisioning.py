@@ -1,6 +1,6 @@
 """The provisioning engine: plan → apply with a journal, resume, reconcile by name, readiness.
 
-Rules (DESIGN §7):
+Rules (docs/reliability.md):
 - before each Render mutation the step is committed as pending (resource state
   ``create_pending`` + a journal row), after it the Render id is committed;
 - a resource left ``create_pending`` without an id by an earlier run, or whose create ended with

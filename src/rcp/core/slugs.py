@@ -1,4 +1,4 @@
-"""Tenant slugs, tenant names, template keys, Render names and URLs (DESIGN §8 "Slugs").
+"""Tenant slugs, tenant names, template keys, Render names and URLs (docs/commands.md, "Conventions").
 
 Stdlib only. Every check raises ``rcp.errors.UsageError`` (exit 2) with a one-line message, so a
 bad value is rejected before any database write or Render call.
@@ -6,7 +6,7 @@ bad value is rejected before any database write or Render call.
 Render names are ``<slug>-<key>``. Within one tenant the slug is fixed, so names are injective
 per tenant. Across tenants they are not: tenant ``acme`` with key ``b-web`` and tenant
 ``acme-b`` with key ``web`` both give ``acme-b-web``, because slugs and keys share the hyphen.
-The contract (DESIGN §5, §4) fixes the single-hyphen form, so instead of changing the separator
+The contract (docs/templates.md, docs/commands.md) fixes the single-hyphen form, so instead of changing the separator
 ``render_name_splits`` lists every (slug, key) pair that spells a given name; the engine can use
 it to refuse a tenant whose names another tenant could also produce.
 """

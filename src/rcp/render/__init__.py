@@ -1,7 +1,7 @@
 """rcp.render: Render's public REST API as rcp uses it.
 
 - ``rcp.render.client.RenderClient`` — one httpx client; typed models; retries (tenacity) per
-  DESIGN §7/§8; errors from ``rcp.errors``.
+  docs/reliability.md; errors from ``rcp.errors``.
 - ``rcp.render.kinds`` — one entry per resource kind (path, wrapper, model, states): the
   client's and the gateway's per-kind behaviour is a lookup there.
 - ``rcp.render.gateway.Gateway`` — ``rcp.core.ports.RenderGateway`` over the client.

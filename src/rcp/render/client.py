@@ -1,6 +1,6 @@
 """Render public REST API client: one ``httpx.Client``, typed results, typed errors, retries.
 
-Retry policy (DESIGN §7–§8, research/reliability.md §7.2), applied per call with tenacity:
+Retry policy (docs/reliability.md), applied per call with tenacity:
 
 - GET/PUT/PATCH/DELETE are retried on transport errors, 429, 500, 502, 503 and 504.
 - POST is retried only when the request provably never left (``ConnectError``,
@@ -189,7 +189,7 @@ _SECRET_BODY_FIELDS = frozenset({"value", "content"})
 
 def _values_sent(body: Any) -> list[str]:
     """The env var values and secret file contents in a request body: an error answer that
-    echoes the request back must not print them (DESIGN §7, secrets)."""
+    echoes the request back must not print them (docs/reliability.md, secrets)."""
     found: list[str] = []
     if isinstance(body, dict):
         for key, value in body.items():

@@ -7,9 +7,9 @@ with a new shape, a model in ``rcp.render.models``). ``tests/render/test_render_
 enumerates ``KINDS`` against ``ResourceKind`` and drives each entry through the sandbox, so a
 missing or wrong entry fails a test.
 
-Facts per kind come from Render's spec (``render-openapi.json``: paths, list wrappers, create
-answers, suspend/resume and connection-info endpoints, status enums) and the recordings
-(research/render-lifecycle.md: id prefixes, the states seen while polling).
+Facts per kind come from Render's public OpenAPI spec (paths, list wrappers, create
+answers, suspend/resume and connection-info endpoints, status enums) and calls recorded on Render
+(id prefixes, the states seen while polling).
 """
 
 from __future__ import annotations

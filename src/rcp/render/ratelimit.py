@@ -1,6 +1,6 @@
 """Client-side rate limiter for Render's API buckets, shared by the whole process.
 
-Render limits per API-key owner (research/render-api.md §5): GET 400/min; other writes 30/min
+Render limits per API-key owner (Render's documented limits): GET 400/min; other writes 30/min
 (100/min observed); creating services, Postgres and Key Value 20/hour; service PATCH, deploys,
 suspend and resume 10/min *per service*. Staying under these on our side avoids 429s, which
 matter most for creates: an hourly bucket cannot be waited out inside the wait budget.
@@ -56,7 +56,7 @@ class RateLimits:
     create: BucketLimit = BucketLimit(20, 3600.0)
     per_service: BucketLimit = BucketLimit(10, 60.0)
     # One creation budget for services, Postgres and Key Value together. Render documents one
-    # creation limit (DESIGN §7: "service and datastore creation 20/hour") and the sandbox counts
+    # creation limit (docs/reliability.md: "service and datastore creation 20/hour") and the sandbox counts
     # it that way; each endpoint reports its own 20/hour counter, but whether they are separate
     # is unknown. Shared never sends a create Render would refuse; if they are separate, the
     # cost is only an earlier wait for the next window.

@@ -1,4 +1,4 @@
-"""The embedded Render API simulator (DESIGN §6).
+"""The embedded Render API simulator (docs/sandbox.md).
 
 - ``SandboxTransport(state_path, settings)``: httpx transport for in-process use.
 - ``rcp.sandbox.server.serve(host, port, state_path, settings)``: the same world over HTTP.

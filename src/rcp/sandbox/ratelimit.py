@@ -1,4 +1,4 @@
-"""Render's rate-limit buckets (research/render-api.md §5), kept in the shared SQLite file.
+"""Render's rate-limit buckets (Render's documented limits; docs/reliability.md), kept in the shared SQLite file.
 
 Fixed windows per bucket; every API request that passes authentication consumes one unit
 of its bucket. ``Ratelimit-Reset`` is the number of seconds until the window resets (what

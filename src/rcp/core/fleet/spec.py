@@ -1,4 +1,4 @@
-"""The fleet file (DESIGN §8): what each tenant of the fleet should be.
+"""The fleet file (docs/fleet.md): what each tenant of the fleet should be.
 
     tenants:
       - name: Acme Corporation

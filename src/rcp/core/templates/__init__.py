@@ -1,4 +1,4 @@
-"""Tenant templates (DESIGN §5): Render Blueprint syntax in, Render create requests out.
+"""Tenant templates (docs/templates.md): Render Blueprint syntax in, Render create requests out.
 
 ``load_template(name_or_path, config_dir)`` reads one (a name, a path, or the built-in
 ``default``); ``validate_template`` raises UsageError (exit 2) naming the first problem;

@@ -1,8 +1,8 @@
 """What rcp templates accept, and how Blueprint spellings map to Render API spellings.
 
-Sources: the Blueprint JSON schema (``render-api/render-schema.json``) and the create-request
-schemas of Render's OpenAPI spec (``servicePOST``, ``postgresPOSTInput``, ``keyValuePOSTInput``);
-digest in ``research/render-api.md`` §2, §7.2, §7.6, §7.7 and §10.
+Sources: Render's Blueprint JSON schema and the create-request schemas of Render's OpenAPI spec
+(``servicePOST``, ``postgresPOSTInput``, ``keyValuePOSTInput``), checked against what Render's
+API answers to them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ UNSUPPORTED_RUNTIMES: dict[str, str] = {
     "image": "prebuilt-image services are not supported by rcp templates",
 }
 
-# Plans in API spelling. `free` is refused by Render for API creates (DESIGN §8), `custom`
+# Plans in API spelling. `free` is refused by Render for API creates (docs/templates.md), `custom`
 # cannot be chosen, legacy Postgres plans (starter, standard, …) cannot be created any more.
 WEB_SERVICE_PLANS: tuple[str, ...] = (
     "starter",

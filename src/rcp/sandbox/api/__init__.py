@@ -3,7 +3,7 @@
 Everything here runs inside one SQLite write transaction (see ``rcp.sandbox.store``) and never
 sleeps: asynchronous progress (deploys, datastores) is derived from stored timestamps and the
 injected clock each time a resource is read. Shapes follow Render's OpenAPI spec and the
-recorded real responses (``shared/render-api``), including Render's explicit ``null``s
+real responses recorded from Render's API, including Render's explicit ``null``s
 (``ipAllowList`` of datastores without an allow list, a deploy's ``commit``/``finishedAt``).
 
 Modules, one per section of the API:

@@ -1,4 +1,4 @@
-"""Enumerations and constants taken from Render's OpenAPI spec (``render-openapi.json``)."""
+"""Enumerations and constants taken from Render's public OpenAPI spec."""
 
 from __future__ import annotations
 
