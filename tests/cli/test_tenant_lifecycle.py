@@ -252,3 +252,38 @@ def test_no_api_key_outside_sandbox_exits_6(cli: Cli, monkeypatch: pytest.Monkey
     assert result.json()["error"]["code"] == "missing_api_key"
     monkeypatch.setenv("RCP_SANDBOX", "1")
     assert cli("-o", "json", "tenant", "list").json() == {"data": []}
+
+
+def web_template(key: str) -> str:
+    """A template of one web service under ``key``."""
+    return (
+        f"services:\n  - type: web\n    name: {key}\n    runtime: node\n"
+        "    repo: https://github.com/render-examples/express-hello-world\n"
+        "    buildCommand: npm install\n    startCommand: npm start\n    plan: starter\n"
+    )
+
+
+def test_a_tenant_needing_another_tenants_render_name_exits_4_before_render(
+    cli: Cli, isolated_env: Path, tmp_path: Path
+) -> None:
+    """``acme`` with key ``b-web`` and ``acme-b`` with key ``web`` both mean ``acme-b-web``."""
+    hyphen, plain = tmp_path / "hyphen.yaml", tmp_path / "plain.yaml"
+    hyphen.write_text(web_template("b-web"))
+    plain.write_text(web_template("web"))
+    first = create_json(cli, "acme", "--template", str(hyphen))
+    assert [r["name"] for r in first["resources"]] == ["acme-b-web"]
+    before = sandbox_world(isolated_env / "data")
+
+    result = cli("-o", "json", "tenant", "create", "acme-b", "--template", str(plain))
+    assert result.exit_code == 4, result.stderr
+    assert result.json()["error"] == {
+        "code": "render_name_conflict",
+        "message": (
+            "tenant acme already uses the Render name(s) acme-b-web that tenant acme-b would need"
+        ),
+        "hint": "choose another slug (or another template)",
+    }
+    assert sandbox_world(isolated_env / "data") == before  # not one Render call changed a thing
+    assert cli("tenant", "status", "acme-b").exit_code == 3
+    audited = cli("-o", "json", "audit").json()["data"]
+    assert [entry["tenant"] for entry in audited] == ["acme"]  # a refusal is not audited

@@ -174,43 +174,38 @@ class _World:
 
         return failpoint
 
-    def create(self, slug: str, *, template: str = "full", kill_at: str | None = None) -> Any:
-        from rcp.core.provisioning import StopFlag, Waiting
-        from rcp.core.tenants import create_tenant, plan_create
+    def _operator(self, kill_at: str | None) -> Any:
+        from rcp.core.tenants import Operator
 
-        plan = plan_create(
-            name=slug, slug=slug, template=template, plugin_repo=None, config_dir=self.config_dir
-        )
-        return create_tenant(
+        return Operator(
             store=self.store,
             gateway=self.gateway,
             progress=_QuietProgress(),
             holder=self._holder(),
-            plan=plan,
-            waiting=Waiting(timeout=30, poll_initial=0.01, poll_max=0.05),
-            if_exists="resume",
-            lock_wait=0,
-            stop=StopFlag(),
             failpoint=self._failpoint(kill_at),
             # In-process, nothing is ever left in flight: no waiting for late creates.
             unknown_outcome_settle=0.0,
             in_flight_window=0.0,
         )
 
+    def create(self, slug: str, *, template: str = "full", kill_at: str | None = None) -> Any:
+        from rcp.core.provisioning import Waiting
+        from rcp.core.tenants import create_tenant, plan_create
+
+        plan = plan_create(
+            name=slug, slug=slug, template=template, plugin_repo=None, config_dir=self.config_dir
+        )
+        return create_tenant(
+            self._operator(kill_at),
+            plan,
+            waiting=Waiting(timeout=30, poll_initial=0.01, poll_max=0.05),
+            if_exists="resume",
+        )
+
     def delete(self, slug: str, *, kill_at: str | None = None) -> Any:
-        from rcp.core.provisioning import StopFlag
         from rcp.core.tenants import delete_tenant
 
-        return delete_tenant(
-            store=self.store,
-            gateway=self.gateway,
-            progress=_QuietProgress(),
-            holder=self._holder(),
-            slug=slug,
-            lock_wait=0,
-            stop=StopFlag(),
-            failpoint=self._failpoint(kill_at),
-        )
+        return delete_tenant(self._operator(kill_at), slug)
 
     # -- the two sides ---------------------------------------------------------------------
 

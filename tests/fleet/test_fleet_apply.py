@@ -455,3 +455,56 @@ def test_the_file_owns_the_overrides_rcp_tenant_env_shares(
     assert cli("apply", str(fleet)).exit_code == 0
     assert "EXTRA" not in env_of(sandbox_dump(isolated_env / "data"), "acme-web")
     assert cli("plan", str(fleet)).stdout.startswith("No changes")
+
+
+def web_template(key: str) -> str:
+    """A template of one web service under ``key``."""
+    return (
+        f"services:\n  - type: web\n    name: {key}\n    runtime: node\n"
+        "    repo: https://github.com/render-examples/express-hello-world\n"
+        "    buildCommand: npm install\n    startCommand: npm start\n    plan: starter\n"
+    )
+
+
+def test_a_tenant_needing_another_tenants_render_name_fails_before_render(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path,
+    tmp_path: Path,
+) -> None:
+    """``acme`` with key ``b-web`` and ``acme-b`` with key ``web`` both mean ``acme-b-web``:
+    whether both are new in one file (run at once) or ``acme`` is on record, ``acme-b`` fails
+    with exit 4 and no second ``acme-b-web`` is made."""
+    (tmp_path / "hyphen.yaml").write_text(web_template("b-web"))
+    (tmp_path / "plain.yaml").write_text(web_template("web"))
+    message = "tenant acme already uses the Render name(s) acme-b-web that tenant acme-b would need"
+    fleet = write_fleet(
+        "tenants:\n  - name: acme\n    template: hyphen.yaml\n"
+        "  - name: acme-b\n    template: plain.yaml\n"
+    )
+    code, data, stderr = apply_json(cli, str(fleet), "--concurrency", "4")
+    assert code == 5, stderr
+    results = results_by_slug(data)
+    assert results["acme"]["outcome"] == "created"
+    assert results["acme-b"] == results["acme-b"] | {
+        "outcome": "failed",
+        "exit_code": 4,
+        "error_code": "render_name_conflict",
+        "error": message,
+    }
+    names = [s["name"] for s in sandbox_dump(isolated_env / "data")["services"]]
+    assert names == ["acme-b-web"]
+    assert cli("tenant", "status", "acme-b").exit_code == 3
+
+    # acme on record, not in the file: the per-tenant check refuses acme-b, before any call.
+    only = write_fleet("tenants:\n  - name: acme-b\n    template: plain.yaml\n", "only.yaml")
+    before = mutating(sandbox_requests(isolated_env / "data"))
+    code, data, stderr = apply_json(cli, str(only))
+    assert code == 5, stderr
+    (result,) = data["results"]
+    assert (result["slug"], result["outcome"], result["exit_code"], result["error"]) == (
+        "acme-b",
+        "failed",
+        4,
+        message,
+    )
+    assert mutating(sandbox_requests(isolated_env / "data")) == before
+    assert cli("tenant", "status", "acme-b").exit_code == 3

@@ -15,6 +15,7 @@ from rcp.core.fleet import FleetApplier, FleetPlan, TenantChange, schedule
 from rcp.core.fleet.apply import FirstCreateGate
 from rcp.core.models import LockHolder, RemoteResource, ResourceKind
 from rcp.core.provisioning import StopFlag, Waiting
+from rcp.core.tenants import Operator
 from rcp.errors import RetryLater
 from rcp.render.ratelimit import (
     SHARED_CREATE_BUCKET,
@@ -276,14 +277,14 @@ def test_the_first_create_goes_out_alone_then_the_rest_in_parallel() -> None:
 def test_a_stop_before_a_tenant_starts_leaves_it_untouched() -> None:
     stop = StopFlag()
     stop.request(15)
-    applier = FleetApplier(
+    operator = Operator(
         store=object(),  # type: ignore[arg-type]  # never reached: nothing may start
         gateway=object(),  # type: ignore[arg-type]
         progress=object(),  # type: ignore[arg-type]
         holder=LockHolder(actor="t", host="h", pid=1, command="rcp apply"),
-        waiting=Waiting(),
         stop=stop,
     )
+    applier = FleetApplier(operator=operator, waiting=Waiting())
     plan = FleetPlan(changes=[creator("a", SERVICE), creator("b", SERVICE)])
     report = applier.apply(plan)
     assert [(r.slug, r.outcome, r.exit_code) for r in report.results] == [

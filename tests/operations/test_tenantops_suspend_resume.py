@@ -231,8 +231,8 @@ def test_stop_requested_starts_no_render_call(
     """After a SIGTERM (stop flag set) the operation stops before its next Render mutation,
     with exit 143, and the rerun does the work."""
     from rcp.core.models import LockHolder
-    from rcp.core.operations import Operator, suspend_tenant
     from rcp.core.provisioning import StopFlag
+    from rcp.core.tenants import Operator, suspend_tenant
     from rcp.errors import Interrupted
     from rcp.output.progress import NullProgress
     from rcp.render.client import RenderClient

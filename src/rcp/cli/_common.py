@@ -166,10 +166,10 @@ def make_operator(
     slug: str | None,
     progress: Any,
 ) -> Any:
-    """A ``rcp.core.operations.Operator`` wired to this run: store, gateway, lock holder,
+    """A ``rcp.core.tenants.Operator`` wired to this run: store, gateway, lock holder,
     signals, failpoints, and the audit entry once the tenant lock is held."""
     from rcp.cli._signals import failpoint_from_env
-    from rcp.core.operations import Operator
+    from rcp.core.tenants import Operator
 
     return Operator(
         store=app.store(),

@@ -13,7 +13,7 @@ from rcp.cli._common import (
     handle_errors,
     mark_audited,
     no_input,
-    progress_for,
+    operation,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
@@ -21,7 +21,6 @@ from rcp.errors import UsageError
 if TYPE_CHECKING:
     from rcp.context import AppContext
     from rcp.core.fleet import ApplyReport, FleetPlan, Schedule, TenantResult
-    from rcp.core.models import Lease
 
 FileArgument = Annotated[
     Path,
@@ -156,7 +155,6 @@ def apply(
       rcp apply fleet.yaml
       rcp -o json apply fleet.yaml --concurrency 8 --prune --yes > apply.json
     """
-    from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.fleet import FleetApplier, failure_summary, schedule
     from rcp.core.provisioning import Waiting
     from rcp.errors import Interrupted
@@ -191,9 +189,7 @@ def apply(
         )
         output.result(report.to_json(), human=_plan_text(fleet_plan))
         return
-    gateway = app_ctx.gateway()
-    gateway.owner_id()  # API key and workspace are preconditions: checked before any write
-    store = app_ctx.store()
+    app_ctx.gateway().owner_id()  # API key and workspace: preconditions, before any write
     budget = (
         app_ctx.max_wait_override
         if app_ctx.max_wait_override is not None
@@ -205,27 +201,17 @@ def apply(
     planned = schedule(fleet_plan.pending, forecast, budget)
     # Before the live view starts, so the line stays readable on a terminal.
     output.info(_schedule_text(fleet_plan, planned, concurrency))
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            applier = FleetApplier(
-                store=store,
-                gateway=gateway,
-                progress=progress,
-                holder=app_ctx.lock_holder(),
-                waiting=Waiting(timeout=timeout_seconds),
-                concurrency=concurrency,
-                lock_wait=lock_wait,
-                budget=budget,
-                forecast=forecast,
-                write_definition=_definition_writer(store),
-                stop=stop,
-                failpoint=failpoint_from_env(),
-                on_result=_result_reporter(app_ctx, progress, planned, concurrency),
-            )
-            report = applier.apply(fleet_plan, planned)
-    finally:
-        progress.close()
+    # The command is audited as a whole (above) and per tenant (``_audit_tenant``).
+    with operation(app_ctx, command="apply", slug=None, lock_wait=lock_wait) as operator:
+        applier = FleetApplier(
+            operator=operator,
+            waiting=Waiting(timeout=timeout_seconds),
+            concurrency=concurrency,
+            budget=budget,
+            forecast=forecast,
+            on_result=_result_reporter(app_ctx, operator.progress, planned, concurrency),
+        )
+        report = applier.apply(fleet_plan, planned)
     output.result(report.to_json(), human=_report_text(report))
     code = report.exit_code()
     if code == 0:
@@ -361,12 +347,3 @@ def _report_text(report: ApplyReport) -> Any:
         console.print(f"Apply finished in {report.seconds:.1f} s: {summary}.")
 
     return render
-
-
-def _definition_writer(store: Any) -> Any:
-    """Writes name / template / plugin repo of a record, fenced by the tenant's lease."""
-
-    def write(slug: str, lease: Lease, name: str, template: str, plugin_repo: str | None) -> None:
-        store.update_tenant(slug, lease=lease, definition=(name, template, plugin_repo))
-
-    return write

@@ -11,8 +11,9 @@ from rcp.cli._common import (
     apply_max_wait,
     duration_option,
     handle_errors,
-    mark_audited,
+    make_operator,
     no_input,
+    operation,
     progress_for,
     render_json_table,
 )
@@ -81,7 +82,6 @@ def create(
       rcp tenant create "Initech Ltd" --slug initech --template plugin-app --no-wait
       rcp -o json tenant create --no-wait -- "$NAME"  # in scripts: the name after --
     """
-    from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import create_tenant, plan_create
 
@@ -91,35 +91,23 @@ def create(
     timeout_seconds = duration_option(timeout, "--timeout")
     lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
     apply_max_wait(app_ctx, max_wait)
-    settings = app_ctx.settings
     plan = plan_create(
         name=name,
         slug=slug,
         template=template,
         plugin_repo=plugin_repo,
-        config_dir=settings.config_dir,
+        config_dir=app_ctx.settings.config_dir,
     )
-    gateway = app_ctx.gateway()
-    gateway.owner_id()  # API key and workspace are preconditions: checked before any write
-    store = app_ctx.store()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            tenant = create_tenant(
-                store=store,
-                gateway=gateway,
-                progress=progress,
-                holder=app_ctx.lock_holder(),
-                plan=plan,
-                waiting=Waiting(timeout=timeout_seconds) if wait else None,
-                if_exists=if_exists,
-                lock_wait=lock_wait,
-                stop=stop,
-                on_locked=lambda: mark_audited(app_ctx, "tenant create", plan.slug),
-                failpoint=failpoint_from_env(),
-            )
-    finally:
-        progress.close()
+    app_ctx.gateway().owner_id()  # API key and workspace are preconditions: checked before any write
+    with operation(
+        app_ctx, command="tenant create", slug=plan.slug, lock_wait=lock_wait
+    ) as operator:
+        tenant = create_tenant(
+            operator,
+            plan,
+            waiting=Waiting(timeout=timeout_seconds) if wait else None,
+            if_exists=if_exists,
+        )
     app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
 
 
@@ -151,19 +139,21 @@ def status(
     store = app_ctx.store()
     tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
     if live:
-        gateway = app_ctx.gateway()
+        from rcp.core.provisioning import StopFlag
+
+        app_ctx.gateway()
         progress = progress_for(app_ctx)
         try:
-            tenants = [
-                live_status(
-                    store=store,
-                    gateway=gateway,
-                    progress=progress,
-                    holder=app_ctx.lock_holder(),
-                    tenant=t,
-                )
-                for t in tenants
-            ]
+            # Reads Render, writes only observed state: no signal handling, never audited.
+            operator = make_operator(
+                app_ctx,
+                stop=StopFlag(),
+                lock_wait=0.0,
+                command="tenant status",
+                slug=slug,
+                progress=progress,
+            )
+            tenants = [live_status(operator, t) for t in tenants]
         finally:
             progress.close()
     if all_:
@@ -250,9 +240,8 @@ def delete(
       rcp tenant delete acme             # asks on a terminal
       rcp tenant delete acme --yes --missing-ok   # scripts
     """
-    from rcp.cli._signals import failpoint_from_env, graceful_stop
     from rcp.core.slugs import validate_slug
-    from rcp.core.tenants import delete_tenant
+    from rcp.core.tenants import delete_tenant, get_tenant
 
     app_ctx = app_context(ctx)
     validate_slug(slug)
@@ -263,38 +252,23 @@ def delete(
             f"refusing to delete {slug} without confirmation: pass --yes",
             hint="stdin is not a terminal (or --no-input/CI is set), so rcp cannot ask",
         )
-    store = app_ctx.store()
-    if store.get_tenant(slug) is None:
+    if app_ctx.store().get_tenant(slug) is None:
         if missing_ok:
             app_ctx.output.result(
                 {"slug": slug, "deleted": False, "resources_deleted": []},
                 human=f"tenant {slug} does not exist; nothing to delete",
             )
             return
-        from rcp.core.tenants import get_tenant
-
-        get_tenant(store, slug)
+        get_tenant(app_ctx.store(), slug)  # exit 3
     if not yes and not typer.confirm(
         f"Delete tenant {slug} and all its Render resources?", err=True
     ):
         raise UsageError("deletion not confirmed", code="not_confirmed")
-    gateway = app_ctx.gateway()
-    progress = progress_for(app_ctx)
-    try:
-        with graceful_stop() as stop:
-            deleted = delete_tenant(
-                store=store,
-                gateway=gateway,
-                progress=progress,
-                holder=app_ctx.lock_holder(),
-                slug=slug,
-                lock_wait=lock_wait,
-                stop=stop,
-                on_locked=lambda: mark_audited(app_ctx, "tenant delete", slug),
-                failpoint=failpoint_from_env(),
-            )
-    finally:
-        progress.close()
+    app_ctx.gateway()  # the API key is a precondition
+    with operation(
+        app_ctx, command="tenant delete", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        deleted = delete_tenant(operator, slug)
     app_ctx.output.result(
         {"slug": slug, "deleted": True, "resources_deleted": deleted},
         human=f"deleted tenant {slug} ({len(deleted)} Render resources)",

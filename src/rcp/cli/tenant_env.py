@@ -22,7 +22,7 @@ from rcp.errors import UsageError
 if TYPE_CHECKING:
     from rcp.context import AppContext
     from rcp.core.models import Tenant
-    from rcp.core.operations import EnvChange
+    from rcp.core.tenants import EnvChange
 
 app = typer.Typer(no_args_is_help=True, help="Tenant environment variable overrides.")
 
@@ -43,9 +43,8 @@ NoDeployOption = Annotated[
 
 def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
     """Input (exit 2), then the record (exit 3), then --service against its template (2)."""
-    from rcp.core.operations.env import check_service_key
     from rcp.core.slugs import validate_slug, validate_template_key
-    from rcp.core.tenants import get_tenant
+    from rcp.core.tenants import check_service_key, get_tenant
 
     validate_slug(slug)
     if service is not None:
@@ -89,7 +88,7 @@ def list_(
     reveal: Annotated[bool, typer.Option("--reveal", help="Show the values (secrets!).")] = False,
 ) -> None:
     """The tenant's env overrides; service "*" means every service. Values masked."""
-    from rcp.core.operations import env_entries
+    from rcp.core.tenants import env_entries
 
     app_ctx = app_context(ctx)
     tenant = _load(app_ctx, slug, service)
@@ -121,7 +120,7 @@ def set_(
       rcp tenant env set acme LOG_LEVEL=info FEATURE_X=on
       rcp tenant env set acme --service web --stdin STRIPE_KEY < key.txt
     """
-    from rcp.core.operations import parse_assignments, set_env, validate_env_key
+    from rcp.core.tenants import parse_assignments, set_env, validate_env_key
 
     app_ctx = app_context(ctx)
     values = parse_assignments(list(assignments or []))
@@ -159,8 +158,8 @@ def unset(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Drop overrides; each service gets back what a fresh provision would give it."""
-    from rcp.core.operations import unset_env, validate_env_key
     from rcp.core.provisioning import Waiting
+    from rcp.core.tenants import unset_env, validate_env_key
 
     app_ctx = app_context(ctx)
     names = list(keys or [])

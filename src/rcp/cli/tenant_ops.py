@@ -19,7 +19,7 @@ from rcp.errors import Unhealthy, UsageError
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
-    from rcp.core.operations import CheckReport
+    from rcp.core.tenants import CheckReport
     from rcp.output import Output
 
 # A webhook that does not answer within this long is reported as a warning, never waited on.
@@ -50,7 +50,7 @@ def suspend(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Suspend every service, Postgres and Key Value of the tenant → SUSPENDED."""
-    from rcp.core.operations import suspend_tenant
+    from rcp.core.tenants import suspend_tenant
 
     app_ctx = app_context(ctx)
     lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
@@ -74,8 +74,8 @@ def resume(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Resume every suspended resource and wait until all are up again → ACTIVE."""
-    from rcp.core.operations import resume_tenant
     from rcp.core.provisioning import Waiting
+    from rcp.core.tenants import resume_tenant
 
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
@@ -119,9 +119,8 @@ def check(
       rcp tenant check --all --repair
       rcp -o json tenant check --all --notify https://hooks.example.com/T/…
     """
-    from rcp.core.operations import check_tenants
     from rcp.core.provisioning import Waiting
-    from rcp.core.tenants import get_tenant, list_tenants
+    from rcp.core.tenants import check_tenants, get_tenant, list_tenants
 
     app_ctx = app_context(ctx)
     if (slug is None) == (not all_):
@@ -250,8 +249,8 @@ def adopt(
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
     """Take existing Render resources under a tenant record (created when missing)."""
-    from rcp.core.operations import adopt_resources, parse_resource_args, plan_adopt
     from rcp.core.slugs import validate_slug
+    from rcp.core.tenants import adopt_resources, parse_resource_args, plan_adopt
 
     app_ctx = app_context(ctx)
     lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0

@@ -74,6 +74,28 @@ class StopFlag:
         if self.signal_number is None:
             self.signal_number = signal_number
 
+    def raise_if_requested(self, message: str) -> None:
+        """``Interrupted`` (exit 130/143 after the signal) when a stop was asked for."""
+        if self.signal_number is not None:
+            raise Interrupted(message, signal_number=self.signal_number)
+
+
+@dataclass
+class Guard:
+    """The one check before every Render mutation: no new call after a signal, and only while
+    the lease is still ours (fencing: a holder paused past its lease must not act for the new
+    one). The engine and every tenant operation (``rcp.core.tenants.Operation.guard``) use it."""
+
+    store: TenantStore
+    lease: Lease
+    stop: StopFlag
+
+    def before_render_mutation(self) -> None:
+        self.stop.raise_if_requested(
+            "stopped by signal before the next Render call; rerun the same command to resume"
+        )
+        self.store.check_lock(self.lease)
+
 
 @dataclass
 class Waiting:
@@ -87,6 +109,10 @@ class Waiting:
 
 @dataclass
 class Engine:
+    """The provisioner of one tenant under one lease. Built by
+    ``rcp.core.tenants.Operator.engine`` (the one place that wires it from a run's settings);
+    use cases reach it as ``Operation.engine``."""
+
     store: TenantStore
     gateway: RenderGateway
     progress: ProgressSink
@@ -107,24 +133,15 @@ class Engine:
     # When each resource was created by this run: the first readiness poll waits one interval,
     # since nothing Render has only just accepted is ready yet (one request saved per poll).
     created_at: dict[str, float] = field(default_factory=dict)
+    guard: Guard = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.guard = Guard(self.store, self.lease, self.stop)
 
     # ---- guards -------------------------------------------------------------------------
 
-    def _before_mutation(self) -> None:
-        if self.stop.requested:
-            signal_number = self.stop.signal_number or 2
-            raise Interrupted(
-                "stopped by signal before the next Render call; rerun the same command to resume",
-                signal_number=signal_number,
-            )
-        self.store.check_lock(self.lease)
-
     def _check_stop(self) -> None:
-        if self.stop.requested:
-            raise Interrupted(
-                "stopped by signal; rerun the same command to resume",
-                signal_number=self.stop.signal_number or 2,
-            )
+        self.stop.raise_if_requested("stopped by signal; rerun the same command to resume")
 
     def _pause(self, seconds: float, deadline: float | None) -> None:
         """Sleep in short slices so a signal or the deadline ends the wait promptly."""
@@ -192,7 +209,7 @@ class Engine:
                 tenant, spec, resource, at_least=self._in_flight_remaining(tenant)
             ):
                 return
-        self._before_mutation()
+        self.guard.before_render_mutation()
         resource.state = "create_pending"
         self.store.save_resource(tenant.slug, resource, lease=self.lease)
         self.store.journal(
@@ -215,7 +232,7 @@ class Engine:
             )
             if self._adopt_after_settling(tenant, spec, resource):
                 return
-            self._before_mutation()
+            self.guard.before_render_mutation()
             remote = self.gateway.create(spec.kind, spec.body, env)
         except RenderBadRequest as exc:
             # 409: the name is taken — most likely by our own earlier attempt.
@@ -553,7 +570,7 @@ class Engine:
                 # A create whose outcome was never recorded: an orphan may exist under the name.
                 ids.extend(m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name))
             for render_id in ids:
-                self._before_mutation()
+                self.guard.before_render_mutation()
                 self.store.journal(
                     tenant.slug,
                     lease=self.lease,

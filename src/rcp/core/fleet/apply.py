@@ -1,5 +1,6 @@
 """Converge a fleet: run a plan's changes in parallel under per-tenant locks and the one shared
-rate limiter.
+rate limiter. This module schedules and runs; what happens to one tenant is the tenant use
+case (``rcp.core.tenants.converge_tenant``, ``delete_tenant``).
 
 Scheduling (why a fleet apply neither burns 429s nor stalls): Render allows 20 creations per
 hour per endpoint. Before starting, the applier asks the process-wide limiter when each of the
@@ -11,41 +12,26 @@ limiter (which waits for Render's reported reset too), so creates go out as fast
 allows. Each tenant is re-checked when its turn comes, in case Render reported a fuller bucket
 meanwhile (another process using the same key).
 
-Per tenant (each under its lease, every Render mutation preceded by a fencing check and a look
-at the stop flag):
-
-- create: record (with env overrides) and provision through the engine;
-- update: create new resources, PATCH changed ones, per-key env PUT/DELETE, delete resources
-  the template dropped, one deploy per changed service, then record the new definition and
-  wait until everything is up. Render changes come before the record, so a rerun after a crash
-  sees the same difference and repeats idempotent calls;
-- delete: the same path as ``rcp tenant delete``.
+Per tenant, through ``rcp.core.tenants`` (under its lease, every Render mutation preceded by
+the fencing and stop-flag guard): create or update (``converge_tenant``), delete (the path of
+``rcp tenant delete``).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rcp.core.fleet.diff import FleetPlan, TenantChange, diff_tenant
-from rcp.core.fleet.spec import DesiredTenant
-from rcp.core.models import (
-    Lease,
-    LockHolder,
-    RemoteResource,
-    RenderedTemplate,
-    Resource,
-    ResourceKind,
-    Tenant,
-    TenantStatus,
-)
-from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
-from rcp.core.provisioning import Engine, StopFlag, Waiting
+from rcp.core.fleet.diff import FleetPlan, TenantChange
+from rcp.core.models import RemoteResource, ResourceKind
+from rcp.core.ports import RenderGateway
+from rcp.core.provisioning import Waiting
+from rcp.core.tenants import Operator, converge_tenant, delete_tenant
+from rcp.core.tenants.records import render_name_conflict
 from rcp.errors import (
     ConflictError,
     Interrupted,
@@ -56,8 +42,6 @@ from rcp.errors import (
 
 # The wait, in seconds from now, before each of these creates could be sent (in this order).
 CreateForecast = Callable[[list[ResourceKind]], list[float]]
-# Writes the record fields the store port cannot (name, template name, plugin repo).
-DefinitionWriter = Callable[[str, Lease, str, str, str | None], None]
 
 EXIT_RETRY_LATER = 75
 
@@ -250,30 +234,29 @@ class FirstCreateGate:
 
 @dataclass
 class FleetApplier:
-    store: TenantStore
-    gateway: RenderGateway
-    progress: ProgressSink
-    holder: LockHolder
+    """The parallel runner: which tenant starts when (the schedule), on how many threads, and
+    the per-tenant results. Each tenant's own work is the tenant use case
+    (``rcp.core.tenants.converge_tenant`` / ``delete_tenant``) through ``operator``."""
+
+    operator: Operator
     waiting: Waiting
     concurrency: int = 4
-    lock_wait: float = 0.0
     budget: float = 60.0  # the wait budget (--max-wait): longest a create may queue
     forecast: CreateForecast = no_limit_forecast
-    write_definition: DefinitionWriter | None = None
-    stop: StopFlag = field(default_factory=StopFlag)
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called with each finished tenant's result (progress lines, per-tenant audit entries).
     on_result: Callable[[TenantResult, int, int], None] = lambda _r, _done, _total: None
-    failpoint: Callable[[str], None] = lambda _step: None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._lock = threading.Lock()
         self._done = 0
-        self.gateway = FirstCreateGate(self.gateway)
+        self.operator = self.operator.with_gateway(FirstCreateGate(self.operator.gateway))
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.operator.clock
 
     # ---- the fleet ----------------------------------------------------------------------
 
@@ -291,12 +274,13 @@ class FleetApplier:
         now = self.wall_clock()
         for change in planned.deferred:
             results[change.slug] = self._deferred(change, now, planned.resume_in)
+        clashes = name_clashes(plan)
         total = len(planned.admitted)
         if planned.admitted:
             workers = min(self.concurrency, total)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rcp-apply") as pool:
                 futures = {
-                    change.slug: pool.submit(self._run_one, change, total)
+                    change.slug: pool.submit(self._run_one, change, total, clashes.get(change.slug))
                     for change in planned.admitted
                 }
                 for slug, future in futures.items():
@@ -317,21 +301,21 @@ class FleetApplier:
             retry_at=error.retry_at,
         )
 
-    def _run_one(self, change: TenantChange, total: int) -> TenantResult:
+    def _run_one(
+        self, change: TenantChange, total: int, clash: ConflictError | None = None
+    ) -> TenantResult:
         started = self.clock()
         try:
-            if self.stop.requested:
-                raise Interrupted(
-                    "not started: stopped by signal; rerun the same command to resume",
-                    signal_number=self.stop.signal_number or 2,
-                )
+            self.operator.stop.raise_if_requested(
+                "not started: stopped by signal; rerun the same command to resume"
+            )
+            if clash is not None:
+                raise clash
             self._recheck_budget(change)
             if change.action == "delete":
                 outcome = self._delete(change)
-            elif change.action == "create":
-                outcome = self._create(change)
             else:
-                outcome = self._update(change)
+                outcome = converge_tenant(self.operator, change, self.waiting)
             result = TenantResult(change.slug, outcome)
         except Interrupted as exc:
             result = TenantResult(change.slug, "interrupted", exc.exit_code, exc.message, exc.code)
@@ -371,258 +355,32 @@ class FleetApplier:
             hint="rerun the same apply then; tenants already done are left as they are",
         )
 
-    # ---- one tenant ---------------------------------------------------------------------
-
-    def _engine(self, lease: Lease) -> Engine:
-        return Engine(
-            store=self.store,
-            gateway=self.gateway,
-            progress=self.progress,
-            lease=lease,
-            stop=self.stop,
-            sleep=self.sleep,
-            clock=self.clock,
-            failpoint=self.failpoint,
-        )
-
-    def _guard(self, lease: Lease) -> None:
-        if self.stop.requested:
-            raise Interrupted(
-                "stopped by signal before the next Render call; rerun the same command to resume",
-                signal_number=self.stop.signal_number or 2,
-            )
-        self.store.check_lock(lease)
-
     def _delete(self, change: TenantChange) -> str:
-        from rcp.core.tenants import delete_tenant
-
-        if self.store.get_tenant(change.slug) is None:
+        if self.operator.store.get_tenant(change.slug) is None:
             return "noop"  # deleted by someone else since the plan
-        delete_tenant(
-            store=self.store,
-            gateway=self.gateway,
-            progress=self.progress,
-            holder=self.holder,
-            slug=change.slug,
-            lock_wait=self.lock_wait,
-            stop=self.stop,
-            failpoint=self.failpoint,
-        )
+        delete_tenant(self.operator, change.slug)
         return "deleted"
 
-    def _create(self, change: TenantChange) -> str:
-        from rcp.core.tenants import tenant_lock
 
-        desired = change.desired
-        assert desired is not None
-        with tenant_lock(
-            self.store, change.slug, self.holder, wait_seconds=self.lock_wait
-        ) as lease:
-            existing = self.store.get_tenant(change.slug)
-            if existing is not None:
-                # Created by someone else since the plan: converge it like any recorded tenant.
-                return self._update_locked(diff_tenant(desired, existing), lease)
-            return self._create_locked(desired, lease)
-
-    def _create_locked(self, desired: DesiredTenant, lease: Lease) -> str:
-        rendered = desired.template
-        tenant = self.store.insert_tenant(
-            Tenant(
-                name=desired.name,
-                slug=desired.slug,
-                status=TenantStatus.PROVISIONING,
-                template=desired.template_name,
-                rendered_template=desired.rendered,
-                custom_plugin_repo=desired.plugin_repo,
-                env_overrides={k: dict(v) for k, v in desired.env_overrides.items()},
-                resources=[
-                    Resource(key=s.key, type=s.render_type, name=s.name) for s in rendered.resources
-                ],
-            ),
-            lease=lease,
-        )
-        self.progress.event(desired.slug, None, "recorded; provisioning", "PROVISIONING")
-        self._engine(lease).provision(tenant, self.waiting)
-        return "created"
-
-    def _update(self, change: TenantChange) -> str:
-        from rcp.core.tenants import tenant_lock
-
-        desired = change.desired
-        assert desired is not None
-        with tenant_lock(
-            self.store, change.slug, self.holder, wait_seconds=self.lock_wait
-        ) as lease:
-            # The record may have moved since the plan: work from what it says now.
-            recorded = self.store.get_tenant(change.slug)
-            if recorded is None:
-                return self._create_locked(desired, lease)
-            return self._update_locked(diff_tenant(desired, recorded), lease)
-
-    def _update_locked(self, change: TenantChange, lease: Lease) -> str:
-        desired, tenant = change.desired, change.recorded
-        assert desired is not None and tenant is not None
-        if change.action == "noop":
-            return "noop"
-        if change.blocked:
-            raise ConflictError(change.blocked, code="tenant_deleting")
-        if change.unsupported:
-            raise ConflictError(
-                f"{change.slug}: {', '.join(change.unsupported)} cannot change in place on Render",
-                hint=(
-                    "keep the old value in the template, or recreate the tenant "
-                    f"(`rcp tenant delete {change.slug} --yes`, then apply)"
-                ),
-                code="change_not_in_place",
-            )
-        suspended = tenant.status == TenantStatus.SUSPENDED
-        if suspended and change.creates:
-            raise ConflictError(
-                f"{change.slug} is suspended; resume it before adding resources",
-                hint=f"`rcp tenant resume {change.slug}`, then rerun apply",
-                code="tenant_suspended",
-            )
-        engine = self._engine(lease)
-        old_template = RenderedTemplate.from_dict(tenant.rendered_template)
-        # The engine reads the definition from the tenant object: give it the desired one.
-        tenant.rendered_template = desired.rendered
-        tenant.env_overrides = {k: dict(v) for k, v in desired.env_overrides.items()}
-        if change.creates:
-            engine.provision(tenant, None)  # new resources get their full env at creation
-        deploys: list[str] = []
-        for update in change.resource_updates:
-            resource = tenant.resource(update.key)
-            assert resource is not None and resource.render_id is not None
-            self._guard(lease)
-            self._journal(lease, tenant, resource, "update", "pending", ",".join(update.changed))
-            if update.kind is ResourceKind.SERVICE:
-                self.gateway.update_service(resource.render_id, update.patch)
-                deploys.append(update.key)
-            else:
-                remote = self.gateway.update_datastore(
-                    update.kind, resource.render_id, update.patch
-                )
-                resource.state = remote.state
-                self.store.save_resource(tenant.slug, resource, lease=lease)
-            self._journal(lease, tenant, resource, "update", "done", ",".join(update.changed))
-            self.progress.event(
-                tenant.slug, update.key, f"updated {', '.join(update.changed)}", resource.state
-            )
-        for env_update in change.env_updates:
-            resource = tenant.resource(env_update.key)
-            assert resource is not None and resource.render_id is not None
-            values = dict(env_update.set)
-            values.update(self._resolve(engine, tenant, env_update.key, env_update.resolve))
-            keys = ",".join(sorted(values) + sorted(env_update.unset))  # names only, never values
-            self._journal(lease, tenant, resource, "env", "pending", keys)
-            for env_key, value in sorted(values.items()):
-                self._guard(lease)
-                self.gateway.set_env_var(resource.render_id, env_key, value)
-            for env_key in env_update.unset:
-                self._guard(lease)
-                self.gateway.delete_env_var(resource.render_id, env_key)
-            self._journal(lease, tenant, resource, "env", "done", keys)
-            self.progress.event(tenant.slug, env_update.key, f"env: {keys}", None)
-            if env_update.key not in deploys:
-                deploys.append(env_update.key)
-        self._remove_resources(change, tenant, old_template, lease)
-        for key in deploys if not suspended else []:
-            resource = tenant.resource(key)
-            assert resource is not None and resource.render_id is not None
-            self._guard(lease)
-            resource.deploy_id = self.gateway.trigger_deploy(resource.render_id)
-            resource.state = "deploy_triggered"
-            self.store.save_resource(tenant.slug, resource, lease=lease)
-            self.progress.event(tenant.slug, key, "deploy started", resource.state)
-        self.store.update_tenant(
-            tenant.slug,
-            lease=lease,
-            rendered_template=desired.rendered,
-            env_overrides=tenant.env_overrides,
-        )
-        if self.write_definition is not None and (
-            tenant.name != desired.name
-            or tenant.template != desired.template_name
-            or tenant.custom_plugin_repo != desired.plugin_repo
-        ):
-            self.write_definition(
-                tenant.slug, lease, desired.name, desired.template_name, desired.plugin_repo
-            )
-        if not suspended and (change.creates or deploys or change.resume):
-            engine.provision(tenant, self.waiting)
-        return "updated"
-
-    def _resolve(
-        self, engine: Engine, tenant: Tenant, key: str, wanted: list[Any]
-    ) -> dict[str, str]:
-        """Values of template-sourced vars (references resolved as the engine does on create;
-        ``generateValue`` made here like Render makes it, since the per-key endpoint takes a
-        value)."""
-        if not wanted:
-            return {}
-        import base64
-        import secrets
-
-        template = RenderedTemplate.from_dict(tenant.rendered_template)
-        spec = template.resource(key)
-        deadline = None if self.waiting.timeout is None else self.clock() + self.waiting.timeout
-        resolved = engine.resolve_env(tenant, template, spec, self.waiting, deadline)
-        names = {var.key for var in wanted}
-        values: dict[str, str] = {}
-        for item in resolved:
-            if item["key"] not in names:
-                continue
-            if item.get("generateValue"):
-                values[item["key"]] = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-            elif "value" in item:
-                values[item["key"]] = str(item["value"])
-        return values
-
-    def _remove_resources(
-        self, change: TenantChange, tenant: Tenant, old: RenderedTemplate, lease: Lease
-    ) -> None:
-        order = [spec.key for spec in old.resources]
-        for key in reversed(order):
-            if key not in change.removed_resources:
-                continue
-            resource = tenant.resource(key)
-            if resource is None:
-                continue
-            if resource.render_id:
-                self._guard(lease)
-                self._journal(lease, tenant, resource, "delete", "pending", None)
-                gone = self.gateway.delete(resource.kind, resource.render_id)
-                self._journal(lease, tenant, resource, "delete", "done", None)
-                self.progress.event(
-                    tenant.slug,
-                    key,
-                    f"deleted {resource.render_id}"
-                    if gone
-                    else f"{resource.render_id} already gone",
-                    "deleted",
-                )
-            self.store.remove_resource(tenant.slug, key, lease=lease)
-            tenant.resources = [r for r in tenant.resources if r.key != key]
-
-    def _journal(
-        self,
-        lease: Lease,
-        tenant: Tenant,
-        resource: Resource,
-        step: str,
-        status: str,
-        detail: str | None,
-    ) -> None:
-        self.store.journal(
-            tenant.slug,
-            lease=lease,
-            step=step,
-            resource_key=resource.key,
-            status=status,
-            render_name=resource.name,
-            render_id=resource.render_id,
-            detail=detail,
-        )
+def name_clashes(plan: FleetPlan) -> dict[str, ConflictError]:
+    """Tenants of the file that would create a Render name an earlier tenant of the file wants
+    (``acme`` + ``b-web`` and ``acme-b`` + ``web``): refused before they start, since both may
+    run at once and neither is on record yet for the per-tenant check to see. The earlier one
+    in the file keeps the name; clashes with recorded tenants are the per-tenant check's."""
+    claimed: list[tuple[str, str]] = []  # (render name, slug), in file order
+    clashes: dict[str, ConflictError] = {}
+    for change in plan.changes:
+        if change.desired is None or change.action == "delete":
+            continue
+        specs = change.desired.template.resources
+        added = {key for key, _kind in change.creates}
+        creates = {spec.name for spec in specs if spec.key in added}
+        conflict = render_name_conflict(change.slug, creates, claimed)
+        if conflict is not None:
+            clashes[change.slug] = conflict
+        else:
+            claimed.extend((spec.name, change.slug) for spec in specs)
+    return clashes
 
 
 def describe_moment(moment: datetime) -> str:

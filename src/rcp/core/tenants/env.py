@@ -16,24 +16,15 @@ Values are secrets: they appear in no journal row, progress event or error messa
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcp.core.models import Lease, Resource, Tenant, TenantStatus
-from rcp.core.operations.common import (
-    Guard,
-    Operator,
-    effective_env,
-    masking_secrets,
-    refuse_deleting,
-    service_specs,
-    template_of,
-)
+from rcp.core.models import Resource, Tenant, TenantStatus
 from rcp.core.provisioning import Waiting
-from rcp.core.tenants import get_tenant
+from rcp.core.tenants.operation import Operation, Operator
+from rcp.core.tenants.records import refuse_deleting, service_specs, template_of
+from rcp.core.tenants.repair import effective_env, generated_value
 from rcp.errors import UsageError
 
 ALL_SERVICES = "*"
@@ -146,14 +137,11 @@ def set_env(
 ) -> EnvChange:
     if not values:
         raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
-    with (
-        operator.locked(slug) as lease,
-        masking_secrets(operator.store, slug, values.values()),
-    ):
-        tenant = get_tenant(operator.store, slug)
+    with operator.operation(slug, secrets=values.values()) as op:
+        tenant = op.tenant()
         refuse_deleting(tenant, "change the env of")
         check_service_key(tenant, service)
-        operator.on_locked()
+        op.proceed()
         overrides = {scope: dict(vars_) for scope, vars_ in tenant.env_overrides.items()}
         if service is None:
             # Every service gets these values: a service's own older value would win over "*".
@@ -163,23 +151,22 @@ def set_env(
                         vars_.pop(key, None)
         overrides.setdefault(service or ALL_SERVICES, {}).update(values)
         overrides = {scope: vars_ for scope, vars_ in overrides.items() if vars_}
-        operator.store.update_tenant(slug, lease=lease, env_overrides=overrides)
+        op.store.update_tenant(slug, lease=op.lease, env_overrides=overrides)
         tenant.env_overrides = overrides
-        guard = Guard(operator.store, lease, operator.stop)
         pushed: list[PushedService] = []
         for resource in _target_services(tenant, service):
             assert resource.render_id is not None
             effective = {**overrides.get(ALL_SERVICES, {}), **overrides.get(resource.key, {})}
             keys = sorted(values)
-            _journal(operator, lease, tenant, resource, "pending", f"set {', '.join(keys)}")
-            for key in keys:
-                guard.before_render_mutation()
-                operator.gateway.set_env_var(resource.render_id, key, effective[key])
-            _journal(operator, lease, tenant, resource, "done", f"set {', '.join(keys)}")
-            operator.progress.event(slug, resource.key, f"set {', '.join(keys)}", None)
+            # key names only in the journal, never values
+            with op.step(tenant, resource, "env", detail=f"set {', '.join(keys)}"):
+                for key in keys:
+                    op.guard()
+                    op.gateway.set_env_var(resource.render_id, key, effective[key])
+            op.progress.event(slug, resource.key, f"set {', '.join(keys)}", None)
             pushed.append(PushedService(resource.key, resource.render_id, keys))
         if deploy:
-            _deploy(operator, guard, tenant, pushed)
+            _deploy(op, tenant, pushed)
         return EnvChange(slug, env_entries(tenant), pushed)
 
 
@@ -196,11 +183,11 @@ def unset_env(
         raise UsageError("nothing to unset: pass one or more KEY names")
     for key in keys:
         validate_env_key(key)
-    with operator.locked(slug) as lease, masking_secrets(operator.store, slug):
-        tenant = get_tenant(operator.store, slug)
+    with operator.operation(slug) as op:
+        tenant = op.tenant()
         refuse_deleting(tenant, "change the env of")
         check_service_key(tenant, service)
-        operator.on_locked()
+        op.proceed()
         previous = tenant.env_overrides
         overrides = {scope: dict(vars_) for scope, vars_ in tenant.env_overrides.items()}
         # Without --service the keys go from every scope; with it, from that service only
@@ -210,10 +197,8 @@ def unset_env(
             for key in keys:
                 overrides.get(scope, {}).pop(key, None)
         overrides = {scope: vars_ for scope, vars_ in overrides.items() if vars_}
-        operator.store.update_tenant(slug, lease=lease, env_overrides=overrides)
+        op.store.update_tenant(slug, lease=op.lease, env_overrides=overrides)
         tenant.env_overrides = overrides
-        guard = Guard(operator.store, lease, operator.stop)
-        engine = operator.engine(lease)
         template = template_of(tenant)
         pushed: list[PushedService] = []
         wanted = sorted(set(keys))
@@ -225,34 +210,33 @@ def unset_env(
                 # The template defines some of them: resolve exactly as a provision would.
                 effective = {
                     item["key"]: item
-                    for item in effective_env(engine, tenant, template, spec, waiting)
+                    for item in effective_env(op, tenant, template, spec, waiting)
                 }
             else:
                 merged = {**overrides.get(ALL_SERVICES, {}), **overrides.get(resource.key, {})}
                 effective = {k: {"key": k, "value": v} for k, v in merged.items()}
-            _journal(operator, lease, tenant, resource, "pending", f"unset {', '.join(wanted)}")
             overridden_before = {
                 **previous.get(ALL_SERVICES, {}),
                 **previous.get(resource.key, {}),
             }
-            for key in wanted:
-                item = effective.get(key)
-                if item is not None and "value" not in item and key not in overridden_before:
-                    continue  # a generated value rcp never overrode: keep it, do not rotate it
-                guard.before_render_mutation()
-                if item is None:
-                    operator.gateway.delete_env_var(resource.render_id, key)
-                elif "value" in item:
-                    operator.gateway.set_env_var(resource.render_id, key, item["value"])
-                else:
-                    # generateValue: the generated value was overwritten by the override, and the
-                    # per-key endpoint takes a value, so generate one the way Render does.
-                    operator.gateway.set_env_var(resource.render_id, key, _generated_value())
-            _journal(operator, lease, tenant, resource, "done", f"unset {', '.join(wanted)}")
-            operator.progress.event(slug, resource.key, f"unset {', '.join(wanted)}", None)
+            with op.step(tenant, resource, "env", detail=f"unset {', '.join(wanted)}"):
+                for key in wanted:
+                    item = effective.get(key)
+                    if item is not None and "value" not in item and key not in overridden_before:
+                        continue  # a generated value rcp never overrode: keep it, do not rotate it
+                    op.guard()
+                    if item is None:
+                        op.gateway.delete_env_var(resource.render_id, key)
+                    elif "value" in item:
+                        op.gateway.set_env_var(resource.render_id, key, item["value"])
+                    else:
+                        # generateValue: the generated value was overwritten by the override,
+                        # and the per-key endpoint takes a value: make one as Render does.
+                        op.gateway.set_env_var(resource.render_id, key, generated_value())
+            op.progress.event(slug, resource.key, f"unset {', '.join(wanted)}", None)
             pushed.append(PushedService(resource.key, resource.render_id, wanted))
         if deploy:
-            _deploy(operator, guard, tenant, pushed)
+            _deploy(op, tenant, pushed)
         return EnvChange(slug, env_entries(tenant), pushed)
 
 
@@ -269,43 +253,23 @@ def _target_services(tenant: Tenant, service: str | None) -> list[Resource]:
     return targets
 
 
-def _deploy(operator: Operator, guard: Guard, tenant: Tenant, pushed: list[PushedService]) -> None:
+def _deploy(op: Operation, tenant: Tenant, pushed: list[PushedService]) -> None:
     for item in pushed:
         resource = tenant.resource(item.service)
         assert resource is not None and resource.render_id is not None
         if tenant.status == TenantStatus.SUSPENDED or resource.state == "suspended":
             item.note = "suspended: not deployed; the values apply at the next deploy"
-            operator.progress.event(tenant.slug, item.service, "suspended; deploy skipped", None)
+            op.progress.event(tenant.slug, item.service, "suspended; deploy skipped", None)
             continue
-        guard.before_render_mutation()
-        item.deploy_id = operator.gateway.trigger_deploy(resource.render_id)
+        op.guard()
+        item.deploy_id = op.gateway.trigger_deploy(resource.render_id)
         item.deployed = True
         resource.deploy_id = item.deploy_id
         resource.state = "build_in_progress"
-        operator.store.save_resource(tenant.slug, resource, lease=guard.lease)
-        operator.progress.event(
+        op.store.save_resource(tenant.slug, resource, lease=op.lease)
+        op.progress.event(
             tenant.slug,
             item.service,
             f"deploy {item.deploy_id} started" if item.deploy_id else "deploy queued",
             resource.state,
         )
-
-
-def _journal(
-    operator: Operator, lease: Lease, tenant: Tenant, resource: Resource, status: str, detail: str
-) -> None:
-    operator.store.journal(
-        tenant.slug,
-        lease=lease,
-        step="env",
-        resource_key=resource.key,
-        status=status,
-        render_name=resource.name,
-        render_id=resource.render_id,
-        detail=detail,  # key names only, never values
-    )
-
-
-def _generated_value() -> str:
-    """Like Render's ``generateValue``: a base64-encoded 256-bit random value."""
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")

@@ -27,19 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcp.core.models import Lease, RemoteResource, Tenant, TenantStatus
-from rcp.core.operations.common import (
-    Guard,
-    Operator,
-    journal_step,
-    mark_for_recreation,
-    masking_secrets,
-    repoint_dependents,
-    template_of,
-)
+from rcp.core.models import RemoteResource, Tenant, TenantStatus
 from rcp.core.ports import RenderGateway
 from rcp.core.provisioning import DATASTORE_FAILED, SERVICE_FAILED, Waiting
-from rcp.core.tenants import get_tenant
+from rcp.core.tenants.operation import Operation, Operator
+from rcp.core.tenants.records import template_of
+from rcp.core.tenants.repair import mark_for_recreation, recreate_and_await
 from rcp.errors import LockBusy, ProvisioningFailed, TenantNotFound
 
 RUNNING_STATUSES = (TenantStatus.ACTIVE, TenantStatus.PROVISIONING, TenantStatus.ERROR)
@@ -201,21 +194,20 @@ def check_tenants(
 
 
 def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
-    store, gateway = operator.store, operator.gateway
-    with operator.locked(slug) as lease, masking_secrets(store, slug):
-        tenant = get_tenant(store, slug)
-        found = inspect_tenant(gateway, tenant)
-        operator.on_locked()
+    with operator.operation(slug) as op:
+        tenant = op.tenant()
+        found = inspect_tenant(op.gateway, tenant)
+        op.proceed()
         failure: str | None = None
         if found:
             try:
-                _reconcile(operator, lease, tenant, found, waiting)
+                _reconcile(op, tenant, found, waiting)
             except ProvisioningFailed as exc:
                 # Reported with the tenant's problems (exit 5 either way), so that one broken
                 # tenant does not hide the others of a `--all` run.
                 failure = exc.message
-        after = get_tenant(store, slug)
-        remaining = inspect_tenant(gateway, after)
+        after = op.tenant()
+        remaining = inspect_tenant(op.gateway, after)
     left = {p.identity for p in remaining}
     for problem in found:
         problem.repaired = problem.identity not in left
@@ -226,15 +218,7 @@ def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
     return TenantHealth(slug, str(after.status), problems)
 
 
-def _reconcile(
-    operator: Operator,
-    lease: Lease,
-    tenant: Tenant,
-    problems: list[Problem],
-    waiting: Waiting,
-) -> None:
-    store, gateway, progress = operator.store, operator.gateway, operator.progress
-    guard = Guard(store, lease, operator.stop)
+def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: Waiting) -> None:
     slug = tenant.slug
     kinds = {p.problem for p in problems}
     if tenant.status == TenantStatus.SUSPENDED:
@@ -242,31 +226,13 @@ def _reconcile(
             resource = tenant.resource(problem.resource or "")
             if problem.problem != "not_suspended" or resource is None or not resource.render_id:
                 continue
-            guard.before_render_mutation()
-            journal_step(
-                operator,
-                lease,
-                tenant,
-                resource.key,
-                "suspend",
-                "pending",
-                resource.render_id,
-                detail="check --repair",
-            )
-            gateway.suspend(resource.kind, resource.render_id)
-            journal_step(
-                operator,
-                lease,
-                tenant,
-                resource.key,
-                "suspend",
-                "done",
-                resource.render_id,
-                detail="check --repair",
-            )
+            with op.step(tenant, resource, "suspend", detail="check --repair"):
+                op.gateway.suspend(resource.kind, resource.render_id)
             resource.state = "suspended"
-            store.save_resource(slug, resource, lease=lease)
-            progress.event(slug, resource.key, f"suspended {resource.render_id} again", "suspended")
+            op.store.save_resource(slug, resource, lease=op.lease)
+            op.progress.event(
+                slug, resource.key, f"suspended {resource.render_id} again", "suspended"
+            )
         return
     if tenant.status not in RUNNING_STATUSES:
         return  # DELETING: only `rcp tenant delete` finishes it
@@ -276,39 +242,15 @@ def _reconcile(
         if resource is None or not resource.render_id:
             continue
         if problem.problem == "suspended":
-            guard.before_render_mutation()
-            journal_step(
-                operator,
-                lease,
-                tenant,
-                resource.key,
-                "resume",
-                "pending",
-                resource.render_id,
-                detail="check --repair",
-            )
-            gateway.resume(resource.kind, resource.render_id)
-            journal_step(
-                operator,
-                lease,
-                tenant,
-                resource.key,
-                "resume",
-                "done",
-                resource.render_id,
-                detail="check --repair",
-            )
+            with op.step(tenant, resource, "resume", detail="check --repair"):
+                op.gateway.resume(resource.kind, resource.render_id)
             resource.state = "resuming"
-            store.save_resource(slug, resource, lease=lease)
-            progress.event(slug, resource.key, f"resumed {resource.render_id}", "resuming")
+            op.store.save_resource(slug, resource, lease=op.lease)
+            op.progress.event(slug, resource.key, f"resumed {resource.render_id}", "resuming")
         elif problem.problem == "missing":
-            mark_for_recreation(operator, lease, tenant, resource, "no longer exists on Render")
+            mark_for_recreation(op, tenant, resource, "no longer exists on Render")
             recreated.add(resource.key)
     actionable = kinds & {"suspended", "missing", "not_created", "tenant_error"}
     if not actionable:
         return  # plan drift, failed deploys: reported only
-    engine = operator.engine(lease)
-    if recreated:
-        engine.provision(tenant, None)
-        repoint_dependents(operator, engine, guard, tenant, recreated, waiting)
-    engine.provision(tenant, waiting)
+    recreate_and_await(op, tenant, recreated, waiting)

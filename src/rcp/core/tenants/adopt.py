@@ -27,15 +27,10 @@ from rcp.core.models import (
     Tenant,
     TenantStatus,
 )
-from rcp.core.operations.common import (
-    Operator,
-    journal_step,
-    masking_secrets,
-    refuse_deleting,
-)
 from rcp.core.ports import TenantStore
 from rcp.core.provisioning import DATASTORE_READY, SERVICE_READY
-from rcp.core.tenants import get_tenant
+from rcp.core.tenants.operation import Operator
+from rcp.core.tenants.records import refuse_deleting
 from rcp.errors import ConflictError, UsageError
 
 ID_PREFIX_KINDS: dict[str, ResourceKind] = {
@@ -103,7 +98,7 @@ def plan_adopt(
     """Validate the request against the record (or the template a new record would get).
     Reads only; raises UsageError (2) or ConflictError (4)."""
     from rcp.core import slugs
-    from rcp.core.tenants import plan_create
+    from rcp.core.tenants.lifecycle import plan_create
 
     slugs.validate_slug(slug)
     wanted = parse_resource_args(resources)
@@ -161,9 +156,8 @@ def _check_keys(plan: AdoptPlan) -> None:
 
 
 def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
-    store, gateway = operator.store, operator.gateway
-    with operator.locked(plan.slug) as lease, masking_secrets(store, plan.slug):
-        existing = store.get_tenant(plan.slug)
+    with operator.operation(plan.slug) as op:
+        existing = op.find()
         if existing is not None:
             refuse_deleting(existing, "adopt into")
             # Someone may have created the record since the plan was made: its template rules.
@@ -177,11 +171,16 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
             )
             _check_keys(plan)
         template = RenderedTemplate.from_dict(plan.rendered)
-        _check_not_recorded_elsewhere(store, plan, new_record=existing is None)
+        new = None
+        if existing is None:
+            new = op.new_record(
+                name=plan.name, template_name=plan.template_name, rendered=plan.rendered
+            )
+        _check_not_recorded_elsewhere(op.store, plan)
         remotes: dict[str, RemoteResource] = {}
         for key, render_id in plan.resources.items():
             spec = template.resource(key)
-            remote = gateway.get(spec.kind, render_id)
+            remote = op.gateway.get(spec.kind, render_id)
             if remote is None:
                 raise UsageError(
                     f"{render_id} does not exist on Render", code="render_resource_not_found"
@@ -194,31 +193,17 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
                 )
             recorded = existing.resource(key) if existing else None
             if recorded and recorded.render_id and recorded.render_id != render_id:
-                if gateway.get(recorded.kind, recorded.render_id) is not None:
+                if op.gateway.get(recorded.kind, recorded.render_id) is not None:
                     raise ConflictError(
                         f"{key} of {plan.slug} is already {recorded.render_id}, which exists on Render",
                         hint=f"delete {recorded.render_id} first, or adopt into another tenant",
                         code="resource_conflict",
                     )
             remotes[key] = remote
-        operator.on_locked()
-        if existing is None:
-            store.insert_tenant(
-                Tenant(
-                    name=plan.name,
-                    slug=plan.slug,
-                    status=TenantStatus.PROVISIONING,
-                    template=plan.template_name,
-                    rendered_template=plan.rendered,
-                    resources=[
-                        Resource(key=s.key, type=s.render_type, name=s.name)
-                        for s in template.resources
-                    ],
-                ),
-                lease=lease,
-            )
-            operator.progress.event(plan.slug, None, "recorded", "PROVISIONING")
-        tenant = get_tenant(store, plan.slug)
+        op.proceed()
+        if new is not None:
+            op.insert(new, "recorded")
+        tenant = op.tenant()
         for key, remote in remotes.items():
             resource = tenant.resource(key)
             if resource is None:
@@ -230,33 +215,19 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
             resource.state = remote.state
             resource.url = remote.url
             resource.deploy_id = remote.deploy_id
-            store.save_resource(plan.slug, resource, lease=lease)
-            journal_step(operator, lease, tenant, key, "adopt", "done", remote.render_id)
-            operator.progress.event(plan.slug, key, f"adopted {remote.render_id}", resource.state)
+            op.store.save_resource(plan.slug, resource, lease=op.lease)
+            op.journal(tenant, key, "adopt", "done", render_id=remote.render_id)
+            op.progress.event(plan.slug, key, f"adopted {remote.render_id}", resource.state)
         settled = _settled_status(tenant, template)
         if tenant.status == TenantStatus.PROVISIONING and settled is not None:
-            store.update_tenant(plan.slug, lease=lease, status=settled, clear_error=True)
-        return get_tenant(store, plan.slug)
+            op.store.update_tenant(plan.slug, lease=op.lease, status=settled, clear_error=True)
+        return op.tenant()
 
 
-def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan, new_record: bool) -> None:
-    """No resource may belong to two tenants (or two keys). A new record must not need Render
-    names another tenant uses (``acme`` + ``b-web`` vs ``acme-b`` + ``web``): a later lookup by
-    name would take the other tenant's resource."""
+def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan) -> None:
+    """No resource may belong to two tenants (or two keys)."""
     wanted = {render_id: key for key, render_id in plan.resources.items()}
-    if new_record:
-        names = {spec.name for spec in RenderedTemplate.from_dict(plan.rendered).resources}
-        others = [(name, slug) for name, slug in store.render_name_owners(names) if slug != plan.slug]
-        if others:
-            other = others[0][1]  # the first by slug, as a scan in slug order would find
-            clash = sorted(name for name, slug in others if slug == other)
-            raise ConflictError(
-                f"tenant {other} already uses the Render name(s) {', '.join(clash)} "
-                f"that tenant {plan.slug} would need",
-                hint="choose another slug (or --template)",
-                code="render_name_conflict",
-            )
-    # Indexed lookups of the names and ids asked for: no scan of every tenant.
+    # An indexed lookup of the ids asked for: no scan of every tenant.
     for render_id, slug, recorded_key in store.render_id_owners(wanted):
         key = wanted[render_id]
         if slug != plan.slug:

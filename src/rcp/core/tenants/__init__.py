@@ -1,0 +1,92 @@
+"""Tenant use cases: what each mutating `rcp tenant …` command (and each tenant of `rcp apply`)
+does, above the provisioning engine.
+
+Every mutating use case goes through one ``Operation`` (``operation.py``): the tenant lease,
+the stop-flag + fencing guard, journalled steps, new records, and the engine on that lease.
+
+Adding a mutating use case (redeploy, an env group change, a rollout wave, an HTTP endpoint…):
+
+1. Write ``def my_use_case(operator: Operator, slug: str, …) -> Result`` in a module here.
+2. ``with operator.operation(slug) as op:`` — everything below runs under the lease.
+3. ``tenant = op.tenant()``; check preconditions (``refuse_deleting``, input against the
+   record) and raise ``UsageError`` / ``ConflictError`` — nothing written, nothing audited.
+4. ``op.proceed()`` once the preconditions passed (the CLI audits the command from here).
+5. Each Render mutation: ``with op.step(tenant, resource, "verb"):`` (guard + journal +
+   failpoints), or ``op.guard()`` right before the call when one step makes several calls.
+   Creating, deleting and awaiting resources: ``op.engine`` (never build an ``Engine``).
+   A new record: ``op.insert(op.new_record(...))``.
+6. Export it below; the CLI calls it inside ``rcp.cli._common.operation(...)``, which hands
+   it an ``Operator`` wired to the run (store, gateway, signals, audit, failpoints).
+
+Modules: ``operation`` (Operator, Operation, secret masking), ``records`` (reading records and
+the rules on them), ``lifecycle`` (create, delete, status --live), ``suspension``, ``env``,
+``check`` (check / --repair), ``repair`` (recreate through the journal), ``adopt``,
+``converge`` (one tenant of a fleet apply).
+"""
+
+from __future__ import annotations
+
+from rcp.core.tenants.adopt import AdoptPlan, adopt_resources, parse_resource_args, plan_adopt
+from rcp.core.tenants.check import (
+    CheckReport,
+    Problem,
+    TenantHealth,
+    check_tenants,
+    inspect_tenant,
+)
+from rcp.core.tenants.converge import converge_tenant
+from rcp.core.tenants.env import (
+    ALL_SERVICES,
+    EnvChange,
+    check_service_key,
+    env_entries,
+    parse_assignments,
+    set_env,
+    unset_env,
+    validate_env_key,
+)
+from rcp.core.tenants.lifecycle import (
+    CreatePlan,
+    create_tenant,
+    delete_tenant,
+    live_status,
+    plan_create,
+)
+from rcp.core.tenants.operation import Operation, Operator, redacting, tenant_secrets
+from rcp.core.tenants.records import get_tenant, list_tenants, refuse_deleting
+from rcp.core.tenants.suspension import resume_tenant, suspend_tenant
+
+__all__ = [
+    "ALL_SERVICES",
+    "AdoptPlan",
+    "CheckReport",
+    "CreatePlan",
+    "EnvChange",
+    "Operation",
+    "Operator",
+    "Problem",
+    "TenantHealth",
+    "adopt_resources",
+    "check_service_key",
+    "check_tenants",
+    "converge_tenant",
+    "create_tenant",
+    "delete_tenant",
+    "env_entries",
+    "get_tenant",
+    "inspect_tenant",
+    "list_tenants",
+    "live_status",
+    "parse_assignments",
+    "parse_resource_args",
+    "plan_adopt",
+    "plan_create",
+    "redacting",
+    "refuse_deleting",
+    "resume_tenant",
+    "set_env",
+    "suspend_tenant",
+    "tenant_secrets",
+    "unset_env",
+    "validate_env_key",
+]

@@ -1,0 +1,202 @@
+"""One tenant of a fleet file made true (`rcp apply`): the per-tenant half of a fleet apply.
+The fleet module (``rcp.core.fleet.apply``) decides what runs when; this does one tenant under
+its lease, through the same ``Operation`` as every other tenant command:
+
+- no record: a new record (with its env overrides; refused when another tenant uses its
+  Render names) provisioned through the engine;
+- a record: the difference computed again under the lease (the record may have moved since
+  the plan), then: create new resources, PATCH changed ones, per-key env PUT/DELETE, delete
+  resources the template dropped, one deploy per changed service, record the new definition,
+  and wait until everything is up. Render changes come before the record, so a rerun after a
+  crash sees the same difference and repeats idempotent calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rcp.core.models import RenderedTemplate, ResourceKind, Tenant, TenantStatus
+from rcp.core.provisioning import Waiting
+from rcp.core.tenants.operation import Operation, Operator
+from rcp.core.tenants.records import check_render_names_free
+from rcp.core.tenants.repair import effective_env, generated_value
+from rcp.errors import ConflictError
+
+if TYPE_CHECKING:
+    # Not at run time: rcp.core.fleet imports this module (fleet → tenants, never back).
+    from rcp.core.fleet.diff import TenantChange
+    from rcp.core.fleet.spec import DesiredTenant
+
+
+def converge_tenant(operator: Operator, change: TenantChange, waiting: Waiting) -> str:
+    """Create or update the tenant ``change.desired`` describes; the outcome (``created``,
+    ``updated`` or ``noop``)."""
+    from rcp.core.fleet.diff import diff_tenant
+
+    desired = change.desired
+    assert desired is not None
+    values = [value for scope in desired.env_overrides.values() for value in scope.values()]
+    with operator.operation(change.slug, secrets=values) as op:
+        recorded = op.find()
+        if recorded is None:
+            # A create, or an update of a tenant deleted since the plan.
+            return _create(op, desired, waiting)
+        # Created by someone else since the plan, or changed meanwhile: from the record as it
+        # is now.
+        return _update(op, diff_tenant(desired, recorded), waiting)
+
+
+def _create(op: Operation, desired: DesiredTenant, waiting: Waiting) -> str:
+    tenant = op.new_record(
+        name=desired.name,
+        template_name=desired.template_name,
+        rendered=desired.rendered,
+        plugin_repo=desired.plugin_repo,
+        env_overrides=desired.env_overrides,
+    )
+    op.proceed()
+    op.engine.provision(op.insert(tenant), waiting)
+    return "created"
+
+
+def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
+    desired, tenant = change.desired, change.recorded
+    assert desired is not None and tenant is not None
+    if change.action == "noop":
+        return "noop"
+    _refuse(op, change, tenant)
+    op.proceed()
+    engine = op.engine
+    old_template = RenderedTemplate.from_dict(tenant.rendered_template)
+    suspended = tenant.status == TenantStatus.SUSPENDED
+    # The engine reads the definition from the tenant object: give it the desired one.
+    tenant.rendered_template = desired.rendered
+    tenant.env_overrides = {k: dict(v) for k, v in desired.env_overrides.items()}
+    if change.creates:
+        engine.provision(tenant, None)  # new resources get their full env at creation
+    deploys: list[str] = []
+    for update in change.resource_updates:
+        resource = tenant.resource(update.key)
+        assert resource is not None and resource.render_id is not None
+        with op.step(tenant, resource, "update", detail=",".join(update.changed)):
+            if update.kind is ResourceKind.SERVICE:
+                op.gateway.update_service(resource.render_id, update.patch)
+                deploys.append(update.key)
+            else:
+                remote = op.gateway.update_datastore(update.kind, resource.render_id, update.patch)
+                resource.state = remote.state
+                op.store.save_resource(tenant.slug, resource, lease=op.lease)
+        op.progress.event(
+            tenant.slug, update.key, f"updated {', '.join(update.changed)}", resource.state
+        )
+    for env_update in change.env_updates:
+        resource = tenant.resource(env_update.key)
+        assert resource is not None and resource.render_id is not None
+        values = dict(env_update.set)
+        values.update(_resolve(op, tenant, env_update.key, env_update.resolve, waiting))
+        keys = ",".join(sorted(values) + sorted(env_update.unset))  # names only, never values
+        with op.step(tenant, resource, "env", detail=keys):
+            for env_key, value in sorted(values.items()):
+                op.guard()
+                op.gateway.set_env_var(resource.render_id, env_key, value)
+            for env_key in env_update.unset:
+                op.guard()
+                op.gateway.delete_env_var(resource.render_id, env_key)
+        op.progress.event(tenant.slug, env_update.key, f"env: {keys}", None)
+        if env_update.key not in deploys:
+            deploys.append(env_update.key)
+    _remove_resources(op, change, tenant, old_template)
+    for key in deploys if not suspended else []:
+        resource = tenant.resource(key)
+        assert resource is not None and resource.render_id is not None
+        op.guard()
+        resource.deploy_id = op.gateway.trigger_deploy(resource.render_id)
+        resource.state = "deploy_triggered"
+        op.store.save_resource(tenant.slug, resource, lease=op.lease)
+        op.progress.event(tenant.slug, key, "deploy started", resource.state)
+    definition = (desired.name, desired.template_name, desired.plugin_repo)
+    op.store.update_tenant(
+        tenant.slug,
+        lease=op.lease,
+        rendered_template=desired.rendered,
+        env_overrides=tenant.env_overrides,
+        definition=(
+            definition
+            if definition != (tenant.name, tenant.template, tenant.custom_plugin_repo)
+            else None
+        ),
+    )
+    if not suspended and (change.creates or deploys or change.resume):
+        engine.provision(tenant, waiting)
+    return "updated"
+
+
+def _refuse(op: Operation, change: TenantChange, tenant: Tenant) -> None:
+    """What apply cannot do in place (exit 4), checked before any Render call."""
+    if change.blocked:
+        raise ConflictError(change.blocked, code="tenant_deleting")
+    if change.unsupported:
+        raise ConflictError(
+            f"{change.slug}: {', '.join(change.unsupported)} cannot change in place on Render",
+            hint=(
+                "keep the old value in the template, or recreate the tenant "
+                f"(`rcp tenant delete {change.slug} --yes`, then apply)"
+            ),
+            code="change_not_in_place",
+        )
+    if tenant.status == TenantStatus.SUSPENDED and change.creates:
+        raise ConflictError(
+            f"{change.slug} is suspended; resume it before adding resources",
+            hint=f"`rcp tenant resume {change.slug}`, then rerun apply",
+            code="tenant_suspended",
+        )
+    if change.creates and change.desired is not None:
+        # Resources added to a recorded tenant must not take another tenant's Render names.
+        added = {key for key, _kind in change.creates}
+        names = {spec.name for spec in change.desired.template.resources if spec.key in added}
+        check_render_names_free(op.store, change.slug, names)
+
+
+def _resolve(
+    op: Operation, tenant: Tenant, key: str, wanted: list[Any], waiting: Waiting
+) -> dict[str, str]:
+    """Values of template-sourced vars (references resolved as the engine does on create;
+    ``generateValue`` made here like Render makes it, since the per-key endpoint takes a
+    value)."""
+    if not wanted:
+        return {}
+    template = RenderedTemplate.from_dict(tenant.rendered_template)
+    resolved = effective_env(op, tenant, template, template.resource(key), waiting)
+    names = {var.key for var in wanted}
+    values: dict[str, str] = {}
+    for item in resolved:
+        if item["key"] not in names:
+            continue
+        if item.get("generateValue"):
+            values[item["key"]] = generated_value()
+        elif "value" in item:
+            values[item["key"]] = str(item["value"])
+    return values
+
+
+def _remove_resources(
+    op: Operation, change: TenantChange, tenant: Tenant, old: RenderedTemplate
+) -> None:
+    order = [spec.key for spec in old.resources]
+    for key in reversed(order):
+        if key not in change.removed_resources:
+            continue
+        resource = tenant.resource(key)
+        if resource is None:
+            continue
+        if resource.render_id:
+            with op.step(tenant, resource, "delete"):
+                gone = op.gateway.delete(resource.kind, resource.render_id)
+            op.progress.event(
+                tenant.slug,
+                key,
+                f"deleted {resource.render_id}" if gone else f"{resource.render_id} already gone",
+                "deleted",
+            )
+        op.store.remove_resource(tenant.slug, key, lease=op.lease)
+        tenant.resources = [r for r in tenant.resources if r.key != key]

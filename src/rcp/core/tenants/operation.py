@@ -1,0 +1,296 @@
+"""``Operator`` (who acts, with what) and ``Operation`` (one tenant, under its lease): the one
+path every mutating tenant use case takes.
+
+A use case is written as::
+
+    def suspend_tenant(operator: Operator, slug: str) -> Tenant:
+        with operator.operation(slug) as op:        # lease (+ heartbeat), secrets masked
+            tenant = op.tenant()                    # re-read under the lease (exit 3 if gone)
+            refuse_deleting(tenant, "suspend")      # preconditions: exit 2/4, not audited
+            op.proceed()                            # from here on the command is audited
+            for resource in ...:
+                with op.step(tenant, resource, "suspend"):   # guard, journal, failpoints
+                    op.gateway.suspend(resource.kind, resource.render_id)
+            op.engine.provision(tenant, waiting)    # the provisioner, same lease and stop flag
+            return op.tenant()
+
+What the pieces guarantee (DESIGN §7):
+
+- ``operator.operation(slug)`` takes the tenant lease (``--lock-timeout`` = ``lock_wait``),
+  renews it while the block runs, releases it after, and masks the tenant's env values (and
+  any ``secrets`` given) in every error escaping the block;
+- ``op.guard()`` before each Render mutation: no new call after SIGINT/SIGTERM, and only while
+  the lease is still ours (the same ``Guard`` the engine uses);
+- ``op.step(...)`` is that guard plus the journal: a ``pending`` row before the call, ``done``
+  after it, and the ``<step>:<key>:before|after`` failpoints of the fault tests around it;
+- ``op.engine`` is the provisioning engine on this lease, built in one place
+  (``Operator.engine``) from the run's stop flag, clock, failpoints and the gateway's in-flight
+  window;
+- ``op.new_record(...)`` is the one way to make a new tenant record from a rendered template;
+  it refuses (exit 4) a tenant whose Render names another tenant already uses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from rcp.core.models import (
+    Lease,
+    LockHolder,
+    RenderedTemplate,
+    Resource,
+    Tenant,
+    TenantStatus,
+)
+from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
+from rcp.core.provisioning import Engine, Guard, StopFlag
+from rcp.core.tenants.records import check_render_names_free, get_tenant
+
+
+def _nothing() -> None:
+    return None
+
+
+def _no_failpoint(_step: str) -> None:
+    return None
+
+
+@dataclass
+class Operator:
+    """Everything a tenant operation needs besides its own arguments: the adapters, who holds
+    the lock, the run's stop flag and test hooks. One per command run (``rcp apply`` shares one
+    across its worker threads: every field is read-only or thread-safe)."""
+
+    store: TenantStore
+    gateway: RenderGateway
+    progress: ProgressSink
+    holder: LockHolder
+    stop: StopFlag = field(default_factory=StopFlag)
+    lock_wait: float = 0.0
+    # Called once per locked tenant when the preconditions passed (the CLI audits from there).
+    on_locked: Callable[[], None] = _nothing
+    failpoint: Callable[[str], None] = _no_failpoint
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    # Engine tuning for in-process tests (None: the engine's default settle time, and the
+    # gateway's own in-flight window).
+    unknown_outcome_settle: float | None = None
+    in_flight_window: float | None = None
+
+    @contextmanager
+    def operation(self, slug: str, *, secrets: Iterable[str] = ()) -> Iterator[Operation]:
+        """The tenant's lease for the block (LockBusy, exit 4, naming the holder when another
+        command has it), renewed every 10 s; errors escaping the block have the tenant's env
+        values and ``secrets`` (e.g. values being set) replaced by ``***``."""
+        lease = self.store.acquire_lock(slug, self.holder, wait_seconds=self.lock_wait)
+        try:
+            with self.store.keep_alive(lease):
+                known = tenant_secrets(self.store.get_tenant(slug))
+                with redacting(known + [value for value in secrets if value]):
+                    yield Operation(self, slug, lease)
+        finally:
+            try:
+                self.store.release_lock(lease)
+            except Exception:  # a lost lease needs no release; the original error matters more
+                pass
+
+    def engine(self, lease: Lease) -> Engine:
+        """The provisioning engine on ``lease``: the only place an ``Engine`` is built."""
+        engine = Engine(
+            store=self.store,
+            gateway=self.gateway,
+            progress=self.progress,
+            lease=lease,
+            stop=self.stop,
+            sleep=self.sleep,
+            clock=self.clock,
+            failpoint=self.failpoint,
+        )
+        if self.unknown_outcome_settle is not None:
+            engine.unknown_outcome_settle = self.unknown_outcome_settle
+        engine.in_flight_window = (
+            self.gateway.in_flight_seconds
+            if self.in_flight_window is None
+            else self.in_flight_window
+        )
+        return engine
+
+    def with_gateway(self, gateway: RenderGateway) -> Operator:
+        """The same operator talking to Render through ``gateway`` (e.g. a fleet's gate)."""
+        return replace(self, gateway=gateway)
+
+
+@dataclass
+class Operation:
+    """One mutating use case on one tenant, under its lease. Made by ``Operator.operation``."""
+
+    operator: Operator
+    slug: str
+    lease: Lease
+
+    def __post_init__(self) -> None:
+        self._guard = Guard(self.operator.store, self.lease, self.operator.stop)
+
+    # ---- the adapters -------------------------------------------------------------------
+
+    @property
+    def store(self) -> TenantStore:
+        return self.operator.store
+
+    @property
+    def gateway(self) -> RenderGateway:
+        return self.operator.gateway
+
+    @property
+    def progress(self) -> ProgressSink:
+        return self.operator.progress
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The provisioner on this lease (same stop flag, failpoints and clock)."""
+        return self.operator.engine(self.lease)
+
+    # ---- reading under the lease --------------------------------------------------------
+
+    def find(self) -> Tenant | None:
+        """The record as it is now (another command may have changed it before we locked)."""
+        return self.store.get_tenant(self.slug)
+
+    def tenant(self) -> Tenant:
+        """The record as it is now; TenantNotFound (exit 3) when there is none."""
+        return get_tenant(self.store, self.slug)
+
+    # ---- acting -------------------------------------------------------------------------
+
+    def proceed(self) -> None:
+        """The preconditions passed: call once before the first write (the CLI audits the
+        command from here; a refusal before it leaves no audit entry)."""
+        self.operator.on_locked()
+
+    def guard(self) -> None:
+        """Before every Render mutation: Interrupted after a signal, LockLost when the lease
+        moved on."""
+        self._guard.before_render_mutation()
+
+    def failpoint(self, step: str) -> None:
+        self.operator.failpoint(step)
+
+    @contextmanager
+    def step(
+        self, tenant: Tenant, resource: Resource, step: str, *, detail: str | None = None
+    ) -> Iterator[None]:
+        """One journalled Render mutation of ``resource``: guard, ``pending`` row, failpoint
+        ``<step>:<key>:before``; the block makes the call(s); then failpoint ``…:after`` and the
+        ``done`` row. ``detail`` must never carry a secret (key names, not values). An error in
+        the block leaves the step pending: the rerun sees it and repeats idempotent calls."""
+        render_id = resource.render_id
+        self.guard()
+        self.journal(tenant, resource.key, step, "pending", render_id=render_id, detail=detail)
+        self.failpoint(f"{step}:{resource.key}:before")
+        yield
+        self.failpoint(f"{step}:{resource.key}:after")
+        self.journal(tenant, resource.key, step, "done", render_id=render_id, detail=detail)
+
+    def journal(
+        self,
+        tenant: Tenant,
+        key: str,
+        step: str,
+        status: str,
+        *,
+        render_id: str | None,
+        detail: str | None = None,
+    ) -> None:
+        """One journal row for ``key`` (its recorded Render name; never a secret)."""
+        resource = tenant.resource(key)
+        self.store.journal(
+            tenant.slug,
+            lease=self.lease,
+            step=step,
+            resource_key=key,
+            status=status,
+            render_name=resource.name if resource else None,
+            render_id=render_id,
+            detail=detail,
+        )
+
+    # ---- new records --------------------------------------------------------------------
+
+    def new_record(
+        self,
+        *,
+        name: str,
+        template_name: str,
+        rendered: dict[str, Any],
+        plugin_repo: str | None = None,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+    ) -> Tenant:
+        """A new ``PROVISIONING`` record with one not-yet-created resource per template
+        resource — not written yet (``insert``). Refuses (ConflictError, exit 4) when another
+        tenant already uses one of its Render names."""
+        template = RenderedTemplate.from_dict(rendered)
+        check_render_names_free(self.store, self.slug, {spec.name for spec in template.resources})
+        return Tenant(
+            name=name,
+            slug=self.slug,
+            status=TenantStatus.PROVISIONING,
+            template=template_name,
+            rendered_template=rendered,
+            custom_plugin_repo=plugin_repo,
+            env_overrides={scope: dict(values) for scope, values in (env_overrides or {}).items()},
+            resources=[
+                Resource(key=spec.key, type=spec.render_type, name=spec.name)
+                for spec in template.resources
+            ],
+        )
+
+    def insert(self, tenant: Tenant, message: str = "recorded; provisioning") -> Tenant:
+        """Write a record made by ``new_record`` (fenced by the lease)."""
+        inserted = self.store.insert_tenant(tenant, lease=self.lease)
+        self.progress.event(self.slug, None, message, str(inserted.status))
+        return inserted
+
+
+def tenant_secrets(tenant: Tenant | None) -> list[str]:
+    """The tenant's env override values: never to be printed unless revealed."""
+    if tenant is None:
+        return []
+    return [value for values in tenant.env_overrides.values() for value in values.values() if value]
+
+
+@contextmanager
+def redacting(secrets: list[str]) -> Iterator[None]:
+    """Errors escaping the block have ``secrets`` replaced by ``***`` in their text.
+
+    The CLI already masks the API key and database password in every message; a tenant's env
+    values are only known once its record is loaded, so the operation masks them — an
+    unexpected exception (a driver error quoting a value, say) must not print them either.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        wanted = sorted((s for s in secrets if s), key=len, reverse=True)
+        if wanted:
+            _redact_exception(exc, wanted)
+        raise
+
+
+def _redact_exception(exc: BaseException, secrets: list[str]) -> None:
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
+    for attribute in ("message", "hint"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str):
+            try:
+                setattr(exc, attribute, clean(value))
+            except AttributeError:  # read-only on some exception types
+                pass
