@@ -508,3 +508,36 @@ def test_a_tenant_needing_another_tenants_render_name_fails_before_render(
     )
     assert mutating(sandbox_requests(isolated_env / "data")) == before
     assert cli("tenant", "status", "acme-b").exit_code == 3
+
+
+def test_a_resource_added_under_another_tenants_render_name_fails_before_render(
+    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path,
+    tmp_path: Path,
+) -> None:
+    """An update that adds ``b-web`` to ``acme`` would create ``acme-b-web``, which tenant
+    ``acme-b`` owns: acme fails with exit 4 before any Render call, acme-b is left alone."""
+    (tmp_path / "a.yaml").write_text(web_template("web"))
+    (tmp_path / "b.yaml").write_text(web_template("web"))
+    fleet = write_fleet(
+        "tenants:\n  - name: acme\n    template: a.yaml\n"
+        "  - name: acme-b\n    template: b.yaml\n"
+    )
+    code, _, stderr = apply_json(cli, str(fleet))
+    assert code == 0, stderr
+    (tmp_path / "a.yaml").write_text(
+        web_template("web") + web_template("b-web").removeprefix("services:\n")
+    )
+    before = mutating(sandbox_requests(isolated_env / "data"))
+    code, data, stderr = apply_json(cli, str(fleet))
+    assert code == 5, stderr
+    results = results_by_slug(data)
+    assert (results["acme"]["outcome"], results["acme"]["exit_code"]) == ("failed", 4)
+    assert results["acme"]["error_code"] == "render_name_conflict"
+    assert results["acme"]["error"] == (
+        "tenant acme-b already uses the Render name(s) acme-b-web that tenant acme would need"
+    )
+    assert results["acme-b"]["outcome"] == "noop"
+    assert mutating(sandbox_requests(isolated_env / "data")) == before
+    assert [r["key"] for r in cli("-o", "json", "tenant", "show", "acme").json()["data"][
+        "resources"
+    ]] == ["web"]

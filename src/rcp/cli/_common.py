@@ -150,6 +150,14 @@ def apply_max_wait(app: AppContext, max_wait: str | None) -> None:
     app.max_wait_override = duration_option(max_wait, "--max-wait")
 
 
+def mutation_waits(app: AppContext, *, lock_timeout: str, max_wait: str | None) -> float:
+    """The two waits every mutating command takes (exit 2 on a bad value, before any I/O):
+    ``--max-wait`` applied to the run, ``--lock-timeout`` returned as the lock wait."""
+    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
+    apply_max_wait(app, max_wait)
+    return lock_wait
+
+
 def progress_for(app: AppContext) -> Any:
     """The progress sink of this run (live view on a terminal, plain lines otherwise)."""
     from rcp.output.progress import make_progress

@@ -12,6 +12,7 @@ from rcp.cli._common import (
     duration_option,
     handle_errors,
     mark_audited,
+    mutation_waits,
     no_input,
     operation,
 )
@@ -161,8 +162,7 @@ def apply(
 
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    app_ctx.max_wait_override = duration_option(max_wait, "--max-wait")
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
     output = app_ctx.output
     deletions = fleet_plan.deletions

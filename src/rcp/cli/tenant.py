@@ -8,10 +8,10 @@ import typer
 
 from rcp.cli._common import (
     app_context,
-    apply_max_wait,
     duration_option,
     handle_errors,
     make_operator,
+    mutation_waits,
     no_input,
     operation,
     progress_for,
@@ -89,8 +89,7 @@ def create(
     if if_exists not in ("resume", "fail"):
         raise UsageError(f"invalid --if-exists value {if_exists!r}: expected resume or fail")
     timeout_seconds = duration_option(timeout, "--timeout")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     plan = plan_create(
         name=name,
         slug=slug,
@@ -245,8 +244,7 @@ def delete(
 
     app_ctx = app_context(ctx)
     validate_slug(slug)
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     if not yes and no_input(app_ctx):
         raise UsageError(
             f"refusing to delete {slug} without confirmation: pass --yes",

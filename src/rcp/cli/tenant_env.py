@@ -10,9 +10,9 @@ import typer
 
 from rcp.cli._common import (
     app_context,
-    apply_max_wait,
     duration_option,
     handle_errors,
+    mutation_waits,
     operation,
     render_json_table,
 )
@@ -130,8 +130,7 @@ def set_(
             raise UsageError(f"{stdin_key} is given both as KEY=VALUE and with --stdin")
     if not values and stdin_key is None:
         raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     if stdin_key is not None:
         values[stdin_key] = _read_secret(app_ctx, stdin_key)
     _load(app_ctx, slug, service)
@@ -168,8 +167,7 @@ def unset(
     for name in names:
         validate_env_key(name)
     timeout_seconds = duration_option(timeout, "--timeout")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     _load(app_ctx, slug, service)
     app_ctx.gateway()
     with operation(

@@ -8,9 +8,9 @@ import typer
 
 from rcp.cli._common import (
     app_context,
-    apply_max_wait,
     duration_option,
     handle_errors,
+    mutation_waits,
     operation,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
@@ -53,8 +53,7 @@ def suspend(
     from rcp.core.tenants import suspend_tenant
 
     app_ctx = app_context(ctx)
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()  # the API key is a precondition
     with operation(
@@ -79,8 +78,7 @@ def resume(
 
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     _existing_tenant(app_ctx, slug)
     app_ctx.gateway()
     with operation(
@@ -132,8 +130,7 @@ def check(
     if notify is not None:
         _validate_webhook(notify)
     timeout_seconds = duration_option(timeout, "--timeout")
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     store = app_ctx.store()
     tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
     app_ctx.gateway()
@@ -253,8 +250,7 @@ def adopt(
     from rcp.core.tenants import adopt_resources, parse_resource_args, plan_adopt
 
     app_ctx = app_context(ctx)
-    lock_wait = duration_option(lock_timeout, "--lock-timeout") or 0.0
-    apply_max_wait(app_ctx, max_wait)
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     validate_slug(slug)
     parse_resource_args(resource or [])  # input errors before the database is opened
     plan = plan_adopt(

@@ -140,6 +140,30 @@ class Engine:
 
     # ---- guards -------------------------------------------------------------------------
 
+    def journal(
+        self,
+        tenant: Tenant,
+        key: str,
+        render_name: str | None,
+        step: str,
+        status: str,
+        *,
+        render_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One journal row of this tenant's lease (committed before returning; never a
+        secret in ``detail``)."""
+        self.store.journal(
+            tenant.slug,
+            lease=self.lease,
+            step=step,
+            resource_key=key,
+            status=status,
+            render_name=render_name,
+            render_id=render_id,
+            detail=detail,
+        )
+
     def _check_stop(self) -> None:
         self.stop.raise_if_requested("stopped by signal; rerun the same command to resume")
 
@@ -212,14 +236,7 @@ class Engine:
         self.guard.before_render_mutation()
         resource.state = "create_pending"
         self.store.save_resource(tenant.slug, resource, lease=self.lease)
-        self.store.journal(
-            tenant.slug,
-            lease=self.lease,
-            step="create",
-            resource_key=spec.key,
-            status="pending",
-            render_name=spec.name,
-        )
+        self.journal(tenant, spec.key, spec.name, "create", "pending")
         self.failpoint(f"create:{spec.key}:before")
         try:
             remote = self.gateway.create(spec.kind, spec.body, env)
@@ -255,14 +272,8 @@ class Engine:
         resource.state = "pending"
         try:
             self.store.save_resource(tenant.slug, resource, lease=self.lease)
-            self.store.journal(
-                tenant.slug,
-                lease=self.lease,
-                step="create",
-                resource_key=spec.key,
-                status="failed",
-                render_name=spec.name,
-                detail=type(error).__name__,
+            self.journal(
+                tenant, spec.key, spec.name, "create", "failed", detail=type(error).__name__
             )
         except RcpError:
             # Cannot record it (lease lost, database gone): the step stays create_pending and
@@ -338,15 +349,7 @@ class Engine:
         resource.deploy_id = remote.deploy_id
         self.created_at[resource.key] = self.clock()
         self.store.save_resource(tenant.slug, resource, lease=self.lease)
-        self.store.journal(
-            tenant.slug,
-            lease=self.lease,
-            step="create",
-            resource_key=spec.key,
-            status="done",
-            render_name=spec.name,
-            render_id=remote.render_id,
-        )
+        self.journal(tenant, spec.key, spec.name, "create", "done", render_id=remote.render_id)
         self.failpoint(f"create:{spec.key}:committed")
 
     def resolve_env(
@@ -371,11 +374,7 @@ class Engine:
                 resolved.append({"key": var.key, "value": var.value})
             elif var.from_resource is not None:
                 source_key, prop = var.from_resource
-                source = tenant.resource(source_key)
-                if source is None or not source.render_id:
-                    raise ProvisioningFailed(
-                        f"{spec.key} needs {source_key}, which has not been created"
-                    )
+                source = _created_source(tenant, spec, source_key)
                 resolved.append(
                     {
                         "key": var.key,
@@ -386,11 +385,8 @@ class Engine:
                 )
             elif var.from_env_var is not None:
                 source_key, env_key = var.from_env_var
-                source = tenant.resource(source_key)
-                if source is None or not source.render_id:
-                    raise ProvisioningFailed(
-                        f"{spec.key} needs {source_key}, which has not been created"
-                    )
+                source = _created_source(tenant, spec, source_key)
+                assert source.render_id is not None
                 values = self.gateway.list_env_vars(source.render_id)
                 if env_key in values:
                     resolved.append({"key": var.key, "value": values[env_key]})
@@ -571,15 +567,7 @@ class Engine:
                 ids.extend(m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name))
             for render_id in ids:
                 self.guard.before_render_mutation()
-                self.store.journal(
-                    tenant.slug,
-                    lease=self.lease,
-                    step="delete",
-                    resource_key=key,
-                    status="pending",
-                    render_name=resource.name,
-                    render_id=render_id,
-                )
+                self.journal(tenant, key, resource.name, "delete", "pending", render_id=render_id)
                 self.failpoint(f"delete:{key}:before")
                 try:
                     gone_now = self.gateway.delete(resource.kind, render_id)
@@ -590,15 +578,7 @@ class Engine:
                 self.failpoint(f"delete:{key}:after")
                 if gone_now:
                     deleted.append(render_id)
-                self.store.journal(
-                    tenant.slug,
-                    lease=self.lease,
-                    step="delete",
-                    resource_key=key,
-                    status="done",
-                    render_name=resource.name,
-                    render_id=render_id,
-                )
+                self.journal(tenant, key, resource.name, "delete", "done", render_id=render_id)
                 self.progress.event(
                     tenant.slug, key, f"deleted {render_id}" if gone_now else f"{render_id} already gone", "deleted"
                 )
@@ -606,6 +586,15 @@ class Engine:
             self.failpoint(f"delete:{key}:committed")
         self.store.delete_tenant(tenant.slug, lease=self.lease)
         return deleted
+
+
+def _created_source(tenant: Tenant, spec: ResourceSpec, source_key: str) -> Resource:
+    """The resource ``spec`` reads a value from; it must exist on Render by now (template order
+    puts it first)."""
+    source = tenant.resource(source_key)
+    if source is None or not source.render_id:
+        raise ProvisioningFailed(f"{spec.key} needs {source_key}, which has not been created")
+    return source
 
 
 def _parse_connection_string(url: str) -> dict[str, str]:

@@ -208,16 +208,8 @@ class Operation:
     ) -> None:
         """One journal row for ``key`` (its recorded Render name; never a secret)."""
         resource = tenant.resource(key)
-        self.store.journal(
-            tenant.slug,
-            lease=self.lease,
-            step=step,
-            resource_key=key,
-            status=status,
-            render_name=resource.name if resource else None,
-            render_id=render_id,
-            detail=detail,
-        )
+        name = resource.name if resource else None
+        self.engine.journal(tenant, key, name, step, status, render_id=render_id, detail=detail)
 
     # ---- new records --------------------------------------------------------------------
 
