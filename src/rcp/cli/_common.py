@@ -81,6 +81,12 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             exit_code, outcome = exc.exit_code, exc.code
             app.output.error(exc)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            # The reader went away (`rcp tenant list | head`): stop quietly with the status of
+            # a process SIGPIPE ended, as other Unix tools do.
+            exit_code, outcome = BROKEN_PIPE_EXIT, "broken_pipe"
+            _silence_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
         except KeyboardInterrupt:
             interrupted = Interrupted("interrupted", signal_number=2)
             exit_code, outcome = interrupted.exit_code, interrupted.code
@@ -103,6 +109,22 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             app.close()
 
     return wrapper
+
+
+BROKEN_PIPE_EXIT = 128 + 13  # SIGPIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import sys
+
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests capture output in memory)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def mark_audited(app: AppContext, command: str, tenant: str | None) -> None:

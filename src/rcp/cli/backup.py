@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
+
+if TYPE_CHECKING:
+    from rcp.output.stream import Write
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -27,9 +31,9 @@ app = typer.Typer(
 STDIO = "-"
 
 
-def _write_private_file(path: Path, content: str) -> None:
-    """Write ``content`` to ``path`` with mode 0600, replacing any old file atomically (a new
-    inode, so an old file's wider mode never carries over)."""
+def _write_private_file(path: Path, content: Callable[[Write], None]) -> None:
+    """Write what ``content(write)`` writes to ``path`` with mode 0600, replacing any old file
+    atomically (a new inode, so an old file's wider mode never carries over)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -37,7 +41,7 @@ def _write_private_file(path: Path, content: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(content)
+            content(handle.write)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o600)
@@ -45,6 +49,10 @@ def _write_private_file(path: Path, content: str) -> None:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        # The content failed half-way (the database went away): no partial backup is left.
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 @app.command("export")
@@ -61,32 +69,51 @@ def export(
 ) -> None:
     """Write every tenant (resources, rendered template, env overrides, journal) and the audit
     log as one JSON document."""
-    import json
-
-    from rcp.core.backup import build_document
+    from rcp.core.backup import audit_json, document_header, tenant_json
     from rcp.core.models import utcnow
+    from rcp.output.stream import Stream, primed, write_json
     from rcp.store.transfer import SnapshotStore
 
     app_ctx = app_context(ctx)
     target = None if file in (None, STDIO) else Path(file)
     if target is not None and target.is_dir():
         raise UsageError(f"{target} is a directory: give a file name")
-    snapshot = SnapshotStore(app_ctx.store()).read_snapshot()
-    document = build_document(snapshot, include_secrets=include_secrets, exported_at=utcnow())
     output = app_ctx.output
-    if target is None:
-        # Written as is, not through Output.result: its redaction of known secrets could alter
-        # an env value that happens to contain one, and a backup must round-trip byte for byte.
-        body = {"data": document} if output.json else document
-        output.stdout.write(json.dumps(body, indent=None if output.json else 2) + "\n")
-        output.stdout.flush()
-        output.result_written = True
-        return
-    _write_private_file(target, json.dumps(document, indent=2) + "\n")
+    counts = {"tenants": 0, "audit": 0}
+
+    def counted(kind: str, items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for item in items:
+            counts[kind] += 1
+            yield item
+
+    # Streamed from one snapshot: each tenant is written as it is read (memory stays flat).
+    with SnapshotStore(app_ctx.store()).streamed_snapshot() as snapshot:
+        tenants = primed(tenant_json(item, include_secrets) for item in snapshot.tenants())
+        document = {
+            **document_header(include_secrets=include_secrets, exported_at=utcnow()),
+            "tenants": Stream(counted("tenants", tenants)),
+            "audit": Stream(counted("audit", (audit_json(e) for e in snapshot.audit()))),
+        }
+        if target is None:
+            # Written as is, not through Output.result: its redaction of known secrets could
+            # alter an env value that happens to contain one, and a backup must round-trip
+            # byte for byte.
+            output.result_written = True
+            body = {"data": document} if output.json else document
+            write_json(output.stdout.write, body, indent=None if output.json else 2)
+            output.stdout.write("\n")
+            output.stdout.flush()
+            return
+
+        def content(write: Write) -> None:
+            write_json(write, document, indent=2)
+            write("\n")
+
+        _write_private_file(target, content)
     summary = {
         "path": str(target),
-        "tenants": len(document["tenants"]),
-        "audit_entries": len(document["audit"]),
+        "tenants": counts["tenants"],
+        "audit_entries": counts["audit"],
         "secrets_included": include_secrets,
         "exported_at": document["exported_at"],
     }

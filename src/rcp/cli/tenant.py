@@ -15,7 +15,6 @@ from rcp.cli._common import (
     no_input,
     operation,
     progress_for,
-    render_json_table,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
@@ -126,7 +125,8 @@ def status(
       rcp tenant status acme --live      # ask Render first
       rcp -o json tenant status --all
     """
-    from rcp.core.tenants import get_tenant, list_tenants, live_status
+    from rcp.core.tenants import get_tenant, iter_tenants, live_status
+    from rcp.output.stream import Stream, json_table, primed
 
     app_ctx = app_context(ctx)
     if (slug is None) == (not all_):
@@ -136,32 +136,49 @@ def status(
 
         validate_slug(slug)
     store = app_ctx.store()
-    tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
-    if live:
-        from rcp.core.provisioning import StopFlag
-
-        app_ctx.gateway()
-        progress = progress_for(app_ctx)
-        try:
-            # Reads Render, writes only observed state: no signal handling, never audited.
-            operator = make_operator(
-                app_ctx,
-                stop=StopFlag(),
-                lock_wait=0.0,
-                command="tenant status",
-                slug=slug,
-                progress=progress,
-            )
-            tenants = [live_status(operator, t) for t in tenants]
-        finally:
-            progress.close()
-    if all_:
-        rows = [t.to_json() for t in tenants]
-        app_ctx.output.result(
-            rows, human=render_json_table(rows, ["slug", "name", "status", "template", "last_error"])
+    columns = ["slug", "name", "status", "template", "last_error"]
+    if not live:
+        if not all_:
+            tenant = get_tenant(store, slug or "")
+            app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+            return
+        # Streamed: memory stays flat whatever the number of tenants.
+        recorded_rows = (t.to_json() for t in primed(iter_tenants(store)))
+        app_ctx.output.result_stream(
+            Stream(recorded_rows), human=json_table(recorded_rows, columns)
         )
-    else:
-        app_ctx.output.result(tenants[0].to_json(), human=_tenant_human(tenants[0]))
+        return
+    from rcp.core.provisioning import StopFlag
+    from rcp.output.stream import spooled
+
+    # --all: each page is read in its own short transaction (this takes as long as Render
+    # takes to answer); the refreshed rows wait in a spool file until the progress display
+    # is gone, so results never mix with it and memory stays flat.
+    recorded = [get_tenant(store, slug)] if slug is not None else None
+    app_ctx.gateway()
+    progress = progress_for(app_ctx)
+    try:
+        # Reads Render, writes only observed state: no signal handling, never audited.
+        operator = make_operator(
+            app_ctx,
+            stop=StopFlag(),
+            lock_wait=0.0,
+            command="tenant status",
+            slug=slug,
+            progress=progress,
+        )
+        if recorded is not None:
+            tenant = live_status(operator, recorded[0])
+        else:
+            tenants = primed(store.iter_tenants(snapshot=False))
+            spool = spooled(live_status(operator, t).to_json() for t in tenants)
+    finally:
+        progress.close()
+    if recorded is not None:
+        app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+        return
+    rows = spool.read()
+    app_ctx.output.result_stream(Stream(rows), human=json_table(rows, columns))
 
 
 @app.command("list")
@@ -179,7 +196,8 @@ def list_(
       rcp tenant list
       rcp tenant list --status ERROR -o json
     """
-    from rcp.core.tenants import list_tenants
+    from rcp.core.tenants import iter_tenants
+    from rcp.output.stream import Stream, json_table, primed
 
     app_ctx = app_context(ctx)
     if status is not None:
@@ -188,9 +206,10 @@ def list_(
         if status.upper() not in {s.value for s in TenantStatus}:
             names = ", ".join(s.value for s in TenantStatus)
             raise UsageError(f"invalid --status value {status!r}: expected one of {names}")
-    rows = [t.to_json() for t in list_tenants(app_ctx.store(), status)]
-    app_ctx.output.result(
-        rows, human=render_json_table(rows, ["slug", "name", "status", "template", "created_at"])
+    # Streamed: memory stays flat whatever the number of tenants.
+    rows = (t.to_json() for t in primed(iter_tenants(app_ctx.store(), status)))
+    app_ctx.output.result_stream(
+        Stream(rows), human=json_table(rows, ["slug", "name", "status", "template", "created_at"])
     )
 
 

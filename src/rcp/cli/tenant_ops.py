@@ -118,7 +118,7 @@ def check(
       rcp -o json tenant check --all --notify https://hooks.example.com/T/…
     """
     from rcp.core.provisioning import Waiting
-    from rcp.core.tenants import check_tenants, get_tenant, list_tenants
+    from rcp.core.tenants import check_tenants, get_tenant
 
     app_ctx = app_context(ctx)
     if (slug is None) == (not all_):
@@ -132,7 +132,9 @@ def check(
     timeout_seconds = duration_option(timeout, "--timeout")
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     store = app_ctx.store()
-    tenants = list_tenants(store, None) if all_ else [get_tenant(store, slug or "")]
+    # --all reads the tenants a page at a time while checking them (each page in its own
+    # short transaction: a check takes as long as Render takes to answer).
+    tenants = store.iter_tenants(snapshot=False) if all_ else [get_tenant(store, slug or "")]
     app_ctx.gateway()
     with operation(
         app_ctx, command="tenant check", slug=slug, lock_wait=lock_wait

@@ -106,19 +106,27 @@ def build_document(
     snapshot: Snapshot, *, include_secrets: bool, exported_at: datetime
 ) -> dict[str, Any]:
     return {
+        **document_header(include_secrets=include_secrets, exported_at=exported_at),
+        "tenants": [
+            tenant_json(item, include_secrets)
+            for item in sorted(snapshot.tenants, key=lambda t: t.tenant.slug)
+        ],
+        "audit": [audit_json(entry) for entry in snapshot.audit],
+    }
+
+
+def document_header(*, include_secrets: bool, exported_at: datetime) -> dict[str, Any]:
+    """The fields before ``tenants`` and ``audit``, in document order (export streams the two
+    lists after them, one tenant and one entry at a time)."""
+    return {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": iso_z(exported_at),
         "secrets_included": include_secrets,
-        "tenants": [
-            _tenant_json(item, include_secrets)
-            for item in sorted(snapshot.tenants, key=lambda t: t.tenant.slug)
-        ],
-        "audit": [_audit_json(entry) for entry in snapshot.audit],
     }
 
 
-def _tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
+def tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
     tenant = item.tenant
     overrides: list[dict[str, Any]] = []
     for service, values in sorted(tenant.env_overrides.items()):
@@ -154,7 +162,7 @@ def _tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
     }
 
 
-def _audit_json(entry: AuditEntry) -> dict[str, Any]:
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
     data = entry.to_json()
     del data["id"]  # local to one database; see the module docstring
     return data

@@ -14,8 +14,10 @@ resources that the template does not describe (e.g. adopted ones) have no known 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -260,43 +262,85 @@ def _sum(values: Iterable[Decimal | None]) -> tuple[Decimal | None, Decimal]:
     return (known if complete else None), known
 
 
-def estimate(tenants: Sequence[Tenant], prices: PriceTable) -> dict[str, Any]:
-    """The ``rcp cost`` document of docs/json.md (plus ``known_*`` lower bounds and sources)."""
-    tenant_rows: list[dict[str, Any]] = []
-    unknown: list[dict[str, Any]] = []
-    tenant_totals: list[Decimal | None] = []
-    known_fleet = Decimal(0)
-    for tenant in tenants:
-        priced = price_tenant(tenant, prices)
-        total, known = _sum(resource.monthly_usd for resource in priced)
-        tenant_totals.append(total)
-        known_fleet += known
-        for resource in priced:
-            if resource.monthly_usd is None:
-                unknown.append(
-                    {
+class CostReport:
+    """The ``rcp cost`` document of docs/json.md (plus ``known_*`` lower bounds and sources),
+    built while the tenants go by: ``tenant_rows`` yields each tenant's row as it prices it,
+    and the fleet totals and unknown plans are complete once it is exhausted. Unknown plans
+    wait in a spooled file (memory up to a megabyte, then disk), so memory stays flat however
+    many tenants there are."""
+
+    def __init__(self, prices: PriceTable) -> None:
+        self.prices = prices
+        self.complete = True  # no tenant total is unknown
+        self.fleet_total = Decimal(0)
+        self.known_total = Decimal(0)
+        self.unknown_count = 0
+        self._unknown = tempfile.SpooledTemporaryFile(
+            max_size=UNKNOWN_SPOOL_BYTES, mode="w+", encoding="utf-8"
+        )
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "currency": self.prices.currency,
+            "prices_as_of": self.prices.prices_as_of.isoformat(),
+            "price_sources": list(self.prices.sources),
+        }
+
+    def tenant_rows(self, tenants: Iterable[Tenant]) -> Iterator[dict[str, Any]]:
+        for tenant in tenants:
+            priced = price_tenant(tenant, self.prices)
+            total, known = _sum(resource.monthly_usd for resource in priced)
+            if total is None:
+                self.complete = False
+            else:
+                self.fleet_total += total
+            self.known_total += known
+            for resource in priced:
+                if resource.monthly_usd is None:
+                    unknown = {
                         "slug": tenant.slug,
                         "key": resource.key,
                         "type": resource.type,
                         "plan": resource.plan,
                     }
-                )
-        tenant_rows.append(
-            {
+                    self._unknown.write(json.dumps(unknown) + "\n")
+                    self.unknown_count += 1
+            yield {
                 "slug": tenant.slug,
                 "status": str(tenant.status),
                 "monthly_usd": money(total),
                 "known_monthly_usd": money(known),
                 "resources": [resource.to_json() for resource in priced],
             }
-        )
-    fleet_total, _ = _sum(tenant_totals)
+
+    @property
+    def total_monthly_usd(self) -> float | None:
+        return money(self.fleet_total if self.complete else None)
+
+    @property
+    def known_total_monthly_usd(self) -> float | None:
+        return money(self.known_total)
+
+    def unknown_plans(self) -> Iterator[dict[str, Any]]:
+        """Every resource without a known price, in tenant order (read back from the spool)."""
+        self._unknown.seek(0)
+        for line in self._unknown:
+            yield json.loads(line)
+        self._unknown.close()
+
+
+# Unknown plans kept in memory before the spool moves to a temporary file.
+UNKNOWN_SPOOL_BYTES = 1 << 20
+
+
+def estimate(tenants: Iterable[Tenant], prices: PriceTable) -> dict[str, Any]:
+    """The whole ``rcp cost`` document at once (``CostReport`` streams it)."""
+    report = CostReport(prices)
+    rows = list(report.tenant_rows(tenants))
     return {
-        "currency": prices.currency,
-        "prices_as_of": prices.prices_as_of.isoformat(),
-        "price_sources": list(prices.sources),
-        "tenants": tenant_rows,
-        "total_monthly_usd": money(fleet_total),
-        "known_total_monthly_usd": money(known_fleet),
-        "unknown_plans": unknown,
+        **report.header(),
+        "tenants": rows,
+        "total_monthly_usd": report.total_monthly_usd,
+        "known_total_monthly_usd": report.known_total_monthly_usd,
+        "unknown_plans": list(report.unknown_plans()),
     }

@@ -103,6 +103,43 @@ class Output:
             human(self.console())
         self.stdout.flush()
 
+    def result_stream(self, data: Any, human: Callable[[Callable[[str], None]], None]) -> None:
+        """Print a result that is read while it is written: ``data`` may hold
+        ``rcp.output.stream.Stream`` arrays and ``Later`` values (JSON identical to ``result``
+        of the same document); ``human(write)`` writes the human rendering piece by piece.
+        Memory stays flat whatever the number of rows. Known secrets are masked in each piece
+        (a piece is a whole JSON value or line, so a secret is never split between two)."""
+        from rcp.output.stream import write_json
+
+        self.result_written = True
+        out = self.stdout
+        pending: list[str] = []
+        size = 0
+
+        def write(text: str) -> None:
+            nonlocal size
+            pending.append(_redact(text, self.secrets) if self.secrets else text)
+            size += len(text)
+            if size >= 1 << 16:
+                flush()
+
+        def flush() -> None:
+            nonlocal size
+            out.write("".join(pending))
+            pending.clear()
+            size = 0
+
+        try:
+            if self.json:
+                write_json(write, {"data": data})
+                write("\n")
+            else:
+                human(write)
+        finally:
+            # Also what was read before a failure half-way (its error follows on stderr).
+            flush()
+            out.flush()
+
     def error(self, error: RcpError) -> None:
         """Report a failure: one line (plus an optional hint) on stderr; the envelope on stdout
         in JSON mode."""

@@ -24,8 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from rcp.core.backup import JournalRecord, Snapshot, TenantBackup, audit_identity
 from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant
 from rcp.errors import ConflictError, LockLost, RcpError, StoreError
-from rcp.store.engine import scrub
+from rcp.store.engine import READ_ONLY_OPTION, scrub
 from rcp.store.repository import (
+    PAGE_SIZE,
     SqlStore,
     audit_entry_from_row,
     resource_from_row,
@@ -66,12 +67,20 @@ def _store_error(store: SqlStore, exc: SQLAlchemyError, raw_url: str | None) -> 
 
 @contextmanager
 def _connection(
-    store: SqlStore, *, snapshot: bool = False, raw_url: str | None = None
+    store: SqlStore,
+    *,
+    snapshot: bool = False,
+    raw_url: str | None = None,
+    read_only: bool = False,
 ) -> Iterator[Connection]:
-    """One transaction on ``store``; ``snapshot`` makes Postgres read a single moment."""
+    """One transaction on ``store``; ``snapshot`` makes Postgres read a single moment;
+    ``read_only`` lets SQLite read its snapshot without taking the write lock (a streamed
+    export may last as long as its reader takes)."""
     engine = store.engine
     try:
         with engine.connect() as connection:
+            if read_only:
+                connection.execution_options(**{READ_ONLY_OPTION: True})
             if snapshot and store.dialect == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
@@ -130,13 +139,15 @@ class SnapshotStore:
 
         return _run(self.store, work, snapshot=True)
 
+    @contextmanager
+    def streamed_snapshot(self) -> Iterator[SnapshotReader]:
+        """One read-only snapshot transaction for as long as the block runs; its reader yields
+        the tenants and audit entries a page at a time (memory independent of their number)."""
+        with _connection(self.store, snapshot=True, read_only=True) as connection:
+            yield SnapshotReader(connection)
+
     def existing_tenants(self, slugs: Sequence[str]) -> dict[str, Tenant]:
-        found: dict[str, Tenant] = {}
-        for slug in slugs:
-            tenant = self.store.get_tenant(slug)
-            if tenant is not None:
-                found[slug] = tenant
-        return found
+        return self.store.get_tenants(slugs)
 
     def existing_audit(self) -> set[tuple[Any, ...]]:
         def work(connection: Connection) -> set[tuple[Any, ...]]:
@@ -165,6 +176,63 @@ class SnapshotStore:
                 connection.execute(insert(_audit).values(**_audit_values(entry)))
 
         _run(self.store, work)
+
+
+class SnapshotReader:
+    """The tenants (resources, journal) and audit log of one snapshot, ``PAGE_SIZE`` rows per
+    query: keyset pages on the slug (tenants) and the id (audit)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def tenants(self) -> Iterator[TenantBackup]:
+        after: str | None = None
+        while True:
+            query = select(_tenants).order_by(_tenants.c.slug).limit(PAGE_SIZE)
+            if after is not None:
+                query = query.where(_tenants.c.slug > after)
+            rows = self._connection.execute(query).all()
+            if not rows:
+                return
+            first, last = rows[0].slug, rows[-1].slug
+            resources: dict[int, list[Resource]] = {row.id: [] for row in rows}
+            in_range = (
+                select(_resources)
+                .join(_tenants, _tenants.c.id == _resources.c.tenant_id)
+                .where(_tenants.c.slug >= first, _tenants.c.slug <= last)
+                .order_by(_resources.c.id)
+            )
+            for row in self._connection.execute(in_range):
+                resources[row.tenant_id].append(resource_from_row(row))
+            journals: dict[str, list[JournalRecord]] = {row.slug: [] for row in rows}
+            journal_range = (
+                select(_journal)
+                .where(_journal.c.tenant_slug >= first, _journal.c.tenant_slug <= last)
+                .order_by(_journal.c.id)
+            )
+            for row in self._connection.execute(journal_range):
+                # The journal outlives tenants: rows of a deleted slug in the range stay out.
+                found = journals.get(row.tenant_slug)
+                if found is not None:
+                    found.append(_journal_record(row))
+            for row in rows:
+                yield TenantBackup(
+                    tenant=tenant_from_row(row, resources[row.id]), journal=journals[row.slug]
+                )
+            if len(rows) < PAGE_SIZE:
+                return
+            after = last
+
+    def audit(self) -> Iterator[AuditEntry]:
+        after = 0
+        while True:
+            rows = self._connection.execute(
+                select(_audit).where(_audit.c.id > after).order_by(_audit.c.id).limit(PAGE_SIZE)
+            ).all()
+            yield from (audit_entry_from_row(row) for row in rows)
+            if len(rows) < PAGE_SIZE:
+                return
+            after = rows[-1].id
 
 
 def _fence(connection: Connection, lease: Lease) -> None:

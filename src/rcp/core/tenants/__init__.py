@@ -53,7 +53,7 @@ from rcp.core.tenants.lifecycle import (
     plan_create,
 )
 from rcp.core.tenants.operation import Operation, Operator, redacting, tenant_secrets
-from rcp.core.tenants.records import get_tenant, list_tenants, refuse_deleting
+from rcp.core.tenants.records import get_tenant, iter_tenants, list_tenants, refuse_deleting
 from rcp.core.tenants.suspension import resume_tenant, suspend_tenant
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "env_entries",
     "get_tenant",
     "inspect_tenant",
+    "iter_tenants",
     "list_tenants",
     "live_status",
     "parse_assignments",

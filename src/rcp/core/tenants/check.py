@@ -24,6 +24,7 @@ and the tenant is healthy when nothing is left.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,7 @@ def _remote_problems(
 
 def check_tenants(
     operator: Operator,
-    tenants: list[Tenant],
+    tenants: Iterable[Tenant],
     *,
     repair: bool,
     waiting: Waiting,

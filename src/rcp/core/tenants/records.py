@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from rcp.core.models import (
     RenderedTemplate,
@@ -26,14 +26,26 @@ def get_tenant(store: TenantStore, slug: str) -> Tenant:
 
 
 def list_tenants(store: TenantStore, status: str | None) -> list[Tenant]:
-    wanted: TenantStatus | None = None
-    if status is not None:
-        try:
-            wanted = TenantStatus(status.upper())
-        except ValueError:
-            names = ", ".join(s.value for s in TenantStatus)
-            raise UsageError(f"unknown status {status!r}; expected one of {names}") from None
-    return store.list_tenants(wanted)
+    return store.list_tenants(_status(status))
+
+
+def iter_tenants(
+    store: TenantStore, status: str | None = None, *, details: bool = False
+) -> Iterator[Tenant]:
+    """Every tenant (optionally of one status) in slug order, read a page at a time: what
+    listings stream. Without ``details`` the records lack rendered_template and env_overrides
+    (the tenant JSON holds neither)."""
+    return store.iter_tenants(_status(status), details=details)
+
+
+def _status(status: str | None) -> TenantStatus | None:
+    if status is None:
+        return None
+    try:
+        return TenantStatus(status.upper())
+    except ValueError:
+        names = ", ".join(s.value for s in TenantStatus)
+        raise UsageError(f"unknown status {status!r}; expected one of {names}") from None
 
 
 def render_name_conflict(
