@@ -136,3 +136,26 @@ def test_a_reader_that_goes_away_ends_the_listing_quietly(seeded: Cli, tmp_path:
     assert pipeline.stdout.split() == ["SLUG", "NAME", "STATUS", "TEMPLATE", "CREATED_AT"]
     assert pipeline.returncode == 141
     assert pipeline.stderr == ""
+
+
+def test_status_all_live_refreshes_every_tenant_then_prints(
+    cli: Cli, sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--live --all refreshes each tenant from Render (flipping PROVISIONING → ACTIVE) and
+    prints the rows once the progress display is gone."""
+    import time
+
+    monkeypatch.setenv("RENDER_API_KEY", "rnd_stream_test_key")
+    for slug in ("alpha", "beta"):
+        created = cli("tenant", "create", slug, "--no-wait", "-o", "json")
+        assert created.exit_code == 0, created.stderr
+        assert created.json()["data"]["status"] == "PROVISIONING"
+    time.sleep(0.5)  # past the sandbox's readiness delays (0.2 s / 0.3 s)
+    live = cli("tenant", "status", "--all", "--live", "-o", "json")
+    assert live.exit_code == 0, live.stderr
+    assert [(t["slug"], t["status"]) for t in live.json()["data"]] == [
+        ("alpha", "ACTIVE"),
+        ("beta", "ACTIVE"),
+    ]
+    human = cli("tenant", "status", "--all", "--live")
+    assert human.stdout.splitlines()[1].split()[:3] == ["alpha", "alpha", "ACTIVE"]
