@@ -329,9 +329,14 @@ def test_deploys_go_live_after_deploy_seconds(make_sandbox: MakeSandbox) -> None
             sandbox.client.get(f"/services/{service_id}/deploys/{deploy_id}").json()["status"]
         )
 
+    # A repo deploy builds, then updates; the two phases share deploy_seconds.
     assert status(first) == "build_in_progress"
-    sandbox.clock.advance(2.9)
+    sandbox.clock.advance(1.4)
     assert status(first) == "build_in_progress"
+    sandbox.clock.advance(0.2)
+    assert status(first) == "update_in_progress"
+    sandbox.clock.advance(1.3)
+    assert status(first) == "update_in_progress"
     sandbox.clock.advance(0.2)
     assert status(first) == "live"
     second = sandbox.client.post(f"/services/{service_id}/deploys", json={}).json()
@@ -350,7 +355,9 @@ def test_datastores_become_available_after_datastore_seconds(make_sandbox: MakeS
     sandbox = make_sandbox(SandboxSettings(datastore_seconds=5))
     database = sandbox.create_postgres("clock-db")
     key_value = sandbox.create_key_value("clock-kv")
-    assert database["status"] == key_value["status"] == "creating"
+    # The create answers say "unknown", every read after it "creating" (as recorded).
+    assert database["status"] == key_value["status"] == "unknown"
+    assert sandbox.client.get(f"/key-value/{key_value['id']}").json()["status"] == "creating"
     sandbox.clock.advance(4.9)
     assert sandbox.client.get(f"/postgres/{database['id']}").json()["status"] == "creating"
     sandbox.clock.advance(0.1)

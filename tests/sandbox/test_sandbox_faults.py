@@ -165,6 +165,7 @@ def test_fail_deploy_ends_build_failed(sandbox: Sandbox) -> None:
     )
     created = sandbox.create_service("failing-web")
     service_id = created["service"]["id"]
+    sandbox.clock.advance(sandbox.settings.deploy_seconds)  # the create deploy goes live first
     failed = sandbox.client.post(f"/services/{service_id}/deploys", json={}).json()
     sandbox.clock.advance(sandbox.settings.deploy_seconds)
     statuses = {

@@ -92,6 +92,31 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
     )
     call("POST", f"/services/{web}/suspend", expect=202)
     call("POST", f"/services/{web}/resume", expect=202)
+    autoscaling = {
+        "enabled": True,
+        "min": 1,
+        "max": 3,
+        "criteria": {
+            "cpu": {"enabled": True, "percentage": 60},
+            "memory": {"enabled": False, "percentage": 70},
+        },
+    }
+    call("PUT", f"/services/{web}/autoscaling", expect=200, json=autoscaling)
+    call("GET", f"/services/{web}", expect=200)
+    call("DELETE", f"/services/{web}/autoscaling", expect=204)
+    call("POST", f"/services/{web}/scale", expect=202, json={"numInstances": 2})
+    disk = call(
+        "POST",
+        "/disks",
+        expect=201,
+        json={"serviceId": web, "name": "data", "mountPath": "/data", "sizeGB": 1},
+    )
+    call("GET", f"/disks/{disk['id']}", expect=200)
+    call("PATCH", f"/disks/{disk['id']}", expect=200, json={"sizeGB": 2})
+    call("DELETE", f"/disks/{disk['id']}", expect=204)
+    overrides = f"/notification-settings/overrides/services/{web}"
+    call("PATCH", overrides, expect=200, json={"notificationsToSend": "failure"})
+    call("GET", overrides, expect=200)
 
     call("GET", f"/services/{web}/env-vars", expect=200)
     call(

@@ -61,10 +61,22 @@ def serve(
             "(clients: set RCP_RATE_WINDOW_SCALE to the same value)."
         ),
     ] = "1",
+    owners: Annotated[
+        int,
+        typer.Option(help="Workspaces the API key sees (to try RENDER_OWNER_ID).", min=1, max=50),
+    ] = 1,
+    deploy_overlap: Annotated[
+        str,
+        typer.Option(
+            help="A new deploy 'override's (cancels) the one in progress, or 'wait's (queued)."
+        ),
+    ] = "override",
 ) -> None:
     """Serve the simulator at http://HOST:PORT/v1 until SIGINT/SIGTERM (any non-empty Bearer key)."""
     if rate_limits not in ("render", "off"):
         raise typer.BadParameter("must be 'render' or 'off'", param_hint="--rate-limits")
+    if deploy_overlap not in ("override", "wait"):
+        raise typer.BadParameter("must be 'override' or 'wait'", param_hint="--deploy-overlap")
     from rcp.sandbox.faults import FaultRuleError
     from rcp.sandbox.server import serve as serve_http
     from rcp.sandbox.settings import SandboxSettings, parse_scale
@@ -82,6 +94,8 @@ def serve(
         rate_limits=rate_limits,
         faults_file=faults,
         rate_window_scale=window_scale,
+        owners=owners,
+        deploy_overlap=deploy_overlap,
     )
     state_path = sandbox_state_path()
 

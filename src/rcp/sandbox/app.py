@@ -98,7 +98,8 @@ class SandboxOutcome:
 @dataclass
 class _FaultDecision:
     delay_seconds: float = 0.0
-    fail_deploys: bool = False
+    fail_deploys: str | None = None
+    datastore_status: str | None = None
     terminal: FaultRule | None = None
     drop_after: bool = False
     fired_names: list[str] = field(default_factory=list)
@@ -130,7 +131,7 @@ class SandboxApp:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store = SandboxStore(state_path)
+        self.store = SandboxStore(state_path, owners=settings.owners)
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
@@ -222,11 +223,13 @@ class SandboxApp:
                 continue
             occurrence = int(row["matched"]) + 1
             applies = rule.fires_on(occurrence)
-            if applies and rule.action in ("delay", "fail_deploy"):
+            if applies and rule.action in ("delay", "fail_deploy", "datastore_status"):
                 if rule.action == "delay":
                     decision.delay_seconds += 1.0 if rule.seconds is None else rule.seconds
+                elif rule.action == "fail_deploy":
+                    decision.fail_deploys = rule.state
                 else:
-                    decision.fail_deploys = True
+                    decision.datastore_status = rule.state
             elif applies and decision.terminal is None and not decision.drop_after:
                 if rule.action == "drop_after":
                     decision.drop_after = True
@@ -450,7 +453,13 @@ class SandboxApp:
         state = consume(connection, bucket, now, enforce=self.settings.rate_limits == "render")
         if not state.allowed:
             return self._response(429, {"message": "rate limit exceeded"}, state, request_id)
-        ctx = WorldContext(connection, now, self.settings, fail_deploys=decision.fail_deploys)
+        ctx = WorldContext(
+            connection,
+            now,
+            self.settings,
+            fail_deploys=decision.fail_deploys,
+            datastore_status=decision.datastore_status,
+        )
         api_request = ApiRequest(method, api_path, request.query, request.body)
         connection.execute("SAVEPOINT endpoint")
         try:

@@ -9,7 +9,8 @@ A rule is a JSON/YAML mapping::
      "times": 3,                       # fire on the first N matching requests; neither = every one
      "action": "status",               # see ACTIONS
      "status": 503, "body": {"message": "..."}, "headers": {"X": "y"},   # for "status"
-     "seconds": 2.5}                   # for "delay", "rate_limit" (Retry-After), "hang" (max time)
+     "seconds": 2.5,                   # for "delay", "rate_limit" (Retry-After), "hang" (max time)
+     "state": "unavailable"}           # for "fail_deploy" and "datastore_status"
 
 Paths are matched both with and without the ``/v1`` prefix, so ``/services`` and
 ``/v1/services`` are the same pattern. A request matching no ``path``/``path_regex`` given
@@ -26,7 +27,12 @@ Actions:
 - ``rate_limit``: 429 with ``Retry-After: seconds`` (default 30) and an exhausted
   ``Ratelimit-*`` set, without acting.
 - ``fail_deploy``: handle the request normally, but every deploy it starts (service create,
-  deploy trigger) ends ``build_failed`` instead of ``live``.
+  deploy trigger, resume) ends ``state`` instead of ``live``: ``build_failed`` (default),
+  ``pre_deploy_failed`` or ``update_failed``, at the end of that phase.
+- ``datastore_status``: handle the request normally, but every Postgres / Key Value in its
+  answer reports ``state`` (one of Render's ``databaseStatus`` values, e.g. ``unavailable``,
+  ``config_restart``, ``updating_instance``, ``maintenance_in_progress``): a transient state
+  seen by the polls the rule matches (``nth``/``times``), as Render shows them now and then.
 """
 
 from __future__ import annotations
@@ -47,6 +53,22 @@ ACTIONS = (
     "hang",
     "rate_limit",
     "fail_deploy",
+    "datastore_status",
+)
+DEPLOY_FAILURES = ("build_failed", "pre_deploy_failed", "update_failed")
+# The spec's databaseStatus enum.
+DATASTORE_STATES = (
+    "creating",
+    "available",
+    "unavailable",
+    "config_restart",
+    "suspended",
+    "maintenance_scheduled",
+    "maintenance_in_progress",
+    "recovery_failed",
+    "recovery_in_progress",
+    "unknown",
+    "updating_instance",
 )
 # Actions that replace the normal handling (the request never reaches the world).
 SHORT_CIRCUIT_ACTIONS = frozenset({"status", "drop_before", "hang", "rate_limit"})
@@ -63,6 +85,7 @@ _KNOWN_KEYS = frozenset(
         "body",
         "headers",
         "seconds",
+        "state",
     }
 )
 
@@ -83,6 +106,7 @@ class FaultRule:
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds: float | None = None
+    state: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method != "*" and self.method != method.upper():
@@ -126,6 +150,8 @@ class FaultRule:
             data["headers"] = dict(self.headers)
         if self.seconds is not None:
             data["seconds"] = self.seconds
+        if self.state is not None:
+            data["state"] = self.state
         return data
 
 
@@ -182,6 +208,20 @@ def parse_rule(raw: Any) -> FaultRule:
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise FaultRuleError("seconds must be a number >= 0")
         seconds = float(seconds)
+    state = raw.get("state")
+    if action == "fail_deploy":
+        state = "build_failed" if state is None else state
+        if state not in DEPLOY_FAILURES:
+            raise FaultRuleError(
+                f"state must be one of {', '.join(DEPLOY_FAILURES)}, not {state!r}"
+            )
+    elif action == "datastore_status":
+        if state not in DATASTORE_STATES:
+            raise FaultRuleError(
+                f"state must be one of {', '.join(DATASTORE_STATES)}, not {state!r}"
+            )
+    elif state is not None:
+        raise FaultRuleError("state applies only to fail_deploy and datastore_status")
     return FaultRule(
         action=action,
         method=method.upper(),
@@ -193,6 +233,7 @@ def parse_rule(raw: Any) -> FaultRule:
         body=raw.get("body"),
         headers=dict(headers),
         seconds=seconds,
+        state=state,
     )
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RATE_LIMIT_MODES = ("render", "off")
+# Render's workspace setting "overlapping deploy policy" (changelog 2025-05-28): a new deploy
+# either cancels the one in progress (``override``, Render's default) or waits for it
+# (``wait``: queued, and only the most recent queued deploy runs).
+DEPLOY_OVERLAP_POLICIES = ("override", "wait")
+MAX_OWNERS = 50
 
 
 class SandboxSettingsError(ValueError):
@@ -16,9 +21,11 @@ class SandboxSettingsError(ValueError):
 @dataclass(frozen=True)
 class SandboxSettings:
     deploy_seconds: float = 3.0
-    """How long a deploy stays ``build_in_progress`` before it is ``live`` (or ``build_failed``)."""
+    """How long a deploy takes from its start to ``live`` (or its failure), shared evenly by
+    its phases (``build_in_progress``, ``pre_deploy_in_progress``, ``update_in_progress``)."""
     datastore_seconds: float = 5.0
-    """How long Postgres / Key Value stay ``creating`` before they are ``available``."""
+    """How long Postgres / Key Value stay ``creating`` before they are ``available`` (also
+    after a change that restarts the instance)."""
     latency_ms: float = 0.0
     """Added to every API request before it is answered."""
     rate_limits: str = "render"
@@ -28,6 +35,10 @@ class SandboxSettings:
     rate_window_scale: float = 1.0
     """Every rate-limit window multiplied by this (``1/360``: 20 creations per 10 s instead of
     per hour), so tests and benchmarks can exercise the hourly create bucket in seconds."""
+    owners: int = 1
+    """How many workspaces the API key sees (``GET /owners``); creates name one by ``ownerId``."""
+    deploy_overlap: str = "override"
+    """What a new deploy does to one in progress: ``override`` cancels it, ``wait`` queues."""
 
     def __post_init__(self) -> None:
         if self.deploy_seconds < 0:
@@ -38,6 +49,13 @@ class SandboxSettings:
             raise SandboxSettingsError("latency_ms must be >= 0")
         if not 0 < self.rate_window_scale < float("inf"):
             raise SandboxSettingsError("rate_window_scale must be a positive number")
+        if not 1 <= self.owners <= MAX_OWNERS:
+            raise SandboxSettingsError(f"owners must be between 1 and {MAX_OWNERS}")
+        if self.deploy_overlap not in DEPLOY_OVERLAP_POLICIES:
+            raise SandboxSettingsError(
+                f"deploy_overlap must be one of {', '.join(DEPLOY_OVERLAP_POLICIES)}, "
+                f"not {self.deploy_overlap!r}"
+            )
         if self.rate_limits not in RATE_LIMIT_MODES:
             raise SandboxSettingsError(
                 f"rate_limits must be one of {', '.join(RATE_LIMIT_MODES)}, not {self.rate_limits!r}"
@@ -70,6 +88,17 @@ class SandboxSettings:
                 f"RCP_SANDBOX_RATE_WINDOW_SCALE must be a positive number such as 0.01 or 1/360, "
                 f"not {scale_text!r}"
             ) from None
+        owners_text = environ.get("RCP_SANDBOX_OWNERS", "").strip() or "1"
+        if not owners_text.isdigit() or not 1 <= int(owners_text) <= MAX_OWNERS:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_OWNERS must be a whole number from 1 to {MAX_OWNERS}, "
+                f"not {owners_text!r}"
+            )
+        overlap = environ.get("RCP_SANDBOX_DEPLOY_OVERLAP", "").strip() or "override"
+        if overlap not in DEPLOY_OVERLAP_POLICIES:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_DEPLOY_OVERLAP must be override or wait, not {overlap!r}"
+            )
         return cls(
             deploy_seconds=number("RCP_SANDBOX_DEPLOY_SECONDS", 3.0),
             datastore_seconds=number("RCP_SANDBOX_DATASTORE_SECONDS", 5.0),
@@ -77,6 +106,8 @@ class SandboxSettings:
             rate_limits=rate_limits,
             faults_file=Path(faults) if faults else None,
             rate_window_scale=scale,
+            owners=int(owners_text),
+            deploy_overlap=overlap,
         )
 
 

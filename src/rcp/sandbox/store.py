@@ -21,7 +21,7 @@ from rcp.sandbox.ids import new_id
 
 BUSY_TIMEOUT_SECONDS = 60.0
 # Bumped whenever SCHEMA changes; an older world is simply discarded (it is a simulator).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,10 +85,11 @@ WIPED_TABLES = (
 
 
 class SandboxStore:
-    """Opens the world file; creates schema and the single workspace on first use."""
+    """Opens the world file; creates schema and the workspaces on first use."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, owners: int = 1) -> None:
         self.path = path
+        self.owners = owners
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -141,7 +142,7 @@ class SandboxStore:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            ensure_workspace(connection)
+            ensure_workspaces(connection, self.owners)
             yield connection
         except BaseException:
             connection.execute("ROLLBACK")
@@ -163,19 +164,34 @@ class SandboxStore:
         connection.execute("COMMIT")
 
 
-def ensure_workspace(connection: sqlite3.Connection) -> None:
-    """The one workspace (``tea-…``) and its user exist from the first request on."""
-    if connection.execute("SELECT 1 FROM meta WHERE key = 'owner'").fetchone():
+def ensure_workspaces(connection: sqlite3.Connection, count: int = 1) -> None:
+    """At least ``count`` workspaces (``tea-…``) and their user exist from the first request on.
+
+    A world opened with a larger count later gains the missing workspaces; it never loses
+    any (their resources would be orphaned). Every workspace is visible to every API key,
+    as a key of a user who belongs to several teams sees them all on Render.
+    """
+    owners: list[dict[str, Any]] = read_meta(connection, "owners") or []
+    if len(owners) >= count:
         return
-    owner = {
-        "id": new_id("tea-"),
-        "name": "Sandbox Workspace",
-        "email": "sandbox@example.com",
-        "type": "team",
-    }
-    user = {"id": new_id("usr-"), "name": "Sandbox User", "email": "sandbox@example.com"}
-    connection.execute("INSERT INTO meta (key, value) VALUES ('owner', ?)", (json.dumps(owner),))
-    connection.execute("INSERT INTO meta (key, value) VALUES ('user', ?)", (json.dumps(user),))
+    for number in range(len(owners) + 1, count + 1):
+        suffix = "" if number == 1 else f" {number}"
+        owners.append(
+            {
+                "id": new_id("tea-"),
+                "name": f"Sandbox Workspace{suffix}",
+                "email": "sandbox@example.com",
+                "type": "team",
+            }
+        )
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('owners', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (json.dumps(owners),),
+    )
+    if read_meta(connection, "user") is None:
+        user = {"id": new_id("usr-"), "name": "Sandbox User", "email": "sandbox@example.com"}
+        connection.execute("INSERT INTO meta (key, value) VALUES ('user', ?)", (json.dumps(user),))
 
 
 def read_meta(connection: sqlite3.Connection, key: str) -> Any:

@@ -40,13 +40,35 @@ from rcp.sandbox.api.plumbing import (
 )
 from rcp.sandbox.ids import new_id, random_password, random_suffix
 
+# Fields whose change restarts a Postgres instance: recorded, a PATCH of plan, disk size and
+# high availability answered ``creating`` again (postgres_cassette #32); one of the IP allow
+# list, parameter overrides or read replicas stayed ``available`` (postgres_allowlist_cassette
+# #15, postgres_parameter_overrides_cassette #17, #33).
+POSTGRES_RESTARTING_FIELDS = ("plan", "diskSizeGB", "highAvailabilityEnabled")
+# Key Value: a plan change moves the instance (by analogy with Postgres; the recorded Key
+# Value runs never waited for ``available``, so they show no restart either way).
+KEY_VALUE_RESTARTING_FIELDS = ("plan",)
+
 
 def datastore_status(ctx: WorldContext, record: Mapping[str, Any]) -> str:
+    """Render's status at ``ctx.now``: ``creating`` until ready (after the create, or after a
+    restarting change), then ``available``; ``suspended`` while suspended. A
+    ``datastore_status`` fault rule overrides it for the requests it matches (transient
+    states such as ``unavailable`` or ``config_restart``)."""
+    if ctx.datastore_status is not None:
+        return ctx.datastore_status
     if record.get("suspended") == "suspended" or record.get("_suspended"):
         return "suspended"
-    if ctx.now - float(record["_created"]) < ctx.settings.datastore_seconds:
+    if ctx.now < float(record["_ready_at"]):
         return "creating"
     return "available"
+
+
+def restart_if_changed(
+    ctx: WorldContext, before: Mapping[str, Any], after: dict[str, Any], fields: tuple[str, ...]
+) -> None:
+    if any(before.get(name) != after.get(name) for name in fields):
+        after["_ready_at"] = ctx.now + ctx.settings.datastore_seconds
 
 
 def ip_allow_list(raw: Any, field_name: str = "ipAllowList") -> list[dict[str, str]] | None:
@@ -66,12 +88,14 @@ def ip_allow_list(raw: Any, field_name: str = "ipAllowList") -> list[dict[str, s
     return entries or None
 
 
-def check_owner_for_datastore(ctx: WorldContext, body: Mapping[str, Any]) -> str:
+def check_owner_for_datastore(ctx: WorldContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The workspace a datastore create names (an unknown one is a 404, as on Render)."""
     owner_id = check_string(body.get("ownerId"), "ownerId", required=True)
     assert owner_id is not None
-    if owner_id != ctx.owner["id"]:
+    owner = ctx.find_owner(owner_id)
+    if owner is None:
         raise not_found(owner_id)
-    return owner_id
+    return owner
 
 
 def database_identifier(text: str) -> str:
@@ -87,7 +111,7 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     body = object_body(request)
     name = check_string(body.get("name"), "name", required=True)
     assert name is not None
-    check_owner_for_datastore(ctx, body)
+    owner = check_owner_for_datastore(ctx, body)
     plan = check_enum(body.get("plan"), POSTGRES_PLANS, "plan")
     version = body.get("version")
     if isinstance(version, int) and not isinstance(version, bool):
@@ -137,7 +161,7 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             "id": f"{base_id}-a",
             "ipAllowList": ip_allow_list(body.get("ipAllowList")),
             "name": name,
-            "owner": public(ctx.owner),
+            "owner": public(owner),
         }
     )
     if overrides:
@@ -154,11 +178,12 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             "updatedAt": now,
             "version": version,
             "_created": ctx.now,
+            "_ready_at": ctx.now + ctx.settings.datastore_seconds,
             "_password": random_password(),
         }
     )
     insert_resource(ctx, "postgres", record)
-    return ApiResult(201, render_datastore(ctx, record))
+    return ApiResult(201, render_datastore(ctx, record, just_created=True))
 
 
 def read_replicas(raw: Any, base_id: str, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,9 +213,15 @@ def read_replicas(raw: Any, base_id: str, current: list[dict[str, Any]]) -> list
     return replicas
 
 
-def render_datastore(ctx: WorldContext, record: Mapping[str, Any]) -> dict[str, Any]:
+def render_datastore(
+    ctx: WorldContext, record: Mapping[str, Any], *, just_created: bool = False
+) -> dict[str, Any]:
     data = public(record)
     data["status"] = datastore_status(ctx, record)
+    if just_created and ctx.datastore_status is None:
+        # As recorded: the create answer says ``unknown`` (keyvalue_cassette #1,
+        # postgres_cassette #4); the first GET right after it says ``creating``.
+        data["status"] = "unknown"
     return data
 
 
@@ -232,6 +263,7 @@ def retrieve_postgres(ctx: WorldContext, request: ApiRequest, postgres_id: str) 
 
 def update_postgres(ctx: WorldContext, request: ApiRequest, postgres_id: str) -> ApiResult:
     _, record = load_resource(ctx, "postgres", postgres_id)
+    before = dict(record)
     body = object_body(request)
     if body.get("name") is not None:
         record["name"] = check_string(body["name"], "name", required=True)
@@ -266,6 +298,7 @@ def update_postgres(ctx: WorldContext, request: ApiRequest, postgres_id: str) ->
         record["readReplicas"] = read_replicas(
             body["readReplicas"], record["id"][: -len("-a")], record["readReplicas"]
         )
+    restart_if_changed(ctx, before, record, POSTGRES_RESTARTING_FIELDS)
     record["updatedAt"] = iso(ctx.now)
     save_resource(ctx, record)
     return ApiResult(200, render_datastore(ctx, record))
@@ -323,7 +356,7 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     body = object_body(request)
     name = check_string(body.get("name"), "name", required=True)
     assert name is not None
-    check_owner_for_datastore(ctx, body)
+    owner = check_owner_for_datastore(ctx, body)
     plan = check_enum(body.get("plan"), KEY_VALUE_PLANS, "plan")
     region_raw = body.get("region")
     region = "oregon" if region_raw in (None, "") else check_enum(region_raw, REGIONS, "region")
@@ -334,8 +367,9 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
         else check_enum(policy_raw, MAXMEMORY_POLICIES, "maxmemoryPolicy")
     )
     persistence_raw = body.get("persistenceMode")
+    # As recorded: a free instance has no persistence (keyvalue_cassette #81: "off").
     persistence = (
-        "journal_snapshot"
+        ("off" if plan == "free" else "journal_snapshot")
         if persistence_raw is None
         else check_enum(persistence_raw, PERSISTENCE_MODES, "persistenceMode")
     )
@@ -350,18 +384,19 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             "ipAllowList": ip_allow_list(body.get("ipAllowList")),
             "name": name,
             "options": {"maxmemoryPolicy": policy, "persistenceMode": persistence},
-            "owner": public(ctx.owner),
+            "owner": public(owner),
             "plan": plan,
             "region": region,
             "status": "creating",
             "updatedAt": now,
             "version": KEY_VALUE_VERSION,
             "_created": ctx.now,
+            "_ready_at": ctx.now + ctx.settings.datastore_seconds,
             "_password": random_password(),
         }
     )
     insert_resource(ctx, "key_value", record)
-    return ApiResult(201, render_datastore(ctx, record))
+    return ApiResult(201, render_datastore(ctx, record, just_created=True))
 
 
 def list_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
@@ -375,11 +410,19 @@ def retrieve_key_value(ctx: WorldContext, request: ApiRequest, key_value_id: str
 
 def update_key_value(ctx: WorldContext, request: ApiRequest, key_value_id: str) -> ApiResult:
     _, record = load_resource(ctx, "key_value", key_value_id)
+    before = dict(record)
     body = object_body(request)
     if body.get("name") is not None:
         record["name"] = check_string(body["name"], "name", required=True)
     if body.get("plan") is not None:
         record["plan"] = check_enum(body["plan"], KEY_VALUE_PLANS, "plan")
+        if (before["plan"] == "free") != (record["plan"] == "free"):
+            # Persistence follows the plan unless asked for: a free instance has none, an
+            # upgraded one gets the paid default (keyvalue_cassette #81 → #91).
+            record["options"] = {
+                **record["options"],
+                "persistenceMode": "off" if record["plan"] == "free" else "journal_snapshot",
+            }
     if body.get("maxmemoryPolicy") is not None:
         record["options"]["maxmemoryPolicy"] = check_enum(
             body["maxmemoryPolicy"], MAXMEMORY_POLICIES, "maxmemoryPolicy"
@@ -390,6 +433,7 @@ def update_key_value(ctx: WorldContext, request: ApiRequest, key_value_id: str) 
         )
     if "ipAllowList" in body:
         record["ipAllowList"] = ip_allow_list(body["ipAllowList"])
+    restart_if_changed(ctx, before, record, KEY_VALUE_RESTARTING_FIELDS)
     record["updatedAt"] = iso(ctx.now)
     save_resource(ctx, record)
     return ApiResult(200, render_datastore(ctx, record))

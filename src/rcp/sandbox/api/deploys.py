@@ -24,14 +24,77 @@ from rcp.sandbox.api.plumbing import (
 )
 from rcp.sandbox.ids import new_id
 
+# --- the lifecycle ----------------------------------------------------------------------------
+#
+# A deploy is stored with the plan of its life: when it starts (``_start``; later than its
+# creation while it is queued), its phases (status, seconds) and how it ends (``_end``:
+# ``live`` or a failure). What Render would show at ``ctx.now`` is derived from that plan,
+# plus two events stored when they happen: ``_canceled_at`` (a newer deploy superseded it, or
+# the service was suspended while it ran) and ``_deactivated_at`` (the service was suspended
+# while it was live). A live deploy also turns ``deactivated`` when a newer one goes live.
+
+BUILD = "build_in_progress"
+PRE_DEPLOY = "pre_deploy_in_progress"
+UPDATE = "update_in_progress"
+FAILURE_PHASE = {"build_failed": BUILD, "pre_deploy_failed": PRE_DEPLOY, "update_failed": UPDATE}
+FINISHED = frozenset({"live", "deactivated", "canceled", *FAILURE_PHASE})
+
+
+def deploy_phases(service: Mapping[str, Any]) -> list[str]:
+    """The in-progress statuses a deploy of ``service`` passes through, in order.
+
+    From the recordings (``research/render-lifecycle.md``): a repo or Docker build starts at
+    ``build_in_progress`` (web_service_cassette #54, docker_cassette #40); an image deploy
+    starts at ``update_in_progress`` (web_service_image_cassette #30), or at
+    ``pre_deploy_in_progress`` when a pre-deploy command is set (background_worker_cassette
+    #86); an image cron job's deploy is answered already ``live`` (cron_job_cassette #64).
+    A static site only builds (static_site_cassette #72). The pre-deploy command runs after
+    the build and before the new instances take over (Render's deploy docs).
+    """
+    if service["type"] == "static_site":
+        return [BUILD]
+    image = "imagePath" in service
+    if image and service["type"] == "cron_job":
+        return []
+    phases = [] if image else [BUILD]
+    if service["serviceDetails"].get("envSpecificDetails", {}).get("preDeployCommand"):
+        phases.append(PRE_DEPLOY)
+    phases.append(UPDATE)
+    return phases
+
+
+def planned_life(
+    phases: list[str], failure: str | None, total_seconds: float
+) -> tuple[list[list[Any]], str]:
+    """(phases with their seconds, end status): ``total_seconds`` shared evenly by the phases;
+    a failure ends the deploy at the end of the phase it names (a pre-deploy failure on a
+    service without a pre-deploy command models one that was just added)."""
+    end = "live"
+    if failure is not None:
+        failing = FAILURE_PHASE[failure]
+        if failing not in phases:
+            order = [BUILD, PRE_DEPLOY, UPDATE]
+            phases = sorted([*phases, failing], key=order.index)
+        phases = phases[: phases.index(failing) + 1]
+        end = failure
+    count = len(phases) or 1
+    return [[status, total_seconds / count] for status in phases], end
+
 
 def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str) -> dict[str, Any]:
+    """Start a deploy of ``service`` now; an older one still running is superseded."""
     deploy_id = new_id("dep-")
+    phases, end = planned_life(
+        deploy_phases(service), ctx.fail_deploys, ctx.settings.deploy_seconds
+    )
     record: dict[str, Any] = {
         "id": deploy_id,
         "trigger": trigger,
         "_created": ctx.now,
-        "_outcome": "build_failed" if ctx.fail_deploys else "live",
+        "_start": supersede_running(ctx, service["id"]),
+        "_phases": phases,
+        "_end": end,
+        "_static": service["type"] == "static_site",
     }
     if "imagePath" in service:
         record["commit"] = None
@@ -53,19 +116,93 @@ def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str)
     return render_deploy(ctx, record, newer_live=False)
 
 
+def finish_time(record: Mapping[str, Any]) -> float:
+    """When the deploy ends if nothing cancels it."""
+    start: float = record["_start"]
+    return start + float(sum(seconds for _, seconds in record["_phases"]))
+
+
+def stored_deploys(ctx: WorldContext, service_id: str) -> list[tuple[int, dict[str, Any]]]:
+    rows = ctx.connection.execute(
+        "SELECT seq, data FROM deploys WHERE service_id = ? ORDER BY seq", (service_id,)
+    ).fetchall()
+    return [(int(row["seq"]), json.loads(row["data"])) for row in rows]
+
+
+def save_deploy(ctx: WorldContext, record: Mapping[str, Any]) -> None:
+    ctx.connection.execute(
+        "UPDATE deploys SET data = ? WHERE id = ?", (json.dumps(record), record["id"])
+    )
+
+
+def unfinished(ctx: WorldContext, record: Mapping[str, Any]) -> bool:
+    """Queued or in progress at ``ctx.now`` (neither ended nor canceled)."""
+    return "_canceled_at" not in record and finish_time(record) > ctx.now
+
+
+def supersede_running(ctx: WorldContext, service_id: str) -> float:
+    """Apply the overlapping-deploy policy for a deploy created now; returns its start.
+
+    Render (changelog 2025-05-28, "overlapping deploy policy"): by default a new deploy
+    overrides the one in progress, which ends ``canceled``; with the ``wait`` policy it
+    waits (``queued``) until the running one finishes, and only the most recent triggered
+    deploy runs then: a deploy still queued when a newer one arrives ends ``canceled``.
+    """
+    start = ctx.now
+    for _, record in stored_deploys(ctx, service_id):
+        if not unfinished(ctx, record):
+            continue
+        running = record["_start"] <= ctx.now
+        if ctx.settings.deploy_overlap == "wait" and running:
+            start = max(start, finish_time(record))
+            continue
+        record["_canceled_at"] = ctx.now
+        save_deploy(ctx, record)
+    return start
+
+
+def suspend_deploys(ctx: WorldContext, service_id: str) -> None:
+    """A suspended service runs nothing: a deploy in progress is canceled, the live one is
+    ``deactivated`` (issue 10, from Render: ``deactivated`` after suspend)."""
+    rendered = {deploy["id"]: deploy["status"] for _, deploy in service_deploys(ctx, service_id)}
+    for _, record in stored_deploys(ctx, service_id):
+        status = rendered.get(record["id"])
+        if status == "live":
+            record["_deactivated_at"] = ctx.now
+        elif status not in FINISHED:
+            record["_canceled_at"] = ctx.now
+        else:
+            continue
+        save_deploy(ctx, record)
+
+
+def base_status(ctx: WorldContext, record: Mapping[str, Any]) -> tuple[str, float | None, float]:
+    """(status, finishedAt or None, updatedAt) at ``ctx.now``, before deactivation."""
+    created: float = record["_created"]
+    start: float = record["_start"]
+    canceled_at: float | None = record.get("_canceled_at")
+    if canceled_at is not None and canceled_at <= ctx.now:
+        # Only a deploy that had not finished is ever canceled.
+        return "canceled", canceled_at, canceled_at
+    if ctx.now < start:
+        return "queued", None, created
+    phase_end = start
+    for status, seconds in record["_phases"]:
+        phase_start, phase_end = phase_end, phase_end + seconds
+        if ctx.now < phase_end:
+            return status, None, max(created, phase_start)
+    return record["_end"], phase_end, phase_end
+
+
 def render_deploy(
     ctx: WorldContext, record: Mapping[str, Any], *, newer_live: bool
 ) -> dict[str, Any]:
-    """A deploy as Render shows it at ``ctx.now``: building until ``deploy_seconds`` passed."""
-    created: float = record["_created"]
-    finished_at = created + ctx.settings.deploy_seconds
-    finished = ctx.now >= finished_at
-    if not finished:
-        status = "build_in_progress"
-    elif record["_outcome"] == "live" and newer_live:
-        status = "deactivated"
-    else:
-        status = record["_outcome"]
+    """A deploy as Render shows it at ``ctx.now`` (``newer_live``: a newer deploy is live)."""
+    status, finished_at, updated_at = base_status(ctx, record)
+    if status == "live":
+        deactivated_at = record.get("_deactivated_at")
+        if newer_live or (deactivated_at is not None and deactivated_at <= ctx.now):
+            status = "deactivated"
     deploy: dict[str, Any] = {"id": record["id"]}
     if "commit" in record:
         deploy["commit"] = record["commit"]
@@ -75,34 +212,36 @@ def render_deploy(
         {
             "status": status,
             "trigger": record["trigger"],
-            "createdAt": iso(created),
-            "updatedAt": iso(finished_at if finished else created),
+            "createdAt": iso(record["_created"]),
+            "updatedAt": iso(updated_at),
         }
     )
-    # As recorded: a running image deploy has an explicit null finishedAt and no startedAt,
-    # a running repo deploy a startedAt and no finishedAt; a finished one has both.
-    if finished:
-        deploy["startedAt"] = iso(created)
+    # As recorded: a running static-site build has a startedAt and no finishedAt
+    # (static_site_cassette #72); every other running or queued deploy an explicit null
+    # finishedAt and no startedAt (web_service_cassette #54, web_service_image_cassette #30);
+    # a finished one has both (cron_job_cassette #64).
+    started = record["_start"] <= ctx.now
+    if finished_at is not None:
+        if started:
+            deploy["startedAt"] = iso(record["_start"])
         deploy["finishedAt"] = iso(finished_at)
-    elif "image" in record:
-        deploy["finishedAt"] = None
+    elif record.get("_static") and started:
+        deploy["startedAt"] = iso(record["_start"])
     else:
-        deploy["startedAt"] = iso(created)
+        deploy["finishedAt"] = None
     return deploy
 
 
 def service_deploys(ctx: WorldContext, service_id: str) -> list[tuple[int, dict[str, Any]]]:
-    """All deploys of a service, oldest first, with ``live`` only on the newest finished one."""
-    rows = ctx.connection.execute(
-        "SELECT seq, data FROM deploys WHERE service_id = ? ORDER BY seq DESC", (service_id,)
-    ).fetchall()
+    """All deploys of a service, oldest first; a live one is ``deactivated`` once a newer one
+    has gone live (as Render shows a service's deploy history)."""
     rendered: list[tuple[int, dict[str, Any]]] = []
     newer_live = False
-    for row in rows:
-        deploy = render_deploy(ctx, json.loads(row["data"]), newer_live=newer_live)
-        if deploy["status"] == "live":
+    for seq, record in reversed(stored_deploys(ctx, service_id)):
+        deploy = render_deploy(ctx, record, newer_live=newer_live)
+        if deploy["status"] in ("live", "deactivated") and base_status(ctx, record)[0] == "live":
             newer_live = True
-        rendered.append((int(row["seq"]), deploy))
+        rendered.append((seq, deploy))
     rendered.reverse()
     return rendered
 

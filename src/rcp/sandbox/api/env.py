@@ -65,14 +65,12 @@ def secret_file_inputs(raw: Any, field_name: str) -> list[tuple[str, str]]:
 def replace_items(
     ctx: WorldContext, service_id: str, kind: str, items: list[tuple[str, str]]
 ) -> None:
-    """Replace the whole set. A key that stays keeps its row, hence its cursor (as on Render,
-    whose cursors are derived from the variable's own id)."""
-    keep = [name for name, _ in items]
-    placeholders = ",".join("?" for _ in keep)
+    """Replace the whole set: every item gets a new row (hence a new cursor) in the order
+    given, also a key that stays. As recorded: after ``PUT [foo]`` then ``PUT [baz, foo]``
+    both cursors are new, and the list shows the last given first (env_var_cassette #37–#82).
+    """
     ctx.connection.execute(
-        "DELETE FROM service_items WHERE service_id = ? AND kind = ?"
-        + (f" AND name NOT IN ({placeholders})" if keep else ""),
-        (service_id, kind, *keep),
+        "DELETE FROM service_items WHERE service_id = ? AND kind = ?", (service_id, kind)
     )
     for name, value in items:
         upsert_item(ctx, service_id, kind, name, value)

@@ -16,19 +16,22 @@ from rcp.sandbox.api.plumbing import (
 
 
 def list_owners(ctx: WorldContext, request: ApiRequest) -> ApiResult:
-    owner = ctx.owner
+    """Every workspace the key sees (``name``/``email`` filters), the first one first."""
+    owners = ctx.owners
     names = query_values(request, "name")
     emails = query_values(request, "email")
     items: list[tuple[int, Any]] = []
-    if (not names or owner["name"] in names) and (not emails or owner["email"] in emails):
-        items.append((1, public(owner)))
+    for index, owner in enumerate(owners):
+        if (not names or owner["name"] in names) and (not emails or owner["email"] in emails):
+            # Pages list descending positions: number them so the first workspace comes first.
+            items.append((len(owners) - index, public(owner)))
     return ApiResult(200, paginate(request, items, "owner"))
 
 
 def retrieve_owner(ctx: WorldContext, request: ApiRequest, owner_id: str) -> ApiResult:
-    owner = ctx.owner
     # Render also accepts a user id here and answers with that user's workspace.
-    if owner_id not in (owner["id"], ctx.user["id"]):
+    owner = ctx.owner if owner_id == ctx.user["id"] else ctx.find_owner(owner_id)
+    if owner is None:
         raise not_found(owner_id)
     return ApiResult(200, public(owner))
 

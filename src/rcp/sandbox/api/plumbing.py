@@ -53,13 +53,25 @@ class WorldContext:
     connection: sqlite3.Connection
     now: float
     settings: SandboxSettings
-    fail_deploys: bool = False
+    fail_deploys: str | None = None
+    """A failure status every deploy started by this request ends in (fault ``fail_deploy``)."""
+    datastore_status: str | None = None
+    """A status every datastore in this request's answer reports (fault ``datastore_status``)."""
     created_deploy_ids: list[str] = field(default_factory=list)
 
     @property
+    def owners(self) -> list[dict[str, Any]]:
+        """Every workspace of the world, the first one first."""
+        owners: list[dict[str, Any]] = read_meta(self.connection, "owners")
+        return owners
+
+    @property
     def owner(self) -> dict[str, Any]:
-        owner: dict[str, Any] = read_meta(self.connection, "owner")
-        return owner
+        """The first workspace (the one a user id stands for in ``GET /owners/{id}``)."""
+        return self.owners[0]
+
+    def find_owner(self, owner_id: str) -> dict[str, Any] | None:
+        return next((owner for owner in self.owners if owner["id"] == owner_id), None)
 
     @property
     def user(self) -> dict[str, Any]:

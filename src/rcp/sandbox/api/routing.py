@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rcp.sandbox.api import datastores, deploys, env, owners, services
+from rcp.sandbox.api import (
+    datastores,
+    deploys,
+    disks,
+    env,
+    notifications,
+    owners,
+    scaling,
+    services,
+)
 from rcp.sandbox.api.plumbing import ApiError, ApiRequest, ApiResult, WorldContext
 
 Handler = Callable[..., ApiResult]
@@ -22,6 +31,15 @@ _ROUTE_SPECS: list[tuple[str, str, Handler]] = [
     ("DELETE", f"/services/{_SEG}", services.delete_service),
     ("POST", f"/services/{_SEG}/suspend", services.suspend_service),
     ("POST", f"/services/{_SEG}/resume", services.resume_service),
+    ("PUT", f"/services/{_SEG}/autoscaling", scaling.put_autoscaling),
+    ("DELETE", f"/services/{_SEG}/autoscaling", scaling.delete_autoscaling),
+    ("POST", f"/services/{_SEG}/scale", scaling.scale),
+    ("POST", "/disks", disks.create_disk),
+    ("GET", f"/disks/{_SEG}", disks.retrieve_disk),
+    ("PATCH", f"/disks/{_SEG}", disks.update_disk),
+    ("DELETE", f"/disks/{_SEG}", disks.delete_disk),
+    ("GET", f"/notification-settings/overrides/services/{_SEG}", notifications.retrieve_override),
+    ("PATCH", f"/notification-settings/overrides/services/{_SEG}", notifications.update_override),
     ("GET", f"/services/{_SEG}/env-vars", env.list_env_vars),
     ("PUT", f"/services/{_SEG}/env-vars", env.replace_env_vars),
     ("GET", f"/services/{_SEG}/env-vars/{_SEG}", env.retrieve_env_var),

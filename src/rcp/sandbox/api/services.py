@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rcp.sandbox.api.deploys import start_deploy
+from rcp.sandbox.api.deploys import start_deploy, suspend_deploys
 from rcp.sandbox.api.enums import (
     DASHBOARD,
     FREE_PLAN_MESSAGE,
@@ -34,6 +34,7 @@ from rcp.sandbox.api.plumbing import (
     load_resource,
     load_resources,
     object_body,
+    public,
     query_values,
     save_resource,
 )
@@ -89,6 +90,18 @@ def previews_of(
                 "serviceDetails.previews.generation",
             )
     return {"generation": generation}
+
+
+def pull_request_previews(
+    raw: Mapping[str, Any], previews: Mapping[str, Any], *, creating: bool = False
+) -> str:
+    """The deprecated ``pullRequestPreviewsEnabled``. As recorded: a create derives it from
+    ``previews.generation`` whatever it is sent (background_worker_cassette #4: automatic +
+    "no" → "yes"); a PATCH keeps it as sent (#78: manual + "no" → "no")."""
+    given = raw.get("pullRequestPreviewsEnabled")
+    if given is not None and not creating:
+        return check_enum(given, ("yes", "no"), "serviceDetails.pullRequestPreviewsEnabled")
+    return "no" if previews["generation"] == "off" else "yes"
 
 
 def env_specific_details(
@@ -176,7 +189,7 @@ def create_service(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     name = check_string(body.get("name"), "name", required=True)
     assert name is not None
     owner_id = check_string(body.get("ownerId"), "ownerId", required=True)
-    if owner_id != ctx.owner["id"]:
+    if owner_id is None or ctx.find_owner(owner_id) is None:
         raise bad_request(f"invalid ownerId {owner_id!r}: no such workspace")
     repo = check_string(body.get("repo"), "repo") or None
     image = body.get("image")
@@ -241,7 +254,7 @@ def create_service(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     replace_items(ctx, service_id, "env", env_vars)
     replace_items(ctx, service_id, "secret", secret_files)
     deploy = start_deploy(ctx, service, trigger="api")
-    return ApiResult(201, {"deployId": deploy["id"], "service": service})
+    return ApiResult(201, {"deployId": deploy["id"], "service": public(service)})
 
 
 def service_details_for_create(
@@ -262,7 +275,7 @@ def service_details_for_create(
             "buildPlan": "starter",
             "previews": previews,
             "publishPath": publish_path,
-            "pullRequestPreviewsEnabled": "no" if previews["generation"] == "off" else "yes",
+            "pullRequestPreviewsEnabled": pull_request_previews(raw, previews, creating=True),
             "url": service_url(service_type, slug),
         }
 
@@ -347,7 +360,7 @@ def service_details_for_create(
     details["plan"] = plan
     previews = previews_of(raw)
     details["previews"] = previews
-    details["pullRequestPreviewsEnabled"] = "no" if previews["generation"] == "off" else "yes"
+    details["pullRequestPreviewsEnabled"] = pull_request_previews(raw, previews, creating=True)
     details["region"] = region
     details["runtime"] = runtime
     details["sshAddress"] = f"{service_id}@ssh.{region}.render.com"
@@ -381,13 +394,13 @@ def list_services(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             continue
         if environments and service.get("environmentId") not in environments:
             continue
-        items.append((seq, service))
+        items.append((seq, public(service)))
     return ApiResult(200, paginate(request, items, "service"))
 
 
 def retrieve_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     _, service = load_resource(ctx, "service", service_id)
-    return ApiResult(200, service)
+    return ApiResult(200, public(service))
 
 
 def update_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
@@ -406,6 +419,9 @@ def update_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
         service["autoDeployTrigger"] = check_enum(
             body["autoDeployTrigger"], ("commit", "off", "checksPass"), "autoDeployTrigger"
         )
+        # As recorded: autoDeployTrigger off answers autoDeploy no (privateservice
+        # git_cassette #36); the older field follows the newer one.
+        service["autoDeploy"] = "no" if service["autoDeployTrigger"] == "off" else "yes"
     if body.get("repo") is not None and "repo" in service:
         service["repo"] = check_string(body["repo"], "repo")
     if body.get("branch") is not None and "repo" in service:
@@ -452,7 +468,7 @@ def update_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
                 service.pop("imagePath", None)
     service["updatedAt"] = iso(ctx.now)
     save_resource(ctx, service)
-    return ApiResult(200, service)
+    return ApiResult(200, public(service))
 
 
 def update_service_details(service_type: str, details: dict[str, Any], raw: dict[str, Any]) -> None:
@@ -463,11 +479,9 @@ def update_service_details(service_type: str, details: dict[str, Any], raw: dict
             )
         if raw.get("publishPath") is not None:
             details["publishPath"] = check_string(raw["publishPath"], "serviceDetails.publishPath")
-        if raw.get("previews") is not None:
+        if raw.get("previews") is not None or raw.get("pullRequestPreviewsEnabled") is not None:
             details["previews"] = previews_of(raw, details.get("previews"))
-            details["pullRequestPreviewsEnabled"] = (
-                "no" if details["previews"]["generation"] == "off" else "yes"
-            )
+            details["pullRequestPreviewsEnabled"] = pull_request_previews(raw, details["previews"])
         return
     if raw.get("plan") is not None:
         details["plan"] = validate_plan(service_type, raw["plan"])
@@ -501,21 +515,19 @@ def update_service_details(service_type: str, details: dict[str, Any], raw: dict
                 )
     if raw.get("preDeployCommand") is not None:
         pre_deploy = check_string(raw["preDeployCommand"], "serviceDetails.preDeployCommand")
-        if pre_deploy:
+        # As recorded: an empty command clears one that was set to "" (web_service_cassette
+        # #44) and adds nothing where none was set (privateservice git_cassette #36).
+        if pre_deploy or "preDeployCommand" in current:
             current["preDeployCommand"] = pre_deploy
-        else:
-            current.pop("preDeployCommand", None)
     if service_type == "cron_job":
         if raw.get("schedule") is not None:
             details["schedule"] = check_string(
                 raw["schedule"], "serviceDetails.schedule", required=True
             )
         return
-    if raw.get("previews") is not None:
+    if raw.get("previews") is not None or raw.get("pullRequestPreviewsEnabled") is not None:
         details["previews"] = previews_of(raw, details.get("previews"))
-        details["pullRequestPreviewsEnabled"] = (
-            "no" if details["previews"]["generation"] == "off" else "yes"
-        )
+        details["pullRequestPreviewsEnabled"] = pull_request_previews(raw, details["previews"])
     if service_type == "web_service":
         if raw.get("healthCheckPath") is not None:
             details["healthCheckPath"] = check_string(
@@ -543,6 +555,8 @@ def delete_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
 
 def suspend_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     _, service = load_resource(ctx, "service", service_id)
+    if service["suspended"] != "suspended":
+        suspend_deploys(ctx, service_id)
     service["suspended"] = "suspended"
     if "user" not in service["suspenders"]:
         service["suspenders"] = [*service["suspenders"], "user"]
@@ -553,8 +567,13 @@ def suspend_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> 
 
 def resume_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     _, service = load_resource(ctx, "service", service_id)
+    was_suspended = service["suspended"] == "suspended"
     service["suspended"] = "not_suspended"
     service["suspenders"] = []
     service["updatedAt"] = iso(ctx.now)
     save_resource(ctx, service)
+    if was_suspended:
+        # A resumed service comes back through a new deploy (the spec's deploy trigger
+        # ``service_resumed``; issue 10): its previous live deploy stays deactivated.
+        start_deploy(ctx, service, trigger="service_resumed")
     return ApiResult(202, empty=True)

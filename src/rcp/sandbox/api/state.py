@@ -13,7 +13,7 @@ from rcp.sandbox.api.plumbing import WorldContext, iso, load_resources, public
 
 def dump_world(ctx: WorldContext) -> dict[str, Any]:
     """Everything the world holds, as Render would show it now (plus secrets and log)."""
-    services = [service for _, service in load_resources(ctx, "service")]
+    services = [public(service) for _, service in load_resources(ctx, "service")]
     env_vars: dict[str, list[dict[str, str]]] = {}
     secret_files: dict[str, list[dict[str, str]]] = {}
     deploys: dict[str, list[dict[str, Any]]] = {}
@@ -60,8 +60,11 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             "latencyMs": ctx.settings.latency_ms,
             "rateLimits": ctx.settings.rate_limits,
             "rateWindowScale": ctx.settings.rate_window_scale,
+            "owners": ctx.settings.owners,
+            "deployOverlap": ctx.settings.deploy_overlap,
         },
         "owner": public(ctx.owner),
+        "owners": [public(owner) for owner in ctx.owners],
         "user": ctx.user,
         "services": services,
         "envVars": env_vars,
