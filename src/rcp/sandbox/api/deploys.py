@@ -43,7 +43,7 @@ FINISHED = frozenset({"live", "deactivated", "canceled", *FAILURE_PHASE})
 def deploy_phases(service: Mapping[str, Any]) -> list[str]:
     """The in-progress statuses a deploy of ``service`` passes through, in order.
 
-    From the recordings (``research/render-lifecycle.md``): a repo or Docker build starts at
+    From the recorded real answers (cassettes named below): a repo or Docker build starts at
     ``build_in_progress`` (web_service_cassette #54, docker_cassette #40); an image deploy
     starts at ``update_in_progress`` (web_service_image_cassette #30), or at
     ``pre_deploy_in_progress`` when a pre-deploy command is set (background_worker_cassette
