@@ -122,6 +122,8 @@ def test_rcp_sandbox_serve_runs_until_signalled(
             str(port),
             "--deploy-seconds",
             "0",
+            "--owners",
+            "2",
         ],
         env=env,
         stderr=subprocess.PIPE,
@@ -136,7 +138,8 @@ def test_rcp_sandbox_serve_runs_until_signalled(
             f"http://127.0.0.1:{port}/v1/owners", headers={"Authorization": "Bearer k"}, timeout=5
         )
         assert response.status_code == 200
-        assert response.json()[0]["owner"]["id"].startswith("tea-")
+        owners = [item["owner"]["id"] for item in response.json()]
+        assert len(owners) == 2 and all(owner.startswith("tea-") for owner in owners)
         assert (tmp_path / "data" / "sandbox" / "render.db").exists()
         process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0
