@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rcp.core.ports import RenderGateway
     from rcp.render.gateway import Gateway
     from rcp.store import SqlStore
+    from rcp.store.tokens import SqlTokenStore
 
 
 class AppContext:
@@ -73,6 +74,18 @@ class AppContext:
                 self.settings.database_url, setting=self.settings.database_url_source
             )
         return self._store
+
+    def token_store(self) -> SqlTokenStore:
+        """The API tokens of ``rcp serve``, in this run's database."""
+        from rcp.store.tokens import SqlTokenStore
+
+        return SqlTokenStore(self.store())
+
+    def failpoint(self) -> Any:
+        """The test-only failpoint of this run (``RCP_FAILPOINT``, see tests/faults)."""
+        from rcp.cli._signals import failpoint_from_env
+
+        return failpoint_from_env()
 
     def render_client(self) -> Any:
         """The one Render client of this process (sandbox transport when --sandbox)."""

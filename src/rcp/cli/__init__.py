@@ -221,6 +221,7 @@ GROUPS = [
     ("backup", "Export and import the control-plane state."),
     ("auth", "Store, check and remove the Render API key."),
     ("sandbox", "The embedded Render API simulator."),
+    ("serve", "Serve the tenant HTTP API and dashboard; manage its tokens."),
 ]
 # Root commands: (command name, module under rcp.cli, function name).
 ROOT_COMMANDS = [

@@ -251,6 +251,15 @@ class SqlStore:
 
             yield from _tenant_pages(in_own_transaction, status, details)
 
+    def get_tenant_by_id(self, tenant_id: int) -> Tenant | None:
+        """The tenant with this numeric id (``rcp serve`` accepts ids and slugs in paths)."""
+
+        def work(session: Session) -> Tenant | None:
+            row = session.get(TenantRow, tenant_id)
+            return None if row is None else self._load_tenant(session, row)
+
+        return self._transaction(work)
+
     def list_tenants(self, status: TenantStatus | None = None) -> list[Tenant]:
         return list(self.iter_tenants(status))
 

@@ -18,11 +18,13 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
@@ -185,6 +187,35 @@ class AuditRow(StoreModel, table=True):
     outcome: str = Field(sa_column=Column(String(64), nullable=False))
     exit_code: int = Field(sa_column=Column(Integer, nullable=False))
     duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class ApiTokenRow(StoreModel, table=True):
+    """A bearer token of ``rcp serve``. Only the SHA-256 of the token is kept (it is shown once,
+    at creation). A revoked token keeps its row, so ``token list`` still shows who it was; a
+    name is unique among the tokens not revoked."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        Index(
+            "ix_api_tokens_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    name: str = Field(sa_column=Column(String(64), nullable=False))
+    scope: str = Field(sa_column=Column(String(10), nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # The token's first characters, to tell tokens apart in `token list` without the secret.
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 metadata = store_registry.metadata

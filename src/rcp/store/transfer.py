@@ -44,7 +44,7 @@ from rcp.store.tables import (
 T = TypeVar("T")
 
 # Parents before children (foreign keys); the same order empties them in reverse.
-COPY_ORDER = ("tenants", "tenant_resources", "journal", "tenant_locks", "audit_log")
+COPY_ORDER = ("tenants", "tenant_resources", "journal", "tenant_locks", "audit_log", "api_tokens")
 # Lease holder columns: a copy starts with every lease released (generation kept, so fencing
 # numbers only ever grow for a slug).
 _LOCK_HOLDER_COLUMNS = ("actor", "host", "pid", "command", "acquired_at", "heartbeat_at")

@@ -1,0 +1,288 @@
+"""The tenant API against a live ``rcp serve`` (uvicorn in a subprocess), on SQLite and Postgres:
+every endpoint, authentication, request validation, errors, and the CLI side by side."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from serve_support import ServerProcess, resource_names, wait_for, world
+
+from tests.conftest import Cli
+
+ACME = {"name": "Acme Corporation", "slug": "acme-corp"}
+
+
+def status_of(client: httpx.Client, ref: str | int) -> dict[str, Any]:
+    response = client.get(f"/api/tenants/{ref}/status/")
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def wait_status(client: httpx.Client, ref: str | int, wanted: str, timeout: float = 60) -> dict[str, Any]:
+    result: dict[str, Any] = wait_for(
+        lambda: (data if (data := status_of(client, ref))["status"] == wanted else None),
+        timeout=timeout,
+        what=f"tenant {ref} to be {wanted}",
+    )
+    return result
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == code, error
+    assert error["message"]
+    assert set(error) >= {"code", "message", "hint"}
+    return error
+
+
+def test_health_needs_no_token(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/api/health/")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["status"] == "healthy"
+    assert data["checks"] == [{"name": "database", "ok": True, "detail": "reachable, schema at head"}]
+
+
+def test_authentication_and_scopes(
+    server: ServerProcess, rcp: Cli, make_token: Callable[[str, str], str]
+) -> None:
+    reader = make_token("dashboard-viewer", "read")
+    writer = make_token("signup-flow", "write")
+    # No token at all: 401 with a Bearer challenge, on the API, the schema and the docs.
+    with server.client() as anonymous:
+        response = anonymous.get("/api/tenants/")
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert_error(anonymous.get("/openapi.json"), 401, "unauthorized")
+        login = anonymous.get("/", follow_redirects=False)
+        assert login.status_code == 303 and login.headers["location"] == "/login?next=/"
+        # A malformed header is no token either.
+        assert_error(
+            anonymous.get("/api/tenants/", headers={"Authorization": "Basic abc"}), 401, "unauthorized"
+        )
+    with server.client("rcp_not-a-token") as wrong:
+        assert_error(wrong.get("/api/tenants/"), 401, "invalid_token")
+    # A read token reads, and is refused every write (403), before anything happens.
+    with server.client(reader) as client:
+        assert client.get("/api/tenants/").json() == []
+        schema = client.get("/openapi.json").json()
+        assert "/api/tenants/{ref}/status/" in schema["paths"]
+        assert client.get("/docs").status_code == 200
+        error = assert_error(client.post("/api/tenants/", json=ACME), 403, "insufficient_scope")
+        assert "dashboard-viewer" in error["message"]
+        assert_error(client.delete("/api/tenants/acme-corp/"), 403, "insufficient_scope")
+        assert_error(client.post("/api/tenants/acme-corp/suspend/"), 403, "insufficient_scope")
+    assert rcp("-o", "json", "tenant", "list").json() == {"data": []}
+    # A revoked token is refused from the next request on.
+    with server.client(writer) as client:
+        assert client.get("/api/tenants/").status_code == 200
+        assert rcp("serve", "token", "revoke", "signup-flow").exit_code == 0
+        assert_error(client.get("/api/tenants/"), 401, "invalid_token")
+
+
+@pytest.mark.slow
+def test_every_endpoint_through_a_tenant_lifetime(
+    server: ServerProcess, rcp: Cli, make_token: Callable[[str, str], str], isolated_env: Any
+) -> None:
+    token = make_token("signup-flow", "write")
+    with server.client(token) as client:
+        created = client.post("/api/tenants/", json=ACME)
+        assert created.status_code == 202, created.text
+        tenant = created.json()
+        assert tenant["status"] == "PROVISIONING"
+        assert tenant["slug"] == "acme-corp" and tenant["name"] == "Acme Corporation"
+        assert created.headers["Location"] == f"/api/tenants/{tenant['id']}/status/"
+        active = wait_status(client, tenant["id"], "ACTIVE")
+        assert {r["key"]: r["state"] for r in active["resources"]} == {"db": "available", "web": "live"}
+        assert set(active["render_service_ids"]) == {"web", "db"}
+        # ids and slugs both name the tenant
+        assert status_of(client, "acme-corp")["id"] == tenant["id"]
+        listed = client.get("/api/tenants/").json()
+        assert [t["slug"] for t in listed] == ["acme-corp"]
+        assert client.get("/api/tenants/", params={"status": "active"}).json()[0]["slug"] == "acme-corp"
+        assert client.get("/api/tenants/", params={"status": "ERROR"}).json() == []
+        assert_error(client.get("/api/tenants/", params={"status": "HAPPY"}), 422, "usage_error")
+        shown = client.get(f"/api/tenants/{tenant['id']}/").json()
+        assert shown["rendered_template"]["name"] == "default" and shown["env_overrides"] == []
+        live = client.get("/api/tenants/acme-corp/status/", params={"live": "true"})
+        assert live.status_code == 200 and live.json()["status"] == "ACTIVE"
+
+        # The same POST again is idempotent: the existing tenant, 200 as it is ACTIVE.
+        again = client.post("/api/tenants/", json=ACME)
+        assert again.status_code == 200 and again.json()["id"] == tenant["id"]
+        conflict = client.post("/api/tenants/", json={"name": "Other Name", "slug": "acme-corp"})
+        assert_error(conflict, 409, "tenant_conflict")
+
+        # env: values are never echoed; listing masks them
+        changed = client.post(
+            "/api/tenants/acme-corp/env/", json={"values": {"FEATURE_FLAG": "s3cr3t-value"}, "deploy": False}
+        )
+        assert changed.status_code == 200, changed.text
+        assert "s3cr3t-value" not in changed.text
+        assert changed.json()["env"] == [{"service": "*", "key": "FEATURE_FLAG", "value": "***"}]
+        assert client.get("/api/tenants/acme-corp/env/").json() == [
+            {"service": "*", "key": "FEATURE_FLAG", "value": "***"}
+        ]
+        assert_error(
+            client.get("/api/tenants/acme-corp/env/", params={"service": "nope"}), 422, "usage_error"
+        )
+        unset = client.delete("/api/tenants/acme-corp/env/FEATURE_FLAG/", params={"deploy": "false"})
+        assert unset.status_code == 200, unset.text
+        assert unset.json()["env"] == []
+
+        # suspend (synchronous) and resume (background)
+        suspended = client.post(f"/api/tenants/{tenant['id']}/suspend/")
+        assert suspended.status_code == 200, suspended.text
+        assert suspended.json()["status"] == "SUSPENDED"
+        resumed = client.post("/api/tenants/acme-corp/resume/")
+        assert resumed.status_code == 202, resumed.text
+        assert resumed.headers["Location"] == f"/api/tenants/{tenant['id']}/status/"
+        wait_status(client, "acme-corp", "ACTIVE")
+
+        # redeploy (background): a new deploy of the web service
+        deploys_before = len(world(isolated_env / "data")["deploys"][active["render_service_ids"]["web"]])
+        redeploy = client.post("/api/tenants/acme-corp/redeploy/", json={"service": "web"})
+        assert redeploy.status_code == 202, redeploy.text
+        wait_for(
+            lambda: len(world(isolated_env / "data")["deploys"][active["render_service_ids"]["web"]])
+            > deploys_before,
+            what="a new deploy",
+        )
+        assert_error(
+            client.post("/api/tenants/acme-corp/redeploy/", json={"service": "db"}), 422, "usage_error"
+        )
+
+        # The CLI works on the same records, side by side.
+        shown_by_cli = rcp("-o", "json", "tenant", "show", "acme-corp")
+        assert shown_by_cli.exit_code == 0 and shown_by_cli.json()["data"]["id"] == tenant["id"]
+
+        deleted = client.delete("/api/tenants/acme-corp/")
+        assert deleted.status_code == 202, deleted.text
+        assert deleted.json()["status"] == "DELETING"
+        wait_for(
+            lambda: client.get(f"/api/tenants/{tenant['id']}/status/").status_code == 404,
+            what="the tenant to be gone",
+        )
+    assert resource_names(world(isolated_env / "data")) == {}
+    # Every change is in the audit log, with the token's name as the actor.
+    audit = rcp("-o", "json", "audit", "--tenant", "acme-corp").json()["data"]
+    commands = {(entry["actor"], entry["command"]) for entry in audit}
+    assert ("signup-flow", "tenant create acme-corp") in commands
+    assert ("signup-flow", "tenant create acme-corp (background)") in commands
+    assert ("signup-flow", "tenant suspend acme-corp") in commands
+    assert ("signup-flow", "tenant delete acme-corp (background)") in commands
+    assert all(entry["actor"] == "signup-flow" for entry in audit)
+    assert "s3cr3t-value" not in json.dumps(audit)
+
+
+def test_bad_requests_name_the_field(
+    server: ServerProcess, make_token: Callable[[str, str], str]
+) -> None:
+    token = make_token("signup-flow", "write")
+    with server.client(token) as client:
+        cases: list[tuple[Any, str]] = [
+            ({"slug": "acme"}, "name"),
+            ({"name": "Acme", "slug": "Not A Slug"}, "slug"),
+            ({"name": "   "}, "name"),
+            ({"name": "Acme", "plugin_repo": "ftp://example.com/x"}, "plugin_repo"),
+            ({"name": "Acme", "colour": "red"}, "colour"),
+            ({"name": "Acme", "template": "../../etc/passwd"}, "template"),
+            ({"name": 42}, "name"),
+        ]
+        for body, field in cases:
+            error = assert_error(client.post("/api/tenants/", json=body), 422, "usage_error")
+            assert field in [f["field"] for f in error["fields"]], (body, error)
+            assert field in error["message"]
+        broken = client.post(
+            "/api/tenants/", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert_error(broken, 422, "usage_error")
+        error = assert_error(
+            client.post("/api/tenants/", json={"name": "Acme", "template": "no-such-template"}),
+            422,
+            "usage_error",
+        )
+        assert "no-such-template" in error["message"]
+        assert_error(client.post("/api/tenants/", json={"name": "!!!"}), 422, "usage_error")
+        too_big = client.post(
+            "/api/tenants/", content=b"x" * 70_000, headers={"Content-Type": "application/json"}
+        )
+        assert_error(too_big, 413, "request_too_large")
+        assert_error(
+            client.post("/api/tenants/x/env/", json={"values": {"1BAD": "v"}}), 422, "usage_error"
+        )
+        # Nothing was recorded by any of them.
+        assert client.get("/api/tenants/").json() == []
+
+
+def test_unknown_tenant_is_404(server: ServerProcess, make_token: Callable[[str, str], str]) -> None:
+    token = make_token("signup-flow", "write")
+    with server.client(token) as client:
+        for ref in ("no-such-tenant", "12345", "UPPER"):
+            assert_error(client.get(f"/api/tenants/{ref}/"), 404, "tenant_not_found")
+            assert_error(client.get(f"/api/tenants/{ref}/status/"), 404, "tenant_not_found")
+            assert_error(client.delete(f"/api/tenants/{ref}/"), 404, "tenant_not_found")
+            assert_error(client.post(f"/api/tenants/{ref}/suspend/"), 404, "tenant_not_found")
+            assert_error(client.post(f"/api/tenants/{ref}/resume/"), 404, "tenant_not_found")
+            assert_error(client.post(f"/api/tenants/{ref}/redeploy/"), 404, "tenant_not_found")
+            assert_error(client.get(f"/api/tenants/{ref}/env/"), 404, "tenant_not_found")
+        assert_error(client.get("/api/nothing-here/"), 404, "not_found")
+        assert_error(client.put("/api/tenants/"), 405, "method_not_allowed")
+
+
+@pytest.mark.slow
+def test_concurrent_posts_of_one_slug_make_one_tenant(
+    server: ServerProcess, make_token: Callable[[str, str], str], isolated_env: Any
+) -> None:
+    token = make_token("signup-flow", "write")
+    barrier = threading.Barrier(8)
+    answers: list[httpx.Response] = []
+
+    def post() -> None:
+        with server.client(token) as client:
+            barrier.wait()
+            answers.append(client.post("/api/tenants/", json=ACME))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(answers) == 8
+    assert {a.status_code for a in answers} <= {200, 202}, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    with server.client(token) as client:
+        assert len(client.get("/api/tenants/").json()) == 1
+        wait_status(client, "acme-corp", "ACTIVE")
+    names = resource_names(world(isolated_env / "data"))
+    assert names == {"acme-corp-web": 1, "acme-corp-db": 1}
+
+
+def test_cors_only_when_configured(
+    start_server: Callable[..., ServerProcess], db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("server options do not depend on the database")
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    plain = start_server()
+    answer = httpx.options(f"{plain.url}/api/tenants/", headers=preflight)
+    assert "access-control-allow-origin" not in answer.headers
+    plain.stop()
+    allowing = start_server("--cors-origin", "https://app.example.com")
+    answer = httpx.options(f"{allowing.url}/api/tenants/", headers=preflight)
+    assert answer.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = httpx.options(
+        f"{allowing.url}/api/tenants/", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in other.headers
