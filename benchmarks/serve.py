@@ -105,6 +105,23 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[st
     raise SystemExit("rcp serve did not become healthy")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (Linux /proc), in seconds."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def load(url: str, token: str, ids: list[int], *, seconds: float, concurrency: int) -> dict[str, Any]:
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
@@ -185,7 +202,10 @@ def main() -> None:
                 ids = [t["id"] for t in http.get("/api/tenants/").json()]
             assert len(ids) == args.tenants, len(ids)
             load(url, token, ids, seconds=min(2.0, args.duration), concurrency=args.concurrency)
+            cpu_before = cpu_seconds(proc.pid)
             result = load(url, token, ids, seconds=args.duration, concurrency=args.concurrency)
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            result["server_cpu_ms_per_request"] = round(cpu / result["requests"] * 1000, 2)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -199,6 +219,7 @@ def main() -> None:
             "workers": args.workers,
             "database": "postgres" if args.database_url else "sqlite",
             "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 1),
         }
     )
     if args.json:
@@ -212,6 +233,10 @@ def main() -> None:
         f"  {result['requests_per_second']} requests/s ({result['requests']} requests, "
         f"{result['errors']} errors)  p50 {result['p50_ms']} ms  p90 {result['p90_ms']} ms  "
         f"p99 {result['p99_ms']} ms"
+    )
+    print(
+        f"  server CPU {result['server_cpu_ms_per_request']} ms per request; "
+        f"load average {result['load_average_1m']} on {result['cpus']} cores"
     )
 
 

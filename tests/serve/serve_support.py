@@ -91,10 +91,10 @@ class ServerProcess:
         self._reader.join(5)
 
 
-def server_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The subprocess environment: the test's isolated dirs (already in os.environ), the
-    in-process sandbox with a fast clock, and a quick sweep."""
-    env = dict(os.environ)
+def server_env(database_url: str, _base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The subprocess environment: the test's isolated dirs (already in os.environ, or given
+    in ``extra``), the in-process sandbox with a fast clock, and a quick sweep."""
+    env = dict(os.environ if _base is None else _base)
     env.update(
         {
             "RCP_DATABASE_URL": database_url,

@@ -117,7 +117,6 @@ class Redeploy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: str | None = Field(default=None, description="Only this service (default: all).")
-    clear_cache: bool = Field(default=False, description="Clear the build cache first.")
 
 
 # ---------------------------------------------------------------------- authentication
@@ -313,10 +312,10 @@ def _field_name(loc: Any) -> str:
 
 def _tenant_json(runtime: Runtime, tenant: Tenant) -> dict[str, Any]:
     """The tenant object of the CLI's JSON, plus ``job``: this server's background work on it
-    (absent when this process has none)."""
+    while there is some (queued, running, waiting for another holder, retrying, failed)."""
     data = tenant.to_json()
     state = runtime.jobs.state(tenant.slug)
-    if state is not None:
+    if state is not None and state.state != "done":
         data["job"] = state.to_json()
     return data
 
@@ -380,7 +379,7 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
         if status is not None and status.upper() not in {s.value for s in TenantStatus}:
             names = ", ".join(s.value for s in TenantStatus)
             raise UsageError(f"invalid status {status!r}: expected one of {names}")
-        return JSONResponse([_tenant_json(runtime, t) for t in service.list(status)])
+        return JSONResponse([_tenant_json(runtime, t) for t in service.list_tenants(status)])
 
     @app.post("/api/tenants/", tags=["tenants"], status_code=202)
     def create_tenant(body: TenantCreate, token: Writer) -> JSONResponse:
@@ -392,11 +391,13 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
             name=body.name, slug=body.slug, template=body.template, plugin_repo=body.plugin_repo
         )
         tenant, _created = service.accept_create(token.name, plan)
-        if tenant.status == TenantStatus.ACTIVE and all(r.render_id for r in tenant.resources):
+        if tenant.status not in (TenantStatus.PROVISIONING, TenantStatus.ERROR):
+            # ACTIVE (or SUSPENDED by an operator): it exists as asked; nothing to do.
             return accepted(tenant, 200)
-        if tenant.status != TenantStatus.DELETING:
-            slug = tenant.slug
-            runtime.jobs.submit(slug, "provision", lambda: service.provision(slug, token.name))
+        # New, still provisioning, or failed: provision (resume) it, as `rcp tenant create`
+        # would. A job already running here for the tenant carries on instead.
+        slug = tenant.slug
+        runtime.jobs.submit(slug, "provision", lambda: service.provision(slug, token.name))
         return accepted(tenant)
 
     @app.get("/api/tenants/{ref}/", tags=["tenants"])
@@ -455,11 +456,9 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
         body = body or Redeploy()
         tenant = service.resolve(ref)
         service.check_redeploy(tenant, body.service)
-        slug, key, clear = tenant.slug, body.service, body.clear_cache
+        slug, key = tenant.slug, body.service
         busy_unless(
-            runtime.jobs.submit(
-                slug, "redeploy", lambda: service.redeploy(slug, token.name, key, clear)
-            ),
+            runtime.jobs.submit(slug, "redeploy", lambda: service.redeploy(slug, token.name, key)),
             slug,
         )
         return accepted(tenant)

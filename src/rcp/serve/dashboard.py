@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,9 +39,22 @@ _templates = Environment(
 
 
 def template_revision(tenant: Tenant) -> str:
-    """A short fingerprint of the template as rendered for this tenant: tenants created from
-    the same template file at the same revision share it."""
+    """A short fingerprint of the template a tenant was rendered from: tenants made from the
+    same template text share it, so a fleet on mixed revisions shows.
+
+    rcp stores each tenant's *rendered* template (names and values carry its slug, name and
+    plugin repo), not the template's text: those are put back as placeholders before hashing.
+    The slug only where it stands alone (``acme`` in ``acme-web``, not in ``acme_x``)."""
     canonical = json.dumps(tenant.rendered_template, sort_keys=True, separators=(",", ":"))
+    for value, placeholder in (
+        (tenant.custom_plugin_repo, "{{ tenant.plugin_repo }}"),
+        (tenant.name, "{{ tenant.name }}"),
+    ):
+        if value:
+            canonical = canonical.replace(json.dumps(value)[1:-1], placeholder)
+    canonical = re.sub(
+        rf"(?<![A-Za-z0-9_]){re.escape(tenant.slug)}(?![A-Za-z0-9_])", "{{ tenant.slug }}", canonical
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
@@ -113,7 +127,7 @@ def install_dashboard(app: FastAPI, runtime: Runtime) -> None:
             return to_login(request)
         from rcp.core.cost import estimate, load_price_table
 
-        tenants = service.list(None)
+        tenants = service.list_tenants(None)
         prices = load_price_table(service.app.settings.config_dir)
         report = estimate(tenants, prices)
         monthly = {row["slug"]: row.get("monthly_usd") for row in report["tenants"]}

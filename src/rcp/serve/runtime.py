@@ -47,6 +47,8 @@ class Runtime:
         """Open the database (migrating it if needed) and start the background runner, whose
         first sweep resumes what a previous server left unfinished."""
         self.app.store()
+        # Built once here, not by the first requests racing each other in the thread pool.
+        self.app.gateway()
         self.jobs.start()
 
     def close(self) -> None:

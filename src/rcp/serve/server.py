@@ -67,7 +67,7 @@ def serve(
         if workers > 1:
             from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(uvicorn_config, target=server.run, sockets=[sock]).run()
+            Multiprocess(uvicorn_config, sockets=[sock]).run()
         else:
             server.run(sockets=[sock])
     finally:

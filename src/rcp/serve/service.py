@@ -136,10 +136,8 @@ class TenantService:
 
     def resolve(self, ref: str) -> Tenant:
         """The tenant named by ``{id}``: a numeric id or a slug (404 when there is none)."""
-        from rcp.core.tenants import get_tenant
-
         if tenant_ref_is_id(ref):
-            tenant = self.store.get_tenant_by_id(int(ref))
+            tenant: Tenant | None = self.store.get_tenant_by_id(int(ref))
             if tenant is None:
                 raise TenantNotFound(f"tenant {ref} not found", hint="see GET /api/tenants/")
             return tenant
@@ -150,9 +148,12 @@ class TenantService:
         except UsageError:
             # Not a slug: no tenant can have it (a 404, as for any unknown path).
             raise TenantNotFound(f"tenant {ref!r} not found", hint="see GET /api/tenants/") from None
-        return get_tenant(self.store, ref)
+        found: Tenant | None = self.store.get_tenant(ref)
+        if found is None:
+            raise TenantNotFound(f"tenant {ref} not found", hint="see GET /api/tenants/")
+        return found
 
-    def list(self, status: str | None) -> list[Tenant]:
+    def list_tenants(self, status: str | None) -> list[Tenant]:
         from rcp.core.tenants import list_tenants
 
         return list_tenants(self.store, status)
@@ -310,7 +311,27 @@ class TenantService:
                 Waiting(timeout=self.config.provision_timeout),
             )
 
+    def redeploy(self, slug: str, actor: str, service: str | None) -> None:
+        from rcp.core.provisioning import Waiting
+        from rcp.core.tenants import redeploy_tenant
+
+        target = f" --service {service}" if service else ""
+        command = f"tenant redeploy {slug}{target}"
+        with self.audited(actor, f"{command} (background)", slug) as audit:
+            redeploy_tenant(
+                self.operator(actor, command, on_locked=audit.proceed),
+                slug,
+                service=service,
+                waiting=Waiting(timeout=self.config.provision_timeout),
+            )
+
     def check_resume_allowed(self, tenant: Tenant) -> None:
         from rcp.core.tenants import refuse_deleting
 
         refuse_deleting(tenant, "resume")
+
+    def check_redeploy(self, tenant: Tenant, service: str | None) -> None:
+        """The redeploy's preconditions, checked before answering 202 (422/409 otherwise)."""
+        from rcp.core.tenants import redeploy_targets
+
+        redeploy_targets(tenant, service)

@@ -86,7 +86,7 @@ class SqlTokenStore:
     def touch_token(self, token_id: int, at: datetime) -> None:
         def work(session: Session) -> None:
             session.exec(
-                update(ApiTokenRow)  # type: ignore[call-overload]
+                update(ApiTokenRow)
                 .where(col(ApiTokenRow.id) == token_id)
                 .values(last_used_at=at)
             )

@@ -21,11 +21,13 @@ Adding a mutating use case (redeploy, an env group change, a rollout wave, an HT
 Modules: ``operation`` (Operator, Operation, secret masking), ``records`` (reading records and
 the rules on them), ``lifecycle`` (create, delete, status --live), ``suspension``, ``env``,
 ``check`` (check / --repair), ``repair`` (recreate through the journal), ``adopt``,
-``converge`` (one tenant of a fleet apply).
+``converge`` (one tenant of a fleet apply), ``accept`` (record now, work in the background: the
+server), ``redeploy``.
 """
 
 from __future__ import annotations
 
+from rcp.core.tenants.accept import accept_create, accept_delete, plan_of_record
 from rcp.core.tenants.adopt import AdoptPlan, adopt_resources, parse_resource_args, plan_adopt
 from rcp.core.tenants.check import (
     CheckReport,
@@ -54,6 +56,7 @@ from rcp.core.tenants.lifecycle import (
 )
 from rcp.core.tenants.operation import Operation, Operator, redacting, tenant_secrets
 from rcp.core.tenants.records import get_tenant, iter_tenants, list_tenants, refuse_deleting
+from rcp.core.tenants.redeploy import redeploy_targets, redeploy_tenant
 from rcp.core.tenants.suspension import resume_tenant, suspend_tenant
 
 __all__ = [
@@ -66,6 +69,8 @@ __all__ = [
     "Operator",
     "Problem",
     "TenantHealth",
+    "accept_create",
+    "accept_delete",
     "adopt_resources",
     "check_service_key",
     "check_tenants",
@@ -82,7 +87,10 @@ __all__ = [
     "parse_resource_args",
     "plan_adopt",
     "plan_create",
+    "plan_of_record",
     "redacting",
+    "redeploy_targets",
+    "redeploy_tenant",
     "refuse_deleting",
     "resume_tenant",
     "set_env",
