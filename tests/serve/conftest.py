@@ -105,7 +105,10 @@ class Live:
             "NO_COLOR": "1",
         }
         base = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-        self.server = ServerProcess(server_env(db_url, **self.env, _base=base))
+        self.server = ServerProcess(
+            server_env(db_url, **self.env, _base=base),
+            args=("--cors-origin", "https://app.example.com"),
+        )
         self._cli = Cli(
             env={
                 **self.env,

@@ -267,3 +267,19 @@ def test_concurrent_posts_of_one_slug_make_one_tenant(live: Live) -> None:
         "initech-web": 1,
         "initech-db": 1,
     }
+
+
+def test_cors_for_the_configured_origin_only(live: Live) -> None:
+    # The shared server runs with --cors-origin https://app.example.com (see conftest.Live).
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    allowed = httpx.options(f"{live.server.url}/api/tenants/", headers=preflight)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = httpx.options(
+        f"{live.server.url}/api/tenants/", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in other.headers

@@ -80,6 +80,13 @@ def serve(
     app_ctx.close()
     from rcp.serve.server import serve as run_server
 
+    if not app_ctx.settings.quiet:
+        import logging
+
+        # Background work (provisioning progress, resumed tenants, retries) is what an operator
+        # watches a server for: shown without -v.
+        logging.getLogger("rcp.serve").setLevel(logging.INFO)
+
     def announce(url: str) -> None:
         sys.stderr.write(f"rcp serve: listening on {url} (API {url}/api/, dashboard {url}/)\n")
         sys.stderr.flush()

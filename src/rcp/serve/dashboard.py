@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -223,7 +224,7 @@ def install_dashboard(app: FastAPI, runtime: Runtime) -> None:
         secret = (form.get("token") or [""])[0].strip()
         target = _local_path((form.get("next") or ["/"])[0])
         try:
-            runtime.auth.check(secret, TokenScope.READ)
+            await run_in_threadpool(runtime.auth.check, secret, TokenScope.READ)
         except AuthFailure:
             return page(
                 "login.html",

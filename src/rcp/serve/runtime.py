@@ -41,6 +41,10 @@ class Runtime:
         from rcp.settings import GlobalOptions
 
         config = ServeConfig.from_env()
+        if not logging.getLogger().handlers:
+            # A worker process of `--workers N` starts without the CLI's logging set-up.
+            logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+            logging.getLogger("rcp.serve").setLevel(logging.INFO)
         return cls(config, AppContext(GlobalOptions(sandbox=config.sandbox)))
 
     def start(self) -> None:
