@@ -84,7 +84,7 @@ def test_serve_without_the_extra_exits_6(rcp: Cli, monkeypatch: pytest.MonkeyPat
     error = result.json()["error"]
     assert error["code"] == "missing_extra"
     assert "fastapi" in error["message"]
-    assert "pip install 'rcp[serve]'" in error["hint"]
+    assert "pip install 'render-control-plane[serve]'" in error["hint"]
 
 
 def test_serve_without_api_key_exits_6(rcp: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

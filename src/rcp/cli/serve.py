@@ -58,7 +58,7 @@ def serve(
     if missing:
         raise ConfigError(
             f"rcp serve needs the optional extra [serve] ({', '.join(missing)} not installed)",
-            hint=f"install it with: {INSTALL_COMMAND}",
+            hint=f"install it with: {INSTALL_COMMAND} (in a clone: pip install -e '.[serve]')",
             code="missing_extra",
         )
     origins = tuple(_origin(value) for value in cors_origin or [])

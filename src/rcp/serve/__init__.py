@@ -10,7 +10,8 @@ import importlib.util
 
 # The distributions of the extra and the module each one provides.
 SERVE_MODULES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "jinja2": "jinja2"}
-INSTALL_COMMAND = "pip install 'rcp[serve]'"
+# The distribution is render-control-plane (the command and package are rcp).
+INSTALL_COMMAND = "pip install 'render-control-plane[serve]'"
 
 
 def missing_dependencies() -> list[str]:

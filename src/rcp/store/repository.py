@@ -254,11 +254,13 @@ class SqlStore:
     def get_tenant_by_id(self, tenant_id: int) -> Tenant | None:
         """The tenant with this numeric id (``rcp serve`` accepts ids and slugs in paths)."""
 
-        def work(session: Session) -> Tenant | None:
-            row = session.get(TenantRow, tenant_id)
-            return None if row is None else self._load_tenant(session, row)
-
-        return self._transaction(work)
+        with self._reading() as connection:
+            slug = connection.execute(
+                core_select(_tenants.c.slug).where(_tenants.c.id == tenant_id)
+            ).scalar()
+            if slug is None:
+                return None
+            return _tenants_by_slug(connection, [slug]).get(slug)
 
     def list_tenants(self, status: TenantStatus | None = None) -> list[Tenant]:
         return list(self.iter_tenants(status))

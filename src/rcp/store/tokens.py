@@ -1,15 +1,17 @@
 """``SqlTokenStore``: the ``TokenStore`` of ``rcp.core.tokens`` in the control-plane database.
 
-Lives beside ``SqlStore`` (same engine, same transaction helper and error mapping) but apart
-from it: only ``rcp serve`` needs tokens.
+Lives beside ``SqlStore`` (same engine, same transaction helpers and error mapping) but apart
+from it: only ``rcp serve`` needs tokens. Reads are Core queries in read-only transactions,
+writes ORM ones, as in the repository.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from rcp.core.models import utcnow
@@ -20,6 +22,8 @@ from rcp.store.tables import ApiTokenRow
 if TYPE_CHECKING:
     from rcp.core.tokens import TokenStore
     from rcp.store.repository import SqlStore
+
+_tokens: Table = ApiTokenRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlTokenStore:
@@ -50,13 +54,11 @@ class SqlTokenStore:
         return self._store._transaction(work, on_conflict=lambda _exc: _name_taken(token.name))
 
     def list_tokens(self, *, include_revoked: bool) -> list[ApiToken]:
-        def work(session: Session) -> list[ApiToken]:
-            query = select(ApiTokenRow).order_by(col(ApiTokenRow.id))
-            if not include_revoked:
-                query = query.where(col(ApiTokenRow.revoked_at).is_(None))
-            return [_token(row) for row in session.exec(query).all()]
-
-        return self._store._transaction(work)
+        query = core_select(_tokens).order_by(_tokens.c.id)
+        if not include_revoked:
+            query = query.where(_tokens.c.revoked_at.is_(None))
+        with self._store._reading() as connection:
+            return [_token(row) for row in connection.execute(query)]
 
     def revoke_token(self, name: str) -> ApiToken | None:
         def work(session: Session) -> ApiToken | None:
@@ -75,13 +77,13 @@ class SqlTokenStore:
         return self._store._transaction(work)
 
     def find_token(self, token_hash: str) -> ApiToken | None:
-        def work(session: Session) -> ApiToken | None:
-            row = session.exec(
-                select(ApiTokenRow).where(col(ApiTokenRow.token_hash) == token_hash)
+        # Every authenticated request runs this: a read-only transaction (on SQLite a deferred
+        # BEGIN, which never waits for nor holds the write lock).
+        with self._store._reading() as connection:
+            row = connection.execute(
+                core_select(_tokens).where(_tokens.c.token_hash == token_hash)
             ).first()
-            return None if row is None else _token(row)
-
-        return self._store._transaction(work)
+        return None if row is None else _token(row)
 
     def touch_token(self, token_id: int, at: datetime) -> None:
         def work(session: Session) -> None:
@@ -94,7 +96,8 @@ class SqlTokenStore:
         self._store._transaction(work)
 
 
-def _token(row: ApiTokenRow) -> ApiToken:
+def _token(row: Any) -> ApiToken:
+    """An ``ApiTokenRow`` or a Core result row (both expose the columns as attributes)."""
     return ApiToken(
         id=row.id,
         name=row.name,

@@ -1,7 +1,7 @@
 """api tokens of rcp serve
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 
 Bearer tokens of the HTTP API (``rcp serve token create``): name, scope, the SHA-256 of the token
 (never the token), a short prefix for display, and when it was created, last used and revoked.
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
