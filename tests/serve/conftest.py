@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from serve_support import ServerProcess, server_env  # noqa: E402
+from serve_support import Live, ServerProcess, server_env  # noqa: E402
 
-from tests.conftest import ISOLATED_VARIABLES, Cli, CliResult  # noqa: E402
+from tests.conftest import Cli  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -88,45 +88,6 @@ def start_server(db_url: str) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server()
-
-
-class Live:
-    """One server per backend shared by a module's tests (a server start costs seconds), with
-    the CLI on the same database and sandbox world. Tests use slugs and tokens of their own."""
-
-    def __init__(self, root: Path, db_url: str) -> None:
-        self.root = root
-        self.db_url = db_url
-        self.data_dir = root / "data"
-        self.env = {
-            "RCP_CONFIG_DIR": str(root / "config"),
-            "RCP_DATA_DIR": str(self.data_dir),
-            "RCP_ACTOR": "tester",
-            "NO_COLOR": "1",
-        }
-        base = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-        self.server = ServerProcess(
-            server_env(db_url, **self.env, _base=base),
-            args=("--cors-origin", "https://app.example.com"),
-        )
-        self._cli = Cli(
-            env={
-                **self.env,
-                "RCP_DATABASE_URL": db_url,
-                "RCP_SANDBOX": "1",
-                "RCP_SANDBOX_DEPLOY_SECONDS": "0.3",
-                "RCP_SANDBOX_DATASTORE_SECONDS": "0.3",
-            }
-        )
-
-    def cli(self, *args: str) -> CliResult:
-        return self._cli(*args)
-
-    def token(self, name: str, scope: str = "write") -> str:
-        result = self.cli("-o", "json", "serve", "token", "create", name, "--scope", scope)
-        assert result.exit_code == 0, result.stderr
-        token: str = result.json()["data"]["token"]
-        return token
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import ISOLATED_VARIABLES, Cli, CliResult
+
 READY = re.compile(r"rcp serve: listening on (http://\S+)")
 
 
@@ -138,3 +140,42 @@ def wait_for(predicate: Any, *, timeout: float = 30, interval: float = 0.1, what
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what or predicate}: last {last!r}")
+
+
+class Live:
+    """One server per backend shared by a module's tests (a server start costs seconds), with
+    the CLI on the same database and sandbox world. Tests use slugs and tokens of their own."""
+
+    def __init__(self, root: Path, db_url: str) -> None:
+        self.root = root
+        self.db_url = db_url
+        self.data_dir = root / "data"
+        self.env = {
+            "RCP_CONFIG_DIR": str(root / "config"),
+            "RCP_DATA_DIR": str(self.data_dir),
+            "RCP_ACTOR": "tester",
+            "NO_COLOR": "1",
+        }
+        base = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
+        self.server = ServerProcess(
+            server_env(db_url, **self.env, _base=base),
+            args=("--cors-origin", "https://app.example.com"),
+        )
+        self._cli = Cli(
+            env={
+                **self.env,
+                "RCP_DATABASE_URL": db_url,
+                "RCP_SANDBOX": "1",
+                "RCP_SANDBOX_DEPLOY_SECONDS": "0.3",
+                "RCP_SANDBOX_DATASTORE_SECONDS": "0.3",
+            }
+        )
+
+    def cli(self, *args: str) -> CliResult:
+        return self._cli(*args)
+
+    def token(self, name: str, scope: str = "write") -> str:
+        result = self.cli("-o", "json", "serve", "token", "create", name, "--scope", scope)
+        assert result.exit_code == 0, result.stderr
+        token: str = result.json()["data"]["token"]
+        return token

@@ -10,9 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_support import resource_names, wait_for, world
-
-from conftest import Live
+from serve_support import Live, resource_names, wait_for, world
 
 ACME = {"name": "Acme Corporation", "slug": "acme-corp"}
 
