@@ -176,7 +176,7 @@ def test_every_endpoint_through_a_tenant_lifetime(live: Live) -> None:
     audit = rcp("-o", "json", "audit", "--tenant", "acme-corp").json()["data"]
     commands = {(entry["actor"], entry["command"]) for entry in audit}
     assert ("signup-flow", "tenant create acme-corp") in commands
-    assert ("signup-flow", "tenant create acme-corp (background)") in commands
+    assert ("signup-flow", "tenant create acme-corp (background)") in commands, audit
     assert ("signup-flow", "tenant suspend acme-corp") in commands
     assert ("signup-flow", "tenant delete acme-corp (background)") in commands
     assert all(entry["actor"] == "signup-flow" for entry in audit)

@@ -390,14 +390,15 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
         plan = service.plan(
             name=body.name, slug=body.slug, template=body.template, plugin_repo=body.plugin_repo
         )
-        tenant, _created = service.accept_create(token.name, plan)
-        if tenant.status not in (TenantStatus.PROVISIONING, TenantStatus.ERROR):
-            # ACTIVE (or SUSPENDED by an operator): it exists as asked; nothing to do.
-            return accepted(tenant, 200)
-        # New, still provisioning, or failed: provision (resume) it, as `rcp tenant create`
-        # would. A job already running here for the tenant carries on instead.
-        slug = tenant.slug
-        runtime.jobs.submit(slug, "provision", lambda: service.provision(slug, token.name))
+        slug = plan.slug
+        with runtime.jobs.reserving(slug):
+            tenant, _created = service.accept_create(token.name, plan)
+            if tenant.status not in (TenantStatus.PROVISIONING, TenantStatus.ERROR):
+                # ACTIVE (or SUSPENDED by an operator): it exists as asked; nothing to do.
+                return accepted(tenant, 200)
+            # New, still provisioning, or failed: provision (resume) it, as `rcp tenant
+            # create` would. A job already running here for the tenant carries on instead.
+            runtime.jobs.submit(slug, "provision", lambda: service.provision(slug, token.name))
         return accepted(tenant)
 
     @app.get("/api/tenants/{ref}/", tags=["tenants"])
@@ -426,9 +427,11 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
     def delete_tenant(ref: TenantRef, token: Writer) -> JSONResponse:
         """Mark the tenant DELETING and delete its Render resources in the background, then
         the record: 202 with the tenant; its status URL answers 404 once it is gone."""
-        tenant = service.accept_delete(token.name, service.resolve(ref))
-        slug = tenant.slug
-        runtime.jobs.submit(slug, "delete", lambda: service.delete(slug, token.name))
+        found = service.resolve(ref)
+        slug = found.slug
+        with runtime.jobs.reserving(slug):
+            tenant = service.accept_delete(token.name, found)
+            runtime.jobs.submit(slug, "delete", lambda: service.delete(slug, token.name))
         return accepted(tenant)
 
     @app.post("/api/tenants/{ref}/suspend/", tags=["operations"])

@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +88,9 @@ class JobRunner:
         self._lock = threading.Lock()
         self._states: dict[str, JobState] = {}
         self._active: dict[str, Future[None]] = {}
+        # Slugs a request is recording right now: the sweep leaves them to that request's job
+        # (else it could start the work first, under the server's name instead of the token's).
+        self._reserved: Counter[str] = Counter()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -100,6 +105,19 @@ class JobRunner:
         """Run ``work`` (``kind`` of work on ``slug``) in the background; False when this
         process already works on the tenant."""
         return self._submit(slug, kind, work, None)
+
+    @contextmanager
+    def reserving(self, slug: str) -> Iterator[None]:
+        """While the block runs, the sweep does not pick ``slug`` up."""
+        with self._lock:
+            self._reserved[slug] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved[slug] -= 1
+                if self._reserved[slug] <= 0:
+                    del self._reserved[slug]
 
     def state(self, slug: str) -> JobState | None:
         with self._lock:
@@ -150,7 +168,7 @@ class JobRunner:
                 break
             with self._lock:
                 state = self._states.get(slug)
-                if slug in self._active:
+                if slug in self._active or slug in self._reserved:
                     continue
                 if state is not None and state.next_attempt is not None and now < state.next_attempt:
                     continue
