@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from rcp.testhooks import VARIABLES as TEST_HOOK_VARIABLES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = (PROJECT_ROOT / ".." / "shared").resolve()
 
@@ -29,7 +31,6 @@ ISOLATED_VARIABLES = (
     "RCP_LOG_FORMAT",
     "RCP_MAX_WAIT",
     "RCP_DEBUG",
-    "RCP_FAILPOINT",
     "CI",
     "GITHUB_ACTOR",
     "GITLAB_USER_LOGIN",
@@ -42,10 +43,7 @@ ISOLATED_VARIABLES = (
     "RCP_SANDBOX_OWNERS",
     "RCP_SANDBOX_DEPLOY_OVERLAP",
     "RCP_RATE_WINDOW_SCALE",
-    "RCP_TEST_LEASE_SECONDS",
-    "RCP_TEST_BACKOFF_BASE",
-    "RCP_TEST_HTTP_TIMEOUT",
-    "RCP_TEST_CONNECT_FAULTS",
+    *TEST_HOOK_VARIABLES,  # RCP_FAILPOINT, RCP_TEST_*: rcp.testhooks
 )
 
 

@@ -1,4 +1,10 @@
-"""AppContext: settings plus lazily built adapters (store, Render gateway, output).
+"""AppContext: the composition root — settings plus lazily built adapters.
+
+The one place that wires adapters: the store (``store``, ``open_database``, ``backup_store``,
+``copy_database``), the Render client and gateway (``render_client``, ``gateway``), the sandbox
+transport behind ``--sandbox``, the output, and the test-only hooks of ``rcp.testhooks``.
+Commands ask it for what they need and never import ``rcp.store``, ``rcp.render`` or
+``rcp.sandbox`` themselves.
 
 Built by the root command from the global options; nothing heavy is imported until a command
 asks for it, so ``rcp --help`` stays fast.
@@ -10,18 +16,23 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rcp.errors import ConfigError, RcpError
 from rcp.output import Output
 from rcp.settings import GlobalOptions, Settings, load_settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from rcp.core.models import LockHolder, ResourceKind
     from rcp.core.ports import RenderGateway
+    from rcp.render.client import RenderClient
     from rcp.render.gateway import Gateway
     from rcp.store import SqlStore
     from rcp.store.tokens import SqlTokenStore
+    from rcp.store.transfer import CopyReport, SnapshotStore
+    from rcp.testhooks import TestHooks
 
 
 class AppContext:
@@ -30,11 +41,11 @@ class AppContext:
         self.argv = list(argv or [])
         self.started = time.monotonic()
         self._settings: Settings | None = None
-        self._settings_error: RcpError | None = None
+        self._hooks: TestHooks | None = None
         self._output: Output | None = None
         self._store: SqlStore | None = None
         self._gateway: Gateway | None = None
-        self._client: Any = None
+        self._client: RenderClient | None = None
         # Set once a mutating command has passed its preconditions: (command, tenant slug).
         self.audit_subject: tuple[str, str | None] | None = None
         # --max-wait given to the command itself wins over RCP_MAX_WAIT and the config file.
@@ -45,6 +56,16 @@ class AppContext:
         if self._settings is None:
             self._settings = load_settings(self.options)
         return self._settings
+
+    @property
+    def hooks(self) -> TestHooks:
+        """The test-only hooks (``rcp.testhooks``), parsed on first use: a malformed one is a
+        ConfigError of the command that needs it, never of ``--help``."""
+        if self._hooks is None:
+            from rcp.testhooks import TestHooks
+
+            self._hooks = TestHooks.from_env(os.environ)
+        return self._hooks
 
     @property
     def output(self) -> Output:
@@ -66,13 +87,13 @@ class AppContext:
             )
         return self._output
 
-    def store(self) -> SqlStore:
-        if self._store is None:
-            from rcp.store import open_store
+    # -- the control-plane database ----------------------------------------------------------
 
-            self._store = open_store(
-                self.settings.database_url, setting=self.settings.database_url_source
-            )
+    def store(self) -> SqlStore:
+        """The database of this run (RCP_DATABASE_URL), migrated to head; closed with the
+        context."""
+        if self._store is None:
+            self._store = self.open_database()
         return self._store
 
     def token_store(self) -> SqlTokenStore:
@@ -81,14 +102,49 @@ class AppContext:
 
         return SqlTokenStore(self.store())
 
-    def failpoint(self) -> Any:
-        """The test-only failpoint of this run (``RCP_FAILPOINT``, see tests/faults)."""
-        from rcp.cli._signals import failpoint_from_env
+    def open_database(
+        self, url: str | None = None, *, setting: str | None = None, auto_upgrade: bool = True
+    ) -> SqlStore:
+        """A new store the caller closes: this run's database (default) or ``url`` (named
+        ``setting`` in messages); ``auto_upgrade=False`` leaves the schema as it is."""
+        from rcp.store import open_store
 
-        return failpoint_from_env()
+        if url is None:
+            url = self.settings.database_url
+            setting = setting or self.settings.database_url_source
+        return open_store(
+            url,
+            setting=setting or "RCP_DATABASE_URL",
+            auto_upgrade=auto_upgrade,
+            lease_seconds=self.hooks.lease_seconds,
+        )
 
-    def render_client(self) -> Any:
-        """The one Render client of this process (sandbox transport when --sandbox)."""
+    def backup_store(self) -> SnapshotStore:
+        """``rcp.core.backup.BackupStore`` over this run's database."""
+        from rcp.store.transfer import SnapshotStore
+
+        return SnapshotStore(self.store())
+
+    def copy_database(
+        self, to_url: str, *, setting: str, on_ready: Callable[[], None] | None = None
+    ) -> CopyReport:
+        """Copy this run's database into the (empty) one at ``to_url``, migrated first."""
+        from rcp.store.transfer import copy_database
+
+        source = self.store()
+        with self.open_database(to_url, setting=setting) as target:
+            return copy_database(source, target, target_url=to_url, on_ready=on_ready)
+
+    # -- Render ------------------------------------------------------------------------------
+
+    def render_client(self, *, api_key: str | None = None) -> RenderClient:
+        """The one Render client of this process (sandbox transport with --sandbox).
+
+        With ``api_key``: a separate client for that key (``rcp auth`` checks a key before
+        storing it), which the caller closes.
+        """
+        if api_key is not None:
+            return self._build_client(api_key)
         if self._client is None:
             settings = self.settings
             if not settings.api_key and settings.credential_problem is not None:
@@ -99,29 +155,46 @@ class AppContext:
                     hint="or try rcp with --sandbox, which needs no Render account",
                     code="missing_api_key",
                 )
-            from rcp.render.client import RenderClient
-
-            transport = None
-            if settings.sandbox:
-                from rcp.sandbox import SandboxSettings, SandboxTransport
-
-                settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-                try:
-                    sandbox_settings = SandboxSettings.from_env(os.environ)
-                    transport = SandboxTransport(settings.sandbox_state_path, sandbox_settings)
-                except ValueError as exc:  # SandboxSettingsError, FaultRuleError
-                    raise ConfigError(f"sandbox configuration: {exc}") from None
-            self._client = RenderClient(
-                settings.api_key,
-                base_url=settings.api_url,
-                transport=transport,
-                max_wait=(
-                    self.max_wait_override
-                    if self.max_wait_override is not None
-                    else settings.max_wait
-                ),
-            )
+            self._client = self._build_client(settings.api_key)
         return self._client
+
+    def _build_client(self, api_key: str) -> RenderClient:
+        from rcp.render.client import RenderClient
+
+        settings = self.settings
+        hooks = self.hooks
+        timeout = None
+        if hooks.http_timeout is not None:
+            import httpx
+
+            timeout = httpx.Timeout(hooks.http_timeout)
+        return RenderClient(
+            api_key,
+            base_url=settings.api_url,
+            transport=hooks.wrap_transport(self._sandbox_transport()),
+            max_wait=(
+                self.max_wait_override
+                if self.max_wait_override is not None
+                else settings.max_wait
+            ),
+            timeout=timeout,
+            backoff_base=hooks.backoff_base,
+        )
+
+    def _sandbox_transport(self) -> httpx.BaseTransport | None:
+        """The in-process simulator with --sandbox (else None: the network)."""
+        settings = self.settings
+        if not settings.sandbox:
+            return None
+        from rcp.sandbox import SandboxSettings, SandboxTransport
+
+        settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return SandboxTransport(
+                settings.sandbox_state_path, SandboxSettings.from_env(os.environ)
+            )
+        except ValueError as exc:  # SandboxSettingsError, FaultRuleError
+            raise ConfigError(f"sandbox configuration: {exc}") from None
 
     def gateway(self) -> RenderGateway:
         return self._render_gateway()
@@ -141,6 +214,12 @@ class AppContext:
         """When each of a list of creates (by kind, in order) could be sent, from the rate
         limits Render reported: what ``rcp apply`` plans its schedule with."""
         return self._render_gateway().create_forecast
+
+    # -- what an operation needs besides adapters --------------------------------------------
+
+    def failpoint(self) -> Callable[[str], None]:
+        """The engine's test-only failpoint (``RCP_FAILPOINT``; a no-op without it)."""
+        return self.hooks.failpoint_hook()
 
     def lock_holder(self) -> LockHolder:
         from rcp.core.models import LockHolder

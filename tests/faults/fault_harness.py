@@ -8,10 +8,10 @@ Postgres. Faults are installed through the sandbox's control API (``POST /__sand
 what Render "really" holds is read back from ``GET /__sandbox/state`` and compared with what
 rcp recorded, which is how duplicates and orphans are counted.
 
-Test-only knobs used (documented where they are read): ``RCP_TEST_BACKOFF_BASE`` and
-``RCP_TEST_HTTP_TIMEOUT`` / ``RCP_TEST_CONNECT_FAULTS`` (rcp.render.client),
-``RCP_TEST_LEASE_SECONDS`` (rcp.store.connect), ``RCP_FAILPOINT`` (rcp.cli._signals: SIGKILL,
-raise or SIGSTOP at a journal step or a readiness poll).
+Test-only knobs used (all parsed and documented in ``rcp.testhooks``): ``RCP_TEST_BACKOFF_BASE``,
+``RCP_TEST_HTTP_TIMEOUT``, ``RCP_TEST_CONNECT_FAULTS`` (the Render client),
+``RCP_TEST_LEASE_SECONDS`` (store leases), ``RCP_FAILPOINT`` (SIGKILL, raise or SIGSTOP at a
+journal step or a readiness poll).
 """
 
 from __future__ import annotations

@@ -198,7 +198,6 @@ def make_operator(
 ) -> Any:
     """A ``rcp.core.tenants.Operator`` wired to this run: store, gateway, lock holder,
     signals, failpoints, and the audit entry once the tenant lock is held."""
-    from rcp.cli._signals import failpoint_from_env
     from rcp.core.tenants import Operator
 
     return Operator(
@@ -209,7 +208,7 @@ def make_operator(
         stop=stop,
         lock_wait=lock_wait,
         on_locked=lambda: mark_audited(app, command, slug),
-        failpoint=failpoint_from_env(),
+        failpoint=app.failpoint(),
     )
 
 

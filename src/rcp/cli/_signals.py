@@ -35,31 +35,3 @@ def graceful_stop() -> Iterator[StopFlag]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def failpoint_from_env() -> Any:
-    """Test-only failpoints of the fault suite (tests/faults).
-
-    ``RCP_FAILPOINT=create:web:after`` kills the process with SIGKILL at that journal step;
-    ``RCP_FAILPOINT=create:web:after=raise`` raises an unexpected ``RuntimeError`` there instead,
-    whose text is ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets);
-    ``RCP_FAILPOINT=wait:poll=stop`` stops the process (SIGSTOP) there, for a test to resume
-    with SIGCONT once another process took its lease over. Steps: ``create|delete:<key>:
-    before|after|committed`` and ``wait:poll`` (each readiness poll round).
-    """
-    wanted = os.environ.get("RCP_FAILPOINT", "")
-    step_wanted, _, action = wanted.partition("=")
-
-    def failpoint(step: str) -> None:
-        if not step_wanted or step != step_wanted:
-            return
-        if action == "raise":
-            raise RuntimeError(
-                f"injected failure at {step}: {os.environ.get('RCP_FAILPOINT_MESSAGE', '')}"
-            )
-        if action == "stop":
-            os.kill(os.getpid(), signal.SIGSTOP)
-            return
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    return failpoint

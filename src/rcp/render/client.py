@@ -20,26 +20,15 @@ Retry policy (docs/reliability.md), applied per call with tenacity:
 Every retry is logged on ``logging.getLogger("rcp.render")`` at WARNING with method, path
 (never the query string), status or exception class, attempt and sleep — never headers or bodies.
 
-Test-only environment knobs (read when the constructor is not given the value; the fault suite
-in tests/faults uses them so it runs in minutes, not hours — not part of the user contract):
-
-- ``RCP_TEST_BACKOFF_BASE``: seconds of the first backoff step (default 1; the cap of 8 s
-  is scaled by the same factor);
-- ``RCP_TEST_HTTP_TIMEOUT``: seconds for each of the connect/read/write/pool timeouts;
-- ``RCP_TEST_CONNECT_FAULTS``: a JSON list of ``{"method", "path", "times", "kind"}``
-  (``kind`` ``connect_error`` or ``connect_timeout``): the first ``times`` requests of this
-  process with that method and exact path fail as if the connection could not be opened
-  (the request never leaves). Real connect failures cannot be produced on demand on loopback
-  while the server is listening; this is their stand-in.
+Test seams are constructor arguments (``transport``, ``sleep``, ``limiter``, ``timeout``,
+``backoff_base``); the test-only environment hooks are parsed in ``rcp.testhooks`` and passed
+in by ``rcp.context``, never read here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,10 +75,6 @@ _DEFAULT_RATE_LIMIT_RETRY_SECONDS = 60.0
 
 log = logging.getLogger("rcp.render")
 
-TEST_BACKOFF_BASE_ENV = "RCP_TEST_BACKOFF_BASE"
-TEST_HTTP_TIMEOUT_ENV = "RCP_TEST_HTTP_TIMEOUT"
-TEST_CONNECT_FAULTS_ENV = "RCP_TEST_CONNECT_FAULTS"
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -122,65 +107,6 @@ def is_retryable(method: str, error: RcpError) -> bool:
     if isinstance(error, RenderServerError):
         return idempotent and error.status in RETRYABLE_STATUSES
     return False
-
-
-def _positive_env_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
-    return value
-
-
-class _ConnectFaultTransport(httpx.BaseTransport):
-    """Test-only (``RCP_TEST_CONNECT_FAULTS``): fail chosen requests before they leave."""
-
-    def __init__(self, inner: httpx.BaseTransport, rules: list[dict[str, Any]]) -> None:
-        self._inner = inner
-        self._rules = rules
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            for rule in self._rules:
-                if (
-                    rule["method"] == request.method
-                    and request.url.path.endswith(rule["path"])
-                    and rule["times"] > 0
-                ):
-                    rule["times"] -= 1
-                    if rule["kind"] == "connect_timeout":
-                        raise httpx.ConnectTimeout("injected connect timeout", request=request)
-                    raise httpx.ConnectError("injected connect error", request=request)
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def _connect_fault_rules() -> list[dict[str, Any]] | None:
-    raw = os.environ.get(TEST_CONNECT_FAULTS_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        rules = json.loads(raw)
-        parsed = [
-            {
-                "method": str(rule["method"]).upper(),
-                "path": str(rule["path"]),
-                "times": int(rule.get("times", 1)),
-                "kind": str(rule.get("kind", "connect_error")),
-            }
-            for rule in rules
-        ]
-    except (ValueError, TypeError, KeyError):
-        raise ConfigError(f"{TEST_CONNECT_FAULTS_ENV} must be a JSON list of rules") from None
-    return parsed
 
 
 # Fields of a request body whose values are secrets (env var values, secret file contents).
@@ -249,17 +175,10 @@ class RenderClient:
         self._sleep = sleep
         self._limiter = limiter if limiter is not None else default_limiter()
         if backoff_base is None:
-            backoff_base = _positive_env_float(TEST_BACKOFF_BASE_ENV) or 1.0
+            backoff_base = 1.0
         self._backoff = tenacity.wait_random_exponential(
             multiplier=backoff_base, max=BACKOFF_CAP_SECONDS * backoff_base
         )
-        if timeout is None:
-            test_timeout = _positive_env_float(TEST_HTTP_TIMEOUT_ENV)
-            if test_timeout is not None:
-                timeout = httpx.Timeout(test_timeout)
-        connect_faults = _connect_fault_rules()
-        if connect_faults:
-            transport = _ConnectFaultTransport(transport or httpx.HTTPTransport(), connect_faults)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={

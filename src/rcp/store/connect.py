@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -38,11 +36,11 @@ def open_store(
     Raises ``StoreError`` (exit 6) naming ``setting``, password masked, for a malformed or
     unreachable URL, and for a schema newer than this rcp. The remaining arguments go to
     ``SqlStore`` (tests inject clocks; ``clock=None`` means the database server's clock on
-    Postgres, the local one on SQLite). ``lease_seconds`` defaults to 30 (or the test-only
-    ``RCP_TEST_LEASE_SECONDS``), ``heartbeat_seconds`` to a third of the lease.
+    Postgres, the local one on SQLite). ``lease_seconds`` defaults to 30 (the fault suite
+    shortens it through ``rcp.testhooks``), ``heartbeat_seconds`` to a third of the lease.
     """
     if lease_seconds is None:
-        lease_seconds = _test_lease_seconds() or LEASE_SECONDS
+        lease_seconds = LEASE_SECONDS
     if heartbeat_seconds is None:
         heartbeat_seconds = (
             HEARTBEAT_SECONDS if lease_seconds == LEASE_SECONDS else lease_seconds / 3
@@ -74,26 +72,6 @@ def open_store(
         store.close()
         raise
     return store
-
-
-TEST_LEASE_SECONDS_ENV = "RCP_TEST_LEASE_SECONDS"
-
-
-def _test_lease_seconds() -> float | None:
-    """Test-only: ``RCP_TEST_LEASE_SECONDS`` shortens the lease (heartbeat a third of it) so
-    the fault suite can pause a holder past its lease in seconds. Not a user setting."""
-    raw = os.environ.get(TEST_LEASE_SECONDS_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise StoreError(
-            f"{TEST_LEASE_SECONDS_ENV} must be a number of seconds, not {raw!r}"
-        ) from None
-    if not math.isfinite(value) or value <= 0:
-        raise StoreError(f"{TEST_LEASE_SECONDS_ENV} must be a positive number of seconds")
-    return value
 
 
 def _check_reachable(store: SqlStore, url: str, *, setting: str) -> None:
