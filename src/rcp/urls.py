@@ -105,3 +105,19 @@ def _bad_url(url: str, setting: str, reason: str) -> StoreError:
         f"{setting} is not a valid database URL ({mask_url(url)}): {reason}",
         hint="set it to sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DB",
     )
+
+
+def same_database(first: str, second: str) -> bool:
+    """Whether two database URLs name one database (SQLite: the same file). Raises
+    ``StoreError`` for a malformed URL, like ``normalise_url``."""
+    from pathlib import Path
+
+    first_normalised = normalise_url(first)
+    second_normalised = normalise_url(second)
+    if first_normalised.startswith("sqlite") and second_normalised.startswith("sqlite"):
+        first_file = sqlite_path(first_normalised)
+        second_file = sqlite_path(second_normalised)
+        if first_file is None or second_file is None:
+            return False  # two in-memory databases are two databases
+        return Path(first_file).resolve() == Path(second_file).resolve()
+    return first_normalised == second_normalised

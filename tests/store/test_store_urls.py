@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rcp.errors import StoreError
-from rcp.store import mask_url, normalise_url, open_store
+from rcp.store import open_store
+from rcp.urls import mask_url, normalise_url
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_store_package_import_does_not_load_sqlalchemy() -> None:
     import sys
 
     code = (
-        "import sys; from rcp.store import mask_url; "
+        "import sys, rcp.store; from rcp.urls import mask_url; "
         "mask_url('postgresql://a:b@c/d'); "
         "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
     )

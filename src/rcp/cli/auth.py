@@ -6,8 +6,9 @@ stored, and is never printed: ``status`` shows at most its last four characters.
 
 These commands change one machine's local credential, not the shared control-plane state, so
 they are not written to the audit log (which lives in the database and records control-plane
-mutations). They read settings without the stored key so that a refused credentials file can
-still be inspected (``status``) and removed (``logout``).
+mutations). A refused credentials file does not stop them (settings only note the problem,
+raised by commands that need the key), so it can still be inspected (``status``) and removed
+(``logout``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from rcp.errors import AuthError, ConfigError, UsageError
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
-    from rcp.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Store, check and remove the Render API key.")
 
@@ -32,27 +32,9 @@ FILE_SOURCE = "credentials_file"
 SANDBOX_SOURCE = "sandbox"
 
 
-def _settings(app_ctx: AppContext) -> Settings:
-    from rcp.settings import load_settings
-
-    return load_settings(app_ctx.options, read_credentials=False)
-
-
-def _check_key(settings: Settings, api_key: str) -> dict[str, Any]:
+def _check_key(app_ctx: AppContext, api_key: str) -> dict[str, Any]:
     """``GET /users`` with ``api_key``: the user it acts for. AuthError (exit 6) if refused."""
-    from rcp.render.client import RenderClient
-
-    transport = None
-    if settings.sandbox:
-        from rcp.sandbox import SandboxSettings, SandboxTransport
-
-        settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-        transport = SandboxTransport(
-            settings.sandbox_state_path, SandboxSettings.from_env(os.environ)
-        )
-    with RenderClient(
-        api_key, base_url=settings.api_url, transport=transport, max_wait=settings.max_wait
-    ) as client:
+    with app_ctx.render_client(api_key=api_key) as client:
         user = client.get_user()
     return {"email": user.email, "name": user.name}
 
@@ -88,10 +70,10 @@ def login(
     from rcp.credentials import mask_key, write_credential
 
     app_ctx = app_context(ctx)
-    settings = _settings(app_ctx)
+    settings = app_ctx.settings
     key = _read_key(app_ctx, with_token)
     try:
-        user = _check_key(settings, key)
+        user = _check_key(app_ctx, key)
     except AuthError:
         raise AuthError(
             f"Render rejected the API key {mask_key(key)}; nothing was stored",
@@ -120,7 +102,7 @@ def status(ctx: typer.Context) -> None:
     from rcp.credentials import credentials_path, mask_key, read_credential
 
     app_ctx = app_context(ctx)
-    settings = _settings(app_ctx)
+    settings = app_ctx.settings
     path = credentials_path(settings.config_dir)
     env_key = os.environ.get(ENV_SOURCE) or None
     key: str | None
@@ -145,7 +127,7 @@ def status(ctx: typer.Context) -> None:
             )
     assert key is not None
     try:
-        user = _check_key(settings, key)
+        user = _check_key(app_ctx, key)
     except AuthError:
         raise AuthError(
             f"Render rejects the API key from {source} ({mask_key(key)})",
@@ -175,7 +157,7 @@ def logout(ctx: typer.Context) -> None:
     from rcp.credentials import credentials_path, delete_credential
 
     app_ctx = app_context(ctx)
-    settings = _settings(app_ctx)
+    settings = app_ctx.settings
     path = credentials_path(settings.config_dir)
     removed = delete_credential(settings.config_dir)
     if os.environ.get(ENV_SOURCE):

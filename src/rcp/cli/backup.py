@@ -72,7 +72,6 @@ def export(
     from rcp.core.backup import audit_json, document_header, tenant_json
     from rcp.core.models import utcnow
     from rcp.output.stream import Stream, primed, write_json
-    from rcp.store.transfer import SnapshotStore
 
     app_ctx = app_context(ctx)
     target = None if file in (None, STDIO) else Path(file)
@@ -87,7 +86,7 @@ def export(
             yield item
 
     # Streamed from one snapshot: each tenant is written as it is read (memory stays flat).
-    with SnapshotStore(app_ctx.store()).streamed_snapshot() as snapshot:
+    with app_ctx.backup_store().streamed_snapshot() as snapshot:
         tenants = primed(tenant_json(item, include_secrets) for item in snapshot.tenants())
         document = {
             **document_header(include_secrets=include_secrets, exported_at=utcnow()),
@@ -172,7 +171,6 @@ def import_(
     """
     from rcp.core.backup import import_backup, parse_document
     from rcp.core.durations import parse_duration
-    from rcp.store.transfer import SnapshotStore
 
     app_ctx = app_context(ctx)
     lock_wait = parse_duration(lock_timeout, option="--lock-timeout")
@@ -180,7 +178,7 @@ def import_(
         parse_duration(max_wait, option="--max-wait")  # accepted for uniformity: no Render call
     snapshot = parse_document(_read_document(file))
     report = import_backup(
-        SnapshotStore(app_ctx.store()),
+        app_ctx.backup_store(),
         snapshot,
         holder=app_ctx.lock_holder(),
         overwrite=overwrite,

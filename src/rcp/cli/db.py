@@ -7,17 +7,12 @@ Every other command migrates on first use; these two exist to look before that h
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.errors import UsageError
-
-if TYPE_CHECKING:
-    from rcp.context import AppContext
-    from rcp.store import SqlStore
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -25,27 +20,15 @@ app = typer.Typer(
 )
 
 
-def _open_without_upgrade(app_ctx: AppContext) -> SqlStore:
-    from rcp.store import open_store
-
-    settings = app_ctx.settings
-    return open_store(
-        settings.database_url, setting=settings.database_url_source, auto_upgrade=False
-    )
-
-
 @app.command("status")
 @handle_errors
 def status(ctx: typer.Context) -> None:
     """Show the database's schema revision and whether it is at this rcp's head."""
-    from rcp.store import mask_url
+    from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)
-    store = _open_without_upgrade(app_ctx)
-    try:
+    with app_ctx.open_database(auto_upgrade=False) as store:
         schema = store.schema_status()
-    finally:
-        store.close()
     data = {"url": mask_url(app_ctx.settings.database_url), **schema}
 
     def render(console: Any) -> None:
@@ -65,17 +48,14 @@ def status(ctx: typer.Context) -> None:
 @handle_errors
 def upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (safe while other rcp processes start: they wait for it)."""
-    from rcp.store import mask_url
+    from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)
-    store = _open_without_upgrade(app_ctx)
-    try:
+    with app_ctx.open_database(auto_upgrade=False) as store:
         previous = store.schema_status()["current"]
         mark_audited(app_ctx, "db upgrade", None)
         migrated = store.upgrade()
         schema = store.schema_status()
-    finally:
-        store.close()
     data = {
         "url": mask_url(app_ctx.settings.database_url),
         "previous": previous,
@@ -105,33 +85,23 @@ def copy(
 ) -> None:
     """Copy everything (tenants, resources, journal, locks, audit log) into another database,
     migrated first — e.g. from a laptop's SQLite to a team's Postgres — and verify the copy."""
-    from rcp.store import mask_url, normalise_url, open_store
-    from rcp.store.transfer import copy_database
+    from rcp.errors import StoreError
+    from rcp.urls import mask_url, normalise_url, same_database
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
-    from rcp.errors import StoreError
-
     try:
-        target_normalised = normalise_url(to, setting="--to")
+        normalise_url(to, setting="--to")
     except StoreError as exc:
         raise UsageError(exc.message, hint=exc.hint) from None  # a bad flag value: exit 2
-    if _same_database(target_normalised, settings.database_url):
+    if same_database(to, settings.database_url):
         raise UsageError(
             f"--to {mask_url(to)} is the database rcp is using; give another one",
             hint="the source is RCP_DATABASE_URL (or the default SQLite file)",
         )
-    source = app_ctx.store()
-    target = open_store(to, setting="--to")
-    try:
-        report = copy_database(
-            source,
-            target,
-            target_url=to,
-            on_ready=lambda: mark_audited(app_ctx, "db copy", None),
-        )
-    finally:
-        target.close()
+    report = app_ctx.copy_database(
+        to, setting="--to", on_ready=lambda: mark_audited(app_ctx, "db copy", None)
+    )
     data = {"from": mask_url(settings.database_url), "to": mask_url(to), **report.to_json()}
     for slug in report.held_leases:
         app_ctx.output.warn(
@@ -145,17 +115,3 @@ def copy(
 
     app_ctx.output.result(data, human=render)
 
-
-def _same_database(target_normalised: str, source_url: str) -> bool:
-    """Whether two URLs name one database (SQLite: the same file)."""
-    from rcp.store import normalise_url
-    from rcp.store.urls import sqlite_path
-
-    source_normalised = normalise_url(source_url)
-    if target_normalised.startswith("sqlite") and source_normalised.startswith("sqlite"):
-        target_file = sqlite_path(target_normalised)
-        source_file = sqlite_path(source_normalised)
-        if target_file is None or source_file is None:
-            return False
-        return Path(target_file).resolve() == Path(source_file).resolve()
-    return target_normalised == source_normalised

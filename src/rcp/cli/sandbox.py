@@ -5,7 +5,6 @@ Nothing heavy at import time: the simulator is imported inside the commands.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,17 +19,9 @@ app = typer.Typer(
 
 def sandbox_state_path() -> Path:
     """``<data dir>/sandbox/render.db`` — the same world ``rcp --sandbox`` uses in-process."""
-    try:
-        from rcp.settings import GlobalOptions, load_settings
-    except ImportError:  # settings module not available: platformdirs, honouring RCP_DATA_DIR
-        data_dir = os.environ.get("RCP_DATA_DIR")
-        if not data_dir:
-            import platformdirs
+    from rcp.settings import GlobalOptions, load_settings
 
-            data_dir = platformdirs.user_data_dir("rcp")
-        return Path(data_dir) / "sandbox" / "render.db"
-    settings = load_settings(GlobalOptions(sandbox=True))
-    path: Path = settings.sandbox_state_path
+    path: Path = load_settings(GlobalOptions(sandbox=True)).sandbox_state_path
     return path
 
 
@@ -77,9 +68,8 @@ def serve(
         raise typer.BadParameter("must be 'render' or 'off'", param_hint="--rate-limits")
     if deploy_overlap not in ("override", "wait"):
         raise typer.BadParameter("must be 'override' or 'wait'", param_hint="--deploy-overlap")
-    from rcp.sandbox.faults import FaultRuleError
-    from rcp.sandbox.server import serve as serve_http
-    from rcp.sandbox.settings import SandboxSettings, parse_scale
+    from rcp.sandbox import FaultRuleError, SandboxSettings, parse_scale
+    from rcp.sandbox import serve as serve_http
 
     try:
         window_scale = parse_scale(rate_window_scale)
@@ -117,7 +107,7 @@ def serve(
 @app.command()
 def reset() -> None:
     """Wipe the simulator's world (resources, fault rules, counters, request log)."""
-    from rcp.sandbox.store import SandboxStore
+    from rcp.sandbox import SandboxStore
 
     state_path = sandbox_state_path()
     SandboxStore(state_path).wipe()

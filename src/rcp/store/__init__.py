@@ -1,20 +1,19 @@
 """rcp.store: the control-plane database (tenants, resources, journal, leases, audit log).
 
 ``open_store(url)`` returns a ``SqlStore`` implementing ``rcp.core.ports.TenantStore``.
-``mask_url`` is importable without pulling in SQLAlchemy; the rest loads on first access.
+Importing the package loads nothing: each name loads its module (and SQLAlchemy) on first
+access. URL parsing and masking, which need no SQLAlchemy, live in ``rcp.urls``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rcp.store.urls import mask_url, normalise_url
-
 if TYPE_CHECKING:
     from rcp.store.connect import open_store
     from rcp.store.repository import JournalEntry, LockInfo, SqlStore
 
-__all__ = ["JournalEntry", "LockInfo", "SqlStore", "mask_url", "normalise_url", "open_store"]
+__all__ = ["JournalEntry", "LockInfo", "SqlStore", "open_store"]
 
 _LAZY = {
     "open_store": "rcp.store.connect",

@@ -13,7 +13,7 @@ from rcp.errors import StoreError
 from rcp.store import migrate
 from rcp.store.engine import build_engine, is_sqlite_busy, scrub
 from rcp.store.repository import HEARTBEAT_SECONDS, LEASE_SECONDS, SqlStore
-from rcp.store.urls import mask_url, normalise_url, sqlite_path
+from rcp.urls import mask_url, normalise_url, sqlite_path
 
 
 def open_store(

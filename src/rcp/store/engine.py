@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from rcp.errors import StoreError
-from rcp.store.urls import mask_url, sqlite_path, url_passwords
+from rcp.urls import mask_url, sqlite_path, url_passwords
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option of a connection that only reads: SQLite then begins a deferred transaction.

@@ -46,7 +46,7 @@ from rcp.errors import (
 from rcp.store import migrate
 from rcp.store.engine import READ_ONLY_OPTION, is_sqlite_busy, scrub
 from rcp.store.tables import AuditRow, JournalRow, TenantLockRow, TenantResourceRow, TenantRow
-from rcp.store.urls import mask_url
+from rcp.urls import mask_url
 
 log = logging.getLogger("rcp.store")
 

@@ -1,8 +1,8 @@
 """Test-only hooks: every ``RCP_FAILPOINT`` / ``RCP_TEST_*`` variable is read here, and only here.
 
 The fault suite (tests/faults) uses them to run in minutes and to fail on purpose at chosen
-points; they are not part of the user contract (DESIGN §2 lists the user's variables). The
-composition root (``rcp.context.AppContext``) parses them once with ``TestHooks.from_env`` and
+points; they are not part of the user contract (docs/configuration.md lists the user's
+variables). The composition root (``rcp.context.AppContext``) parses them once with ``TestHooks.from_env`` and
 injects the values into the adapters it builds — the store, the Render client, the operator —
 which take them as plain constructor arguments and read no environment themselves.
 
