@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from rcp.store.repository import SqlStore
 
 _tokens: Table = ApiTokenRow.__table__  # type: ignore[attr-defined]
+# Built once: every authenticated request runs it.
+_TOKEN_BY_HASH = core_select(_tokens).where(_tokens.c.token_hash == bindparam("token_hash"))
 
 
 class SqlTokenStore:
@@ -80,9 +82,7 @@ class SqlTokenStore:
         # Every authenticated request runs this: a read-only transaction (on SQLite a deferred
         # BEGIN, which never waits for nor holds the write lock).
         with self._store._reading() as connection:
-            row = connection.execute(
-                core_select(_tokens).where(_tokens.c.token_hash == token_hash)
-            ).first()
+            row = connection.execute(_TOKEN_BY_HASH, {"token_hash": token_hash}).first()
         return None if row is None else _token(row)
 
     def touch_token(self, token_id: int, at: datetime) -> None:
