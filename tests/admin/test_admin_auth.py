@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from ops_helpers import ServedSandbox
+from admin_helpers import ServedSandbox
 
 from tests.conftest import Cli
 

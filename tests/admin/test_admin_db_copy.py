@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_helpers import create_tenant, seed_tenant
+from admin_helpers import create_tenant, seed_tenant
 
 from tests.conftest import Cli
 

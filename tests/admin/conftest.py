@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from ops_helpers import ServedSandbox
+from admin_helpers import ServedSandbox
 
 from tests.conftest import postgres_url
 

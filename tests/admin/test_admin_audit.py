@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from ops_helpers import create_tenant, seed_tenant
+from admin_helpers import create_tenant, seed_tenant
 
 from tests.conftest import Cli
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from ops_helpers import create_tenant, seed_tenant
+from admin_helpers import create_tenant, seed_tenant
 
 from tests.conftest import Cli
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_helpers import create_tenant, seed_tenant, set_env_overrides
+from admin_helpers import create_tenant, seed_tenant, set_env_overrides
 
 from tests.conftest import Cli
 
