@@ -213,45 +213,48 @@ def root(
         configure_logging(verbose, quiet, options.log_format or "text", [])
 
 
-# Command groups: (module under rcp.cli exposing `app`, help).
-GROUPS = [
-    ("tenant", "Create, inspect, change and delete tenants."),
-    ("template", "List, show and validate templates."),
-    ("db", "Database migrations and copies."),
-    ("backup", "Export and import the control-plane state."),
-    ("auth", "Store, check and remove the Render API key."),
-    ("sandbox", "The embedded Render API simulator."),
-    ("serve", "Serve the tenant HTTP API and dashboard; manage its tokens."),
-]
-# Root commands: (command name, module under rcp.cli, function name).
-ROOT_COMMANDS = [
-    ("plan", "fleet", "plan"),
-    ("apply", "fleet", "apply"),
-    ("cost", "cost", "cost"),
-    ("audit", "audit", "audit"),
-    ("health", "health", "health"),
-    ("completion", "completion", "completion"),
-]
+# The command tree, mounted here and nowhere else: each module defines its commands (a Typer
+# app for a group, plain functions for root commands) and registers nothing on import. The
+# modules import nothing heavy at module level, so this costs `rcp --help` only Typer's own work.
+from rcp.cli import (  # noqa: E402  (the root app and its callback come first)
+    audit,
+    auth,
+    backup,
+    completion,
+    cost,
+    db,
+    fleet,
+    health,
+    sandbox,
+    serve,
+    template,
+    tenant,
+    tenant_env,
+    tenant_ops,
+)
 
 
-def _register() -> None:
-    import importlib
-
-    def load(name: str) -> Any:
-        return importlib.import_module(f"rcp.cli.{name}")
-
-    for name, help_text in GROUPS:
-        module = load(name)
-        if module is not None:
-            module.app.rich_markup_mode = None
-            app.add_typer(module.app, name=name, help=help_text)
-    for command, module_name, function in ROOT_COMMANDS:
-        module = load(module_name)
-        if module is not None:
-            app.command(command)(getattr(module, function))
+def _mount(group: typer.Typer, name: str, help_text: str) -> None:
+    group.rich_markup_mode = None  # plain Click help, as for the root (see above)
+    app.add_typer(group, name=name, help=help_text)
 
 
-_register()
+tenant.app.add_typer(tenant_ops.app)  # suspend, resume, check, adopt: commands of `tenant` itself
+tenant_env.app.rich_markup_mode = None
+tenant.app.add_typer(tenant_env.app, name="env", help="Tenant environment variables.")
+_mount(tenant.app, "tenant", "Create, inspect, change and delete tenants.")
+_mount(template.app, "template", "List, show and validate templates.")
+_mount(db.app, "db", "Database migrations and copies.")
+_mount(backup.app, "backup", "Export and import the control-plane state.")
+_mount(auth.app, "auth", "Store, check and remove the Render API key.")
+_mount(sandbox.app, "sandbox", "The embedded Render API simulator.")
+_mount(serve.app, "serve", "Serve the tenant HTTP API and dashboard; manage its tokens.")
+app.command("plan")(fleet.plan)
+app.command("apply")(fleet.apply)
+app.command("cost")(cost.cost)
+app.command("audit")(audit.audit)
+app.command("health")(health.health)
+app.command("completion")(completion.completion)
 
 
 def main() -> None:

@@ -45,8 +45,6 @@ AbsoluteTemplatesOption = Annotated[
 _SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
 
 
-
-
 def _load_plan(
     app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
 ) -> FleetPlan:
@@ -225,8 +223,6 @@ def apply(
     if report.failed:
         raise failure_summary(report)
     raise _deferred_error(report)
-
-
 
 
 def _deferred_error(report: ApplyReport) -> Exception:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -18,37 +18,10 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
-
-if TYPE_CHECKING:
-    from rcp.core.models import Tenant
+from rcp.output.tenants import LIST_COLUMNS, STATUS_COLUMNS
+from rcp.output.tenants import tenant as tenant_human
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
-
-
-
-
-
-
-def _tenant_human(tenant: Tenant) -> Any:
-    def render(console: Any) -> None:
-        from rich.table import Table
-
-        console.print(
-            f"[bold]{tenant.slug}[/bold]  {tenant.name}  status={tenant.status}  "
-            f"template={tenant.template}"
-        )
-        if tenant.last_error:
-            console.print(f"last error: {tenant.last_error}")
-        table = Table(box=None, pad_edge=False)
-        for column in ("KEY", "TYPE", "RENDER ID", "NAME", "STATE", "URL"):
-            table.add_column(column)
-        for r in tenant.resources:
-            table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
-        console.print(table)
-
-    return render
-
-
 
 
 @app.command("create")
@@ -106,7 +79,7 @@ def create(
             waiting=Waiting(timeout=timeout_seconds) if wait else None,
             if_exists=if_exists,
         )
-    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+    app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
 
 
 @app.command("status")
@@ -136,11 +109,11 @@ def status(
 
         validate_slug(slug)
     store = app_ctx.store()
-    columns = ["slug", "name", "status", "template", "last_error"]
+    columns = STATUS_COLUMNS
     if not live:
         if not all_:
             tenant = get_tenant(store, slug or "")
-            app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+            app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
             return
         # Streamed: memory stays flat whatever the number of tenants.
         recorded_rows = (t.to_json() for t in primed(iter_tenants(store)))
@@ -175,7 +148,7 @@ def status(
     finally:
         progress.close()
     if recorded is not None:
-        app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+        app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
         return
     rows = spool.read()
     app_ctx.output.result_stream(Stream(rows), human=json_table(rows, columns))
@@ -209,7 +182,7 @@ def list_(
     # Streamed: memory stays flat whatever the number of tenants.
     rows = (t.to_json() for t in primed(iter_tenants(app_ctx.store(), status)))
     app_ctx.output.result_stream(
-        Stream(rows), human=json_table(rows, ["slug", "name", "status", "template", "created_at"])
+        Stream(rows), human=json_table(rows, LIST_COLUMNS)
     )
 
 
@@ -236,7 +209,7 @@ def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant sl
         for service, values in sorted(tenant.env_overrides.items())
         for key in sorted(values)
     ]
-    app_ctx.output.result(data, human=_tenant_human(tenant))
+    app_ctx.output.result(data, human=tenant_human(tenant))
 
 
 @app.command("delete")
@@ -291,17 +264,3 @@ def delete(
         human=f"deleted tenant {slug} ({len(deleted)} Render resources)",
     )
 
-
-def _register_extensions() -> None:
-    """Commands of the tenant group that live in their own modules."""
-    import importlib
-
-    for name in ("tenant_ops", "tenant_env"):
-        module = importlib.import_module(f"rcp.cli.{name}")
-        sub_app = getattr(module, "app", None)
-        if name == "tenant_env" and sub_app is not None:
-            sub_app.rich_markup_mode = None
-            app.add_typer(sub_app, name="env", help="Tenant environment variables.")
-
-
-_register_extensions()

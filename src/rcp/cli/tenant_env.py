@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,15 +14,14 @@ from rcp.cli._common import (
     handle_errors,
     mutation_waits,
     operation,
-    render_json_table,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
+from rcp.output import tenants as human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
     from rcp.core.models import Tenant
-    from rcp.core.tenants import EnvChange
 
 app = typer.Typer(no_args_is_help=True, help="Tenant environment variable overrides.")
 
@@ -39,8 +38,6 @@ NoDeployOption = Annotated[
 ]
 
 
-
-
 def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
     """Input (exit 2), then the record (exit 3), then --service against its template (2)."""
     from rcp.core.slugs import validate_slug, validate_template_key
@@ -52,31 +49,6 @@ def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
     tenant = get_tenant(app_ctx.store(), slug)
     check_service_key(tenant, service)
     return tenant
-
-
-
-
-def _entries_human(rows: list[dict[str, str]]) -> Any:
-    if not rows:
-        return "no env overrides"
-    return render_json_table(rows, ["service", "key", "value"])
-
-
-def _change_human(change: EnvChange, verb: str) -> Any:
-    def render(console: Any) -> None:
-        for item in change.services:
-            deployed = (
-                f"deploy {item.deploy_id or 'queued'}"
-                if item.deployed
-                else (item.note or "not deployed")
-            )
-            console.print(
-                f"{change.slug}/{item.service}: {verb} {', '.join(item.keys)} ({deployed})"
-            )
-        if not change.services:
-            console.print(f"{change.slug}: recorded; no service exists on Render yet")
-
-    return render
 
 
 @app.command("list")
@@ -93,7 +65,7 @@ def list_(
     app_ctx = app_context(ctx)
     tenant = _load(app_ctx, slug, service)
     rows = env_entries(tenant, service=service, reveal=reveal)
-    app_ctx.output.result(rows, human=_entries_human(rows))
+    app_ctx.output.result(rows, human=human.env_table(rows))
 
 
 @app.command("set")
@@ -139,7 +111,7 @@ def set_(
         app_ctx, command="tenant env set", slug=slug, lock_wait=lock_wait
     ) as operator:
         change = set_env(operator, slug, values, service=service, deploy=not no_deploy)
-    app_ctx.output.result(change.to_json(), human=_change_human(change, "set"))
+    app_ctx.output.result(change.to_json(), human=human.env_change(change, "set"))
 
 
 @app.command("unset")
@@ -181,11 +153,7 @@ def unset(
             deploy=not no_deploy,
             waiting=Waiting(timeout=timeout_seconds),
         )
-    app_ctx.output.result(change.to_json(), human=_change_human(change, "unset"))
-
-
-
-
+    app_ctx.output.result(change.to_json(), human=human.env_change(change, "unset"))
 
 
 def _read_secret(app_ctx: AppContext, key: str) -> str:

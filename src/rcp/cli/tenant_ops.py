@@ -1,8 +1,9 @@
-"""`rcp tenant suspend|resume|check|adopt`: registered on the tenant group at import."""
+"""`rcp tenant suspend|resume|check|adopt`: commands of the tenant group (mounted on it in
+``rcp.cli``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,8 +15,9 @@ from rcp.cli._common import (
     operation,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
-from rcp.cli.tenant import _tenant_human, app
 from rcp.errors import Unhealthy, UsageError
+from rcp.output.tenants import check_report
+from rcp.output.tenants import tenant as tenant_human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -25,11 +27,11 @@ if TYPE_CHECKING:
 # A webhook that does not answer within this long is reported as a warning, never waited on.
 NOTIFY_TIMEOUT_SECONDS = 5.0
 
+app = typer.Typer()
+
 TimeoutOption = Annotated[
     str, typer.Option("--timeout", help="Give up waiting for resources after this long.")
 ]
-
-
 
 
 def _existing_tenant(app_ctx: AppContext, slug: str) -> None:
@@ -60,7 +62,7 @@ def suspend(
         app_ctx, command="tenant suspend", slug=slug, lock_wait=lock_wait
     ) as operator:
         tenant = suspend_tenant(operator, slug)
-    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+    app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
 
 
 @app.command("resume")
@@ -85,7 +87,7 @@ def resume(
         app_ctx, command="tenant resume", slug=slug, lock_wait=lock_wait
     ) as operator:
         tenant = resume_tenant(operator, slug, Waiting(timeout=timeout_seconds))
-    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+    app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
 
 
 @app.command("check")
@@ -149,7 +151,7 @@ def check(
     data = report.to_json()
     if notify is not None:
         data["notified"] = _notify(notify, report, repair=repair, output=app_ctx.output)
-    app_ctx.output.result(data, human=_check_human(report))
+    app_ctx.output.result(data, human=check_report(report))
     if not report.healthy:
         unhealthy = [t.slug for t in report.tenants if not t.healthy]
         shown = ", ".join(unhealthy[:10]) + (", …" if len(unhealthy) > 10 else "")
@@ -199,32 +201,6 @@ def _notify(url: str, report: CheckReport, *, repair: bool, output: Output) -> b
     return True
 
 
-def _check_human(report: CheckReport) -> Any:
-    def render(console: Any) -> None:
-        from rich.table import Table
-
-        for tenant in report.tenants:
-            verdict = "healthy" if tenant.healthy else "UNHEALTHY"
-            console.print(f"[bold]{tenant.slug}[/bold]  {tenant.status}  {verdict}")
-            if tenant.problems:
-                table = Table(box=None, pad_edge=False, show_header=False)
-                for _ in range(4):
-                    table.add_column()
-                for problem in tenant.problems:
-                    table.add_row(
-                        "  " + (problem.resource or "-"),
-                        problem.problem,
-                        "repaired" if problem.repaired else "",
-                        problem.detail,
-                    )
-                console.print(table)
-        total = len(report.tenants)
-        bad = sum(1 for t in report.tenants if not t.healthy)
-        console.print(f"{total - bad} of {total} tenants healthy")
-
-    return render
-
-
 @app.command("adopt")
 @handle_errors
 def adopt(
@@ -268,4 +244,4 @@ def adopt(
         app_ctx, command="tenant adopt", slug=slug, lock_wait=lock_wait
     ) as operator:
         tenant = adopt_resources(operator, plan)
-    app_ctx.output.result(tenant.to_json(), human=_tenant_human(tenant))
+    app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))

@@ -1,0 +1,99 @@
+"""Human renderings of tenants and of what tenant commands report (env changes, checks).
+
+The JSON of the same results is the records' ``to_json()``; these only shape the text a
+person reads, so a new output format never has to touch ``rcp.cli``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rcp.output.tables import rows_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rcp.core.models import Tenant
+    from rcp.core.tenants import CheckReport, EnvChange
+    from rcp.output import HumanRender
+
+# The columns of `rcp tenant list` and `rcp tenant status --all` (streamed with
+# ``rcp.output.stream.json_table``).
+LIST_COLUMNS = ["slug", "name", "status", "template", "created_at"]
+STATUS_COLUMNS = ["slug", "name", "status", "template", "last_error"]
+
+
+def tenant(record: Tenant) -> Callable[[Console], None]:
+    """One tenant: a headline, its last error, a table of its resources."""
+
+    def render(console: Console) -> None:
+        from rich.table import Table
+
+        console.print(
+            f"[bold]{record.slug}[/bold]  {record.name}  status={record.status}  "
+            f"template={record.template}"
+        )
+        if record.last_error:
+            console.print(f"last error: {record.last_error}")
+        table = Table(box=None, pad_edge=False)
+        for column in ("KEY", "TYPE", "RENDER ID", "NAME", "STATE", "URL"):
+            table.add_column(column)
+        for r in record.resources:
+            table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
+        console.print(table)
+
+    return render
+
+
+def env_table(rows: list[dict[str, str]]) -> HumanRender:
+    if not rows:
+        return "no env overrides"
+    return rows_table(rows, ["service", "key", "value"])
+
+
+def env_change(change: EnvChange, verb: str) -> Callable[[Console], None]:
+    """What ``tenant env set|unset`` did, one line per service (``verb``: set or unset)."""
+
+    def render(console: Console) -> None:
+        for item in change.services:
+            deployed = (
+                f"deploy {item.deploy_id or 'queued'}"
+                if item.deployed
+                else (item.note or "not deployed")
+            )
+            console.print(
+                f"{change.slug}/{item.service}: {verb} {', '.join(item.keys)} ({deployed})"
+            )
+        if not change.services:
+            console.print(f"{change.slug}: recorded; no service exists on Render yet")
+
+    return render
+
+
+def check_report(report: CheckReport) -> Callable[[Console], None]:
+    """``tenant check``: each tenant's verdict and problems, then the count of healthy ones."""
+
+    def render(console: Console) -> None:
+        from rich.table import Table
+
+        for checked in report.tenants:
+            verdict = "healthy" if checked.healthy else "UNHEALTHY"
+            console.print(f"[bold]{checked.slug}[/bold]  {checked.status}  {verdict}")
+            if checked.problems:
+                table = Table(box=None, pad_edge=False, show_header=False)
+                for _ in range(4):
+                    table.add_column()
+                for problem in checked.problems:
+                    table.add_row(
+                        "  " + (problem.resource or "-"),
+                        problem.problem,
+                        "repaired" if problem.repaired else "",
+                        problem.detail,
+                    )
+                console.print(table)
+        total = len(report.tenants)
+        bad = sum(1 for t in report.tenants if not t.healthy)
+        console.print(f"{total - bad} of {total} tenants healthy")
+
+    return render
