@@ -342,3 +342,29 @@ def test_replacing_env_vars_gives_every_variable_a_new_cursor(sandbox: Sandbox) 
     assert [item["envVar"]["key"] for item in listed] == ["foo", "baz"]
     after_last = sandbox.client.get(path, params={"cursor": listed[-1]["cursor"]}).json()
     assert after_last == []
+
+
+def test_a_deferred_resume_deploy_leaves_the_deactivated_one_latest_for_a_moment(
+    sandbox: Sandbox,
+) -> None:
+    service_id = sandbox.create_service("defer-web")["service"]["id"]
+    sandbox.clock.advance(6)
+    sandbox.client.post(f"/services/{service_id}/suspend")
+    sandbox.client.post(
+        "/__sandbox/faults",
+        json={
+            "method": "POST",
+            "path": "/services/*/resume",
+            "action": "defer_deploy",
+            "seconds": 2,
+        },
+    )
+    assert sandbox.client.post(f"/services/{service_id}/resume").status_code == 202
+
+    def history() -> list[tuple[str, str]]:
+        items = sandbox.client.get(f"/services/{service_id}/deploys").json()
+        return [(item["deploy"]["trigger"], item["deploy"]["status"]) for item in items]
+
+    assert history() == [("api", "deactivated")]
+    sandbox.clock.advance(2)
+    assert history() == [("service_resumed", "build_in_progress"), ("api", "deactivated")]

@@ -42,6 +42,7 @@ from rcp.errors import (
 )
 
 SERVICE_READY = {"live"}
+# Deploy statuses `tenant check` reports as a failed latest deploy (see tenants/check.py).
 SERVICE_FAILED = {
     "build_failed",
     "update_failed",
@@ -50,7 +51,21 @@ SERVICE_FAILED = {
     "deactivated",
 }
 DATASTORE_READY = {"available"}
+# Datastore statuses `tenant check` reports as unavailable: bad *now*, even when transient.
 DATASTORE_FAILED = {"recovery_failed", "unavailable"}
+
+# Readiness (waiting for a create, resume or deploy) stops only on what nothing will leave by
+# itself. A deploy that failed its build, pre-deploy command or update stays failed.
+DEPLOY_FAILED_FINAL = frozenset({"build_failed", "update_failed", "pre_deploy_failed"})
+# A deploy another one replaced: Render cancels the one in progress when a newer deploy starts
+# (or a queued one when a more recent one is queued) and deactivates the live one when a newer
+# one goes live or the service is suspended. The wait then follows the service's current
+# deploy; `canceled`/`deactivated` as the service's latest deploy (between a resume's 202 and
+# its new deploy) is waited through, up to the timeout.
+DEPLOY_SUPERSEDED = frozenset({"canceled", "deactivated"})
+# Datastores: only a failed recovery is final. `unavailable`, `config_restart`,
+# `updating_instance`, `maintenance_*`, `recovery_in_progress` are states Render passes through.
+DATASTORE_FAILED_FINAL = frozenset({"recovery_failed"})
 
 # Connection-info fields a template can reference with fromDatabase / fromService.
 CONNECTION_PROPERTIES = {
@@ -458,18 +473,28 @@ class Engine:
                 if created is not None and self.clock() - created < waiting.poll_initial:
                     still.append(key)
                     continue
+                awaited_deploy = resource.deploy_id
                 state, url = self._poll_state(resource)
                 if state is None:
                     message = f"{key} ({resource.render_id}) disappeared from Render"
                     self._fail(tenant, message)
                 assert state is not None
-                if state != resource.state or (url and url != resource.url):
+                followed = resource.deploy_id != awaited_deploy
+                if state != resource.state or (url and url != resource.url) or followed:
                     resource.state = state
                     resource.url = url or resource.url
                     self.store.save_resource(tenant.slug, resource, lease=self.lease)
-                    if not quiet:
+                    if followed and not quiet:
+                        self.progress.event(
+                            tenant.slug,
+                            key,
+                            f"deploy {awaited_deploy} was superseded; "
+                            f"following {resource.deploy_id}",
+                            resource.state,
+                        )
+                    elif not quiet:
                         self.progress.event(tenant.slug, key, resource.state, resource.state)
-                if resource.state in SERVICE_FAILED or resource.state in DATASTORE_FAILED:
+                if _failed_for_good(resource):
                     self._fail(tenant, f"{key} ({resource.render_id}) reached {resource.state}")
                 if resource.state not in (SERVICE_READY | DATASTORE_READY):
                     still.append(key)
@@ -487,23 +512,39 @@ class Engine:
     def _poll_state(self, resource: Resource) -> tuple[str | None, str | None]:
         """(state, url) of a resource being awaited; (None, None) when it is gone.
 
-        A service this run created is polled through the deploy its create started (one
-        request instead of the service and its deploy list): that deploy decides readiness.
+        A service is judged by its current deploy. One this run created is polled through the
+        deploy its create started (one request instead of the service and its deploy list)
+        while that deploy is the one that counts. When it was superseded (``canceled``,
+        ``deactivated``), or failed, the service itself is read: if its latest deploy is a
+        newer one, that deploy is followed from then on (``resource.deploy_id`` changes).
         Anything else (a resumed run, a resume, a later deploy) reads the service itself.
         """
         assert resource.render_id is not None
+        is_service = resource.kind is ResourceKind.SERVICE
         if (
-            resource.kind is ResourceKind.SERVICE
+            is_service
             and resource.deploy_id
             and resource.key in self.created_at
             and resource.state != "suspended"
         ):
             status = self.gateway.deploy_status(resource.render_id, resource.deploy_id)
-            if status is not None and status != "deactivated":
+            if status is not None and not (
+                status in DEPLOY_SUPERSEDED or status in DEPLOY_FAILED_FINAL
+            ):
                 return status, None
+            # Ended (or gone): whether it still counts is the service's to say. A failed deploy
+            # that is still the latest one comes back as the service's state, and fails.
         remote = self.gateway.get(resource.kind, resource.render_id)
         if remote is None:
             return None, None
+        if (
+            is_service
+            and not remote.suspended
+            and remote.deploy_id
+            and resource.deploy_id
+            and remote.deploy_id != resource.deploy_id
+        ):
+            resource.deploy_id = remote.deploy_id
         return remote.state, remote.url
 
     def _fail(self, tenant: Tenant, message: str) -> None:
@@ -564,7 +605,9 @@ class Engine:
                 ids.append(resource.render_id)
             elif resource.state == "create_pending":
                 # A create whose outcome was never recorded: an orphan may exist under the name.
-                ids.extend(m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name))
+                ids.extend(
+                    m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name)
+                )
             for render_id in ids:
                 self.guard.before_render_mutation()
                 self.journal(tenant, key, resource.name, "delete", "pending", render_id=render_id)
@@ -580,12 +623,22 @@ class Engine:
                     deleted.append(render_id)
                 self.journal(tenant, key, resource.name, "delete", "done", render_id=render_id)
                 self.progress.event(
-                    tenant.slug, key, f"deleted {render_id}" if gone_now else f"{render_id} already gone", "deleted"
+                    tenant.slug,
+                    key,
+                    f"deleted {render_id}" if gone_now else f"{render_id} already gone",
+                    "deleted",
                 )
             self.store.remove_resource(tenant.slug, key, lease=self.lease)
             self.failpoint(f"delete:{key}:committed")
         self.store.delete_tenant(tenant.slug, lease=self.lease)
         return deleted
+
+
+def _failed_for_good(resource: Resource) -> bool:
+    """Whether the awaited resource reached a state no wait will get it out of."""
+    if resource.kind is ResourceKind.SERVICE:
+        return resource.state in DEPLOY_FAILED_FINAL
+    return resource.state in DATASTORE_FAILED_FINAL
 
 
 def _created_source(tenant: Tenant, spec: ResourceSpec, source_key: str) -> Resource:

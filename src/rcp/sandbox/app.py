@@ -43,6 +43,8 @@ from rcp.sandbox.settings import SandboxSettings
 from rcp.sandbox.store import SandboxStore
 
 Disposition = Literal["respond", "drop", "hang", "timeout"]
+# Fault actions that let the request through and change how the world handles it.
+MODIFYING_ACTIONS = frozenset({"delay", "fail_deploy", "datastore_status", "defer_deploy"})
 
 API_PREFIX = "/v1"
 CONTROL_PREFIX = "/__sandbox"
@@ -100,6 +102,7 @@ class _FaultDecision:
     delay_seconds: float = 0.0
     fail_deploys: str | None = None
     datastore_status: str | None = None
+    deploy_delay: float = 0.0
     terminal: FaultRule | None = None
     drop_after: bool = False
     fired_names: list[str] = field(default_factory=list)
@@ -223,9 +226,11 @@ class SandboxApp:
                 continue
             occurrence = int(row["matched"]) + 1
             applies = rule.fires_on(occurrence)
-            if applies and rule.action in ("delay", "fail_deploy", "datastore_status"):
+            if applies and rule.action in MODIFYING_ACTIONS:
                 if rule.action == "delay":
                     decision.delay_seconds += 1.0 if rule.seconds is None else rule.seconds
+                elif rule.action == "defer_deploy":
+                    decision.deploy_delay += 1.0 if rule.seconds is None else rule.seconds
                 elif rule.action == "fail_deploy":
                     decision.fail_deploys = rule.state
                 else:
@@ -459,6 +464,7 @@ class SandboxApp:
             self.settings,
             fail_deploys=decision.fail_deploys,
             datastore_status=decision.datastore_status,
+            deploy_delay=decision.deploy_delay,
         )
         api_request = ApiRequest(method, api_path, request.query, request.body)
         connection.execute("SAVEPOINT endpoint")

@@ -9,7 +9,7 @@ A rule is a JSON/YAML mapping::
      "times": 3,                       # fire on the first N matching requests; neither = every one
      "action": "status",               # see ACTIONS
      "status": 503, "body": {"message": "..."}, "headers": {"X": "y"},   # for "status"
-     "seconds": 2.5,                   # for "delay", "rate_limit" (Retry-After), "hang" (max time)
+     "seconds": 2.5,                   # "delay", "rate_limit" (Retry-After), "hang", "defer_deploy"
      "state": "unavailable"}           # for "fail_deploy" and "datastore_status"
 
 Paths are matched both with and without the ``/v1`` prefix, so ``/services`` and
@@ -33,6 +33,10 @@ Actions:
   answer reports ``state`` (one of Render's ``databaseStatus`` values, e.g. ``unavailable``,
   ``config_restart``, ``updating_instance``, ``maintenance_in_progress``): a transient state
   seen by the polls the rule matches (``nth``/``times``), as Render shows them now and then.
+- ``defer_deploy``: handle the request normally, but a deploy it starts (a resume, a trigger)
+  appears only ``seconds`` (default 1) later: Render answers a resume 202 Accepted and starts
+  the new deploy asynchronously, so meanwhile the service's latest deploy is the one the
+  suspension deactivated.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ ACTIONS = (
     "rate_limit",
     "fail_deploy",
     "datastore_status",
+    "defer_deploy",
 )
 DEPLOY_FAILURES = ("build_failed", "pre_deploy_failed", "update_failed")
 # The spec's databaseStatus enum.

@@ -87,11 +87,14 @@ def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str)
     phases, end = planned_life(
         deploy_phases(service), ctx.fail_deploys, ctx.settings.deploy_seconds
     )
+    # A ``defer_deploy`` fault: Render starts the deploy a moment after its 202 (a resume is
+    # answered 202 Accepted, spec), so until then the service's latest deploy is the old one.
+    appears = ctx.now + ctx.deploy_delay
     record: dict[str, Any] = {
         "id": deploy_id,
         "trigger": trigger,
-        "_created": ctx.now,
-        "_start": supersede_running(ctx, service["id"]),
+        "_created": appears,
+        "_start": supersede_running(ctx, service["id"], appears),
         "_phases": phases,
         "_end": end,
         "_static": service["type"] == "static_site",
@@ -106,7 +109,7 @@ def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str)
         record["commit"] = {
             "id": secrets.token_hex(20),
             "message": "Sandbox commit",
-            "createdAt": iso(ctx.now),
+            "createdAt": iso(appears),
         }
     ctx.connection.execute(
         "INSERT INTO deploys (id, service_id, data) VALUES (?, ?, ?)",
@@ -123,10 +126,13 @@ def finish_time(record: Mapping[str, Any]) -> float:
 
 
 def stored_deploys(ctx: WorldContext, service_id: str) -> list[tuple[int, dict[str, Any]]]:
+    """The service's deploys that exist at ``ctx.now`` (a deferred one appears later), oldest
+    first."""
     rows = ctx.connection.execute(
         "SELECT seq, data FROM deploys WHERE service_id = ? ORDER BY seq", (service_id,)
     ).fetchall()
-    return [(int(row["seq"]), json.loads(row["data"])) for row in rows]
+    records = [(int(row["seq"]), json.loads(row["data"])) for row in rows]
+    return [(seq, record) for seq, record in records if record["_created"] <= ctx.now]
 
 
 def save_deploy(ctx: WorldContext, record: Mapping[str, Any]) -> None:
@@ -135,28 +141,23 @@ def save_deploy(ctx: WorldContext, record: Mapping[str, Any]) -> None:
     )
 
 
-def unfinished(ctx: WorldContext, record: Mapping[str, Any]) -> bool:
-    """Queued or in progress at ``ctx.now`` (neither ended nor canceled)."""
-    return "_canceled_at" not in record and finish_time(record) > ctx.now
-
-
-def supersede_running(ctx: WorldContext, service_id: str) -> float:
-    """Apply the overlapping-deploy policy for a deploy created now; returns its start.
+def supersede_running(ctx: WorldContext, service_id: str, at: float) -> float:
+    """Apply the overlapping-deploy policy for a deploy that appears ``at``; returns its start.
 
     Render (changelog 2025-05-28, "overlapping deploy policy"): by default a new deploy
     overrides the one in progress, which ends ``canceled``; with the ``wait`` policy it
     waits (``queued``) until the running one finishes, and only the most recent triggered
     deploy runs then: a deploy still queued when a newer one arrives ends ``canceled``.
     """
-    start = ctx.now
+    start = at
     for _, record in stored_deploys(ctx, service_id):
-        if not unfinished(ctx, record):
+        if "_canceled_at" in record or finish_time(record) <= at:
             continue
-        running = record["_start"] <= ctx.now
+        running = record["_start"] <= at
         if ctx.settings.deploy_overlap == "wait" and running:
             start = max(start, finish_time(record))
             continue
-        record["_canceled_at"] = ctx.now
+        record["_canceled_at"] = at
         save_deploy(ctx, record)
     return start
 

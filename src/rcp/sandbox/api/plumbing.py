@@ -57,6 +57,8 @@ class WorldContext:
     """A failure status every deploy started by this request ends in (fault ``fail_deploy``)."""
     datastore_status: str | None = None
     """A status every datastore in this request's answer reports (fault ``datastore_status``)."""
+    deploy_delay: float = 0.0
+    """Seconds after this request a deploy it starts appears (fault ``defer_deploy``)."""
     created_deploy_ids: list[str] = field(default_factory=list)
 
     @property
