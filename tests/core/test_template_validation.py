@@ -40,11 +40,20 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
-        "free plan on Postgres",
-        "databases:\n  - {name: db, plan: free}",
+        "free plan on a worker",
+        "services:\n  - {type: worker, name: jobs, runtime: node, repo: 'https://github.com/a/b', "
+        "buildCommand: a, startCommand: b, plan: free}",
         [
-            "databases[0].plan: free plans cannot be created through Render's API; "
-            "use a paid plan such as basic-256mb"
+            "services[0].plan: free plans cannot be created through Render's API; "
+            "use a paid plan such as starter"
+        ],
+    ),
+    (
+        "legacy Postgres plan",
+        "databases:\n  - {name: db, plan: starter}",
+        [
+            "databases[0].plan: legacy Postgres plan 'starter': Render no longer creates "
+            "databases on it; use a current plan such as basic-256mb"
         ],
     ),
     (
@@ -52,15 +61,25 @@ CASES: list[tuple[str, str, list[str]]] = [
         f"services:\n  - {WEB}, plan: basic-256mb}}",
         [
             "services[0].plan: unknown plan 'basic-256mb' for a web service: use one of starter, "
-            "starter plus, standard, standard plus, pro, pro plus, pro max, pro ultra"
+            "starter plus, standard, standard plus, pro, pro plus, pro max, pro ultra, custom, "
+            "starter legacy, standard legacy, standard plus legacy, pro legacy, pro plus legacy"
+        ],
+    ),
+    (
+        "a plan only web services have",
+        "services:\n  - {type: pserv, name: api, runtime: node, repo: 'https://github.com/a/b', "
+        "buildCommand: a, startCommand: b, plan: starter plus}",
+        [
+            "services[0].plan: unknown plan 'starter plus' for a pserv service: use one of "
+            "starter, standard, pro, pro plus, pro max, pro ultra"
         ],
     ),
     (
         "datastores need an explicit plan",
         "databases:\n  - {name: db}\nservices:\n  - {type: keyvalue, name: kv, ipAllowList: []}",
         [
-            "services[0].plan: required: Render's API needs a paid plan, e.g. starter",
-            "databases[0].plan: required: Render's API needs a paid plan, e.g. basic-256mb",
+            "services[0].plan: required: Render's API needs a plan, e.g. starter",
+            "databases[0].plan: required: Render's API needs a plan, e.g. basic-256mb",
         ],
     ),
     (

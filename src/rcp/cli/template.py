@@ -88,17 +88,22 @@ def show(ctx: typer.Context, template: TemplateArgument = "default") -> None:
 def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None:
     """Check a template; exit 0 when valid, 2 with every problem listed when not.
 
+    Warnings (a plan without a price in the price table, a free datastore plan) go to stderr and
+    to "warnings" in JSON; they do not change the exit code.
+
     \b
     Examples:
       rcp template validate templates/plugin-app.yaml
       rcp -o json template validate plugin-app
     """
+    from rcp.core.cost import load_price_table
     from rcp.core.templates import (
         describe_resources,
         invalid_template_error,
         load_template,
         preview_template,
         template_problems,
+        template_warnings,
     )
 
     app_ctx = app_context(ctx)
@@ -111,6 +116,15 @@ def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None
                 app_ctx.output.info(f"  {problem}")
         raise invalid_template_error(loaded, problems, suggest_validate=False)
     resources = describe_resources(preview_template(loaded))
-    data = {"name": loaded.name, "source": loaded.source, "valid": True, "resources": resources}
+    warnings = template_warnings(loaded, load_price_table(app_ctx.settings.config_dir))
+    for warning in warnings:
+        app_ctx.output.warn(warning)
+    data = {
+        "name": loaded.name,
+        "source": loaded.source,
+        "valid": True,
+        "resources": resources,
+        "warnings": warnings,
+    }
     human = f"{loaded.name}: valid ({_order_line(resources)})"
     app_ctx.output.result(data, human=human)

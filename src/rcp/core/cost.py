@@ -62,6 +62,16 @@ class PriceTable:
             return None
         return self.plans.get(section, {}).get(plan)
 
+    def knows_plan(self, render_type: str, plan: str) -> bool:
+        """Whether the table prices ``plan`` for ``render_type``. A cron job's monthly cost
+        depends on its schedule, so its section is empty unless the operator fills it: a cron
+        plan counts as known when the services section prices the same instance type."""
+        if self.price(render_type, plan) is not None:
+            return True
+        if PRICE_SECTIONS.get(render_type) == "cron_jobs":
+            return self.price("web_service", plan) is not None
+        return False
+
 
 @dataclass(frozen=True)
 class PricedResource:

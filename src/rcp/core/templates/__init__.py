@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcp.core import slugs
 from rcp.core.models import RenderedTemplate
@@ -27,6 +27,9 @@ from rcp.core.templates.loading import (
     templates_dir,
 )
 from rcp.errors import UsageError
+
+if TYPE_CHECKING:
+    from rcp.core.cost import PriceTable
 
 __all__ = [
     "BUILTIN_SOURCE",
@@ -46,6 +49,7 @@ __all__ = [
     "preview_template",
     "render_template",
     "template_problems",
+    "template_warnings",
     "templates_dir",
     "validate_template",
 ]
@@ -75,6 +79,23 @@ def template_problems(template: Template) -> list[str]:
     """Every problem of the template, each ``"<path>: <what is wrong>"``; empty when valid.
     Checked by rendering for a sample tenant, so substituted values are checked too."""
     return compile_template(template.data, SAMPLE_TENANT).problems
+
+
+def template_warnings(template: Template, prices: PriceTable) -> list[str]:
+    """What an operator should know about a valid template, each ``"<path>: <what>"``: free
+    datastore plans (Render's limits on them), and plans the price table does not price (Render
+    accepts them; ``rcp cost`` reports them as unknown)."""
+    result = compile_template(template.data, SAMPLE_TENANT)
+    warnings = list(result.warnings)
+    for spec in result.resources:
+        if spec.plan is None or prices.knows_plan(spec.render_type, spec.plan):
+            continue
+        warnings.append(
+            f"{result.paths.get(spec.key, spec.key)}.plan: the price table has no price for "
+            f"{spec.render_type} plan {spec.plan!r}; 'rcp cost' reports it as unknown "
+            "(add it to prices.toml in the config dir)"
+        )
+    return warnings
 
 
 def validate_template(template: Template) -> None:

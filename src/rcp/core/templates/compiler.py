@@ -68,14 +68,23 @@ class _Declared:
 class CompileResult:
     resources: list[ResourceSpec]  # creation order
     problems: list[str]
+    warnings: list[str]
     # Paths that use {{ tenant.plugin_repo }} when the tenant has none.
     plugin_repo_paths: list[str]
+    # Resource key → where the resource is in the template (``services[1]``), for messages.
+    paths: dict[str, str] = field(default_factory=dict)
 
 
 def compile_template(data: Mapping[str, Any], tenant: TenantValues) -> CompileResult:
     compiler = _Compiler(data, tenant)
     resources = compiler.run()
-    return CompileResult(resources, compiler.problems, compiler.plugin_repo_paths)
+    return CompileResult(
+        resources,
+        compiler.problems,
+        compiler.warnings,
+        compiler.plugin_repo_paths,
+        {key: declared.path for key, declared in compiler.declared.items()},
+    )
 
 
 def _with_body(target: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -111,6 +120,8 @@ class _Compiler:
         self.data = data
         self.tenant = tenant
         self.problems: list[str] = []
+        # Not problems: things an operator should know before creating tenants from the template.
+        self.warnings: list[str] = []
         self.plugin_repo_paths: list[str] = []
         self.declared: dict[str, _Declared] = {}
         self.key_by_path: dict[str, str] = {}
@@ -375,32 +386,43 @@ class _Compiler:
         *,
         default: str | None,
         what: str,
+        render_type: str,
         choices_text: str | None = None,
     ) -> str | None:
+        """The plan in API spelling. A plan outside ``allowed`` is a problem: Render's spec does
+        not accept it for this kind, or Render refuses it anyway (free services, legacy Postgres
+        plans). An accepted free datastore plan adds a warning."""
         field_path = f"{path}.plan"
         example = vocab.blueprint_plan_spelling(allowed[0])
         if "plan" not in item:
             if default is None:
-                self._problem(
-                    field_path, f"required: Render's API needs a paid plan, e.g. {example}"
-                )
+                self._problem(field_path, f"required: Render's API needs a plan, e.g. {example}")
             return default
         value = item["plan"]
         if not isinstance(value, str):
             self._problem(field_path, f"must be a string (got {_describe_type(value)})")
             return None
         plan = vocab.normalize_plan(value)
+        if plan in allowed:
+            if plan == vocab.FREE_PLAN and render_type in vocab.FREE_PLAN_WARNINGS:
+                self.warnings.append(f"{field_path}: {vocab.FREE_PLAN_WARNINGS[render_type]}")
+            return plan
         if plan == vocab.FREE_PLAN:
+            # Render refuses free services created through its API ("an anti-abuse measure").
             self._problem(
                 field_path,
                 f"free plans cannot be created through Render's API; use a paid plan such as {example}",
             )
-            return None
-        if plan not in allowed:
+        elif render_type == vocab.POSTGRES_RENDER_TYPE and plan in vocab.LEGACY_POSTGRES_PLANS:
+            self._problem(
+                field_path,
+                f"legacy Postgres plan {value!r}: Render no longer creates databases on it; "
+                f"use a current plan such as {example}",
+            )
+        else:
             listed = choices_text or ", ".join(vocab.blueprint_plan_spelling(p) for p in allowed)
             self._problem(field_path, f"unknown plan {value!r} for {what}: use one of {listed}")
-            return None
-        return plan
+        return None
 
     def _ip_allow_list(
         self, path: str, item: Mapping[str, Any], *, required: str | None = None
@@ -492,6 +514,7 @@ class _Compiler:
             vocab.WEB_SERVICE_PLANS if kind == "web" else vocab.PAID_SERVICE_PLANS,
             default=vocab.DEFAULT_SERVICE_PLAN,
             what=f"a {kind} service",
+            render_type=vocab.SERVICE_RENDER_TYPES[kind],
         )
         region = self._choice(path, item, "region", vocab.REGIONS, default=vocab.DEFAULT_REGION)
         auto_deploy = self._boolean(path, item, "autoDeploy")
@@ -727,12 +750,8 @@ class _Compiler:
     def _from_database(self, path: str, reference: Mapping[str, Any]) -> tuple[str, str] | None:
         self._check_fields(path, reference, ("name", "property"))
         target = self._reference_target(path, reference, "database")
-        prop = self._choice(
-            path,
-            reference,
-            "property",
-            vocab.DATABASE_PROPERTIES,
-            required="required: e.g. connectionString",
+        prop = self._reference_property(
+            path, reference, vocab.DATABASE_PROPERTIES, "a database", required=True
         )
         if target is None or prop is None:
             return None
@@ -743,6 +762,28 @@ class _Compiler:
             )
             return None
         return (target.key, prop)
+
+    def _reference_property(
+        self,
+        path: str,
+        reference: Mapping[str, Any],
+        allowed: tuple[str, ...],
+        what: str,
+        *,
+        required: bool = False,
+    ) -> str | None:
+        """The ``property`` of a reference, one of those ``what`` has (Blueprint semantics)."""
+        field_path = f"{path}.property"
+        if "property" not in reference:
+            if required:
+                self._problem(field_path, f"required: one of {', '.join(allowed)}")
+            return None
+        prop = reference["property"]
+        if isinstance(prop, str) and prop in allowed:
+            return prop
+        shown = repr(prop) if isinstance(prop, str) else _describe_type(prop)
+        self._problem(field_path, f"{what} has no property {shown}: use {', '.join(allowed)}")
+        return None
 
     def _from_service(
         self, path: str, reference: Mapping[str, Any], env_key: str, owner: str | None
@@ -776,16 +817,16 @@ class _Compiler:
             return None
         if has_property:
             if target.blueprint_type == "keyvalue":
-                allowed = vocab.KEY_VALUE_PROPERTIES
+                allowed, what = vocab.KEY_VALUE_PROPERTIES, "a Key Value instance"
             elif target.blueprint_type in vocab.SERVICE_TYPES_WITH_ADDRESS:
-                allowed = vocab.SERVICE_PROPERTIES
+                allowed, what = vocab.SERVICE_PROPERTIES, f"a {target.blueprint_type} service"
             else:
                 self._problem(
                     f"{path}.property",
                     f"a {target.blueprint_type} service has no host or port; read its env vars with envVarKey",
                 )
                 return None
-            prop = self._choice(path, reference, "property", allowed)
+            prop = self._reference_property(path, reference, allowed, what)
             return (
                 None if prop is None else EnvVarSpec(key=env_key, from_resource=(target.key, prop))
             )
@@ -814,7 +855,14 @@ class _Compiler:
             label="Key Value instances",
         )
         key = self.key_by_path.get(path)
-        plan = self._plan(path, item, vocab.KEY_VALUE_PLANS, default=None, what="Key Value")
+        plan = self._plan(
+            path,
+            item,
+            vocab.KEY_VALUE_PLANS,
+            default=None,
+            what="Key Value",
+            render_type=vocab.KEY_VALUE_RENDER_TYPE,
+        )
         region = self._choice(path, item, "region", vocab.REGIONS, default=vocab.DEFAULT_REGION)
         policy = self._maxmemory_policy(path, item)
         allow_list = self._ip_allow_list(
@@ -861,7 +909,9 @@ class _Compiler:
             vocab.POSTGRES_PLANS,
             default=None,
             what="Postgres",
-            choices_text="basic-256mb, basic-1gb, basic-4gb, pro-4gb … pro-512gb, accelerated-16gb … accelerated-1024gb",
+            render_type=vocab.POSTGRES_RENDER_TYPE,
+            choices_text="basic-256mb, basic-1gb, basic-4gb, pro-4gb … pro-512gb, "
+            "accelerated-16gb … accelerated-1024gb, free, custom",
         )
         version = self._postgres_version(path, item)
         region = self._choice(path, item, "region", vocab.REGIONS, default=vocab.DEFAULT_REGION)

@@ -32,8 +32,12 @@ UNSUPPORTED_RUNTIMES: dict[str, str] = {
     "image": "prebuilt-image services are not supported by rcp templates",
 }
 
-# Plans in API spelling. `free` is refused by Render for API creates (docs/templates.md), `custom`
-# cannot be chosen, legacy Postgres plans (starter, standard, …) cannot be created any more.
+# Plans in API spelling, per kind: what Render's OpenAPI spec accepts in the create request of
+# that kind (``webServiceDetailsPOST.plan`` → ``plan``, ``*ServiceDetailsPOST.plan`` →
+# ``paidPlan``, ``postgresPOSTInput.plan``, ``keyValuePOSTInput.plan``), minus what Render refuses
+# even so (REFUSED_PLANS below). The spec's enums are not closed in practice (account-specific
+# plans), but a name outside them would only fail after other resources were created, so it is an
+# error here; names the price table does not know pass with a warning (``rcp template validate``).
 WEB_SERVICE_PLANS: tuple[str, ...] = (
     "starter",
     "starter_plus",
@@ -43,7 +47,16 @@ WEB_SERVICE_PLANS: tuple[str, ...] = (
     "pro_plus",
     "pro_max",
     "pro_ultra",
+    "custom",
+    # Added to the spec's `plan` enum after our copy of it (Render's CLI and TypeScript SDK of
+    # August 2026): instance types of accounts that keep their old prices.
+    "starter_legacy",
+    "standard_legacy",
+    "standard_plus_legacy",
+    "pro_legacy",
+    "pro_plus_legacy",
 )
+# Private services, background workers and cron jobs: the spec's `paidPlan`.
 PAID_SERVICE_PLANS: tuple[str, ...] = (
     "starter",
     "standard",
@@ -59,11 +72,25 @@ POSTGRES_PLANS: tuple[str, ...] = (
     "basic_4gb",
     *(f"pro_{size}gb" for size in (4, 8, 16, 32, 64, 128, 192, 256, 384, 512)),
     *(f"accelerated_{size}gb" for size in (16, 32, 64, 128, 256, 384, 512, 768, 1024)),
+    "free",
+    "custom",
 )
+# In the spec's Postgres enum, but Render refuses them for new databases ("Legacy Postgres plans,
+# including 'starter', are no longer supported for new databases").
+LEGACY_POSTGRES_PLANS: tuple[str, ...] = ("starter", "standard", "pro", "pro_plus")
 # High availability exists only on the pro and accelerated Postgres plans.
 POSTGRES_HA_PLAN_PREFIXES: tuple[str, ...] = ("pro_", "accelerated_")
-KEY_VALUE_PLANS: tuple[str, ...] = ("starter", "standard", "pro", "pro_plus")
+# `free` included: Render creates free Key Value instances through the API (recorded calls
+# POST /key-value and POST /redis with "plan": "free" answer 201).
+KEY_VALUE_PLANS: tuple[str, ...] = ("starter", "standard", "pro", "pro_plus", "free", "custom")
 FREE_PLAN = "free"
+# What a free datastore means for a template every tenant is created from (Render's free plans:
+# render.com/docs/free).
+FREE_PLAN_WARNINGS: dict[str, str] = {
+    "postgres": "a free Postgres database expires 30 days after it is created",
+    "key_value": "Render allows one free Key Value instance per workspace and keeps its data in "
+    "memory only: a second tenant from this template cannot get one",
+}
 
 # Render's API accepts "11" … "18"; the Blueprint schema also lists "10", which Render no longer
 # creates.
