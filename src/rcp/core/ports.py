@@ -72,7 +72,10 @@ class RenderGateway(Protocol):
     def resume(self, kind: ResourceKind, render_id: str) -> None: ...
 
     def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
-        """Postgres / Key Value connection-info (internalConnectionString, …)."""
+        """What other resources can read from this one (``rcp.core.references``): a Postgres or
+        Key Value instance's connection info as Render names it (``internalConnectionString``,
+        …); a web or private service's address on the private network, ``{"host": <internal
+        hostname>, "port": <port>}`` ("port" absent when Render reports none)."""
         ...
 
     def list_env_vars(self, service_id: str) -> dict[str, str]: ...

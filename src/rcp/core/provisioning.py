@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rcp.core import references
 from rcp.core.models import (
     Lease,
     RemoteResource,
@@ -35,6 +36,7 @@ from rcp.errors import (
     ProvisioningFailed,
     RcpError,
     RenderBadRequest,
+    RenderNotFound,
     RenderServerError,
     RenderTransportError,
     RetryLater,
@@ -66,12 +68,6 @@ DEPLOY_SUPERSEDED = frozenset({"canceled", "deactivated"})
 # Datastores: only a failed recovery is final. `unavailable`, `config_restart`,
 # `updating_instance`, `maintenance_*`, `recovery_in_progress` are states Render passes through.
 DATASTORE_FAILED_FINAL = frozenset({"recovery_failed"})
-
-# Connection-info fields a template can reference with fromDatabase / fromService.
-CONNECTION_PROPERTIES = {
-    "connectionString": "internalConnectionString",
-    "externalConnectionString": "externalConnectionString",
-}
 
 
 class StopFlag:
@@ -424,25 +420,28 @@ class Engine:
         waiting: Waiting | None,
         deadline: float | None,
     ) -> str:
+        """``prop`` of another resource of the tenant, with Render's semantics
+        (``rcp.core.references``): a datastore's internal connection details, a service's
+        address on the private network."""
         assert source.render_id is not None
-        if source.kind is ResourceKind.SERVICE:
-            remote = self.gateway.get(source.kind, source.render_id)
-            if remote is None or remote.url is None:
-                raise ProvisioningFailed(f"{source.key} has no {prop} yet")
-            host = remote.url.removeprefix("https://").removeprefix("http://")
-            return {"host": host.split(":")[0], "hostport": host}.get(prop, host)
-        # Render hands out connection details once the datastore is available.
-        self._await_ready(tenant, [source.key], waiting or Waiting(), deadline)
+        if source.kind is not ResourceKind.SERVICE:
+            # Render hands out connection details once the datastore is available. A service's
+            # address is known from its create on.
+            self._await_ready(tenant, [source.key], waiting or Waiting(), deadline)
         if source.render_id not in cache:
-            cache[source.render_id] = self.gateway.connection_info(source.kind, source.render_id)
-        info = cache[source.render_id]
-        field_name = CONNECTION_PROPERTIES.get(prop, prop)
-        if field_name in info:
-            return info[field_name]
-        parsed = _parse_connection_string(info.get("internalConnectionString", ""))
-        if prop in parsed:
-            return parsed[prop]
-        raise ProvisioningFailed(f"{source.key} has no property {prop!r}")
+            try:
+                cache[source.render_id] = self.gateway.connection_info(
+                    source.kind, source.render_id
+                )
+            except RenderNotFound:
+                raise ProvisioningFailed(
+                    f"{source.key} ({source.render_id}) no longer exists on Render",
+                    hint=f"'rcp tenant check {tenant.slug} --repair' recreates missing resources",
+                ) from None
+        try:
+            return references.reference_value(source.kind, cache[source.render_id], prop)
+        except references.ReferenceUnavailable as exc:
+            raise ProvisioningFailed(f"cannot read {prop} of {source.key}: {exc}") from None
 
     # ---- readiness ----------------------------------------------------------------------
 
@@ -648,27 +647,3 @@ def _created_source(tenant: Tenant, spec: ResourceSpec, source_key: str) -> Reso
     if source is None or not source.render_id:
         raise ProvisioningFailed(f"{spec.key} needs {source_key}, which has not been created")
     return source
-
-
-def _parse_connection_string(url: str) -> dict[str, str]:
-    """host, port, user, password, database of a postgresql:// or redis:// URL."""
-    from urllib.parse import urlsplit
-
-    if not url:
-        return {}
-    parts = urlsplit(url)
-    found: dict[str, str] = {}
-    if parts.hostname:
-        found["host"] = parts.hostname
-    if parts.port:
-        found["port"] = str(parts.port)
-    if parts.username:
-        found["user"] = parts.username
-    if parts.password:
-        found["password"] = parts.password
-    database = parts.path.lstrip("/")
-    if database:
-        found["database"] = database
-    if parts.hostname:
-        found["hostport"] = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-    return found

@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import RemoteResource, ResourceKind
+from rcp.core.references import SERVICE_HOST, SERVICE_PORT
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
 from rcp.render.kinds import SERVICE, RenderKind, kind_of
@@ -143,10 +144,20 @@ class Gateway:
         self._client.resume(kind_of(kind), render_id)
 
     def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
+        """A datastore's ``GET …/connection-info`` (Render's keys); for a kind without that
+        endpoint (services), the resource's address on the private network as ``host`` and
+        ``port`` (one ``GET {path}/{id}``)."""
         entry = kind_of(kind)
-        if entry.connection_info is None:
-            raise ValueError(f"{kind!r} has no connection info")
-        return connection_info_dict(self._client.connection_info(entry, render_id))
+        if entry.connection_info is not None:
+            return connection_info_dict(self._client.connection_info(entry, render_id))
+        address = self._client.get_resource(entry, render_id).private_address
+        if address is None:  # a worker or cron job: nothing to connect to
+            return {}
+        host, port = address
+        info = {SERVICE_HOST: host}
+        if port is not None:
+            info[SERVICE_PORT] = str(port)
+        return info
 
     # -- rate limits -----------------------------------------------------------------------
 

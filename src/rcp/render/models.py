@@ -41,10 +41,19 @@ class User(RenderModel):
     name: str | None = None
 
 
+class ServerPort(RenderModel):
+    """One of ``serviceDetails.openPorts`` (spec ``serverPort``): ``{"port": 10000, "protocol":
+    "TCP"}`` in every recorded web and private service answer."""
+
+    port: int | None = None
+    protocol: str | None = None
+
+
 class ServiceDetails(RenderModel):
     """The per-type ``serviceDetails`` object; only what rcp reads is typed."""
 
     url: str | None = None
+    open_ports: list[ServerPort] | None = None
     plan: str | None = None
     region: str | None = None
     runtime: str | None = None
@@ -79,6 +88,12 @@ class RenderResource(RenderModel):
     @property
     def resource_status(self) -> str | None:
         """Render's ``status`` when the kind has one (datastores)."""
+        return None
+
+    @property
+    def private_address(self) -> tuple[str, int | None] | None:
+        """Hostname and port on Render's private network when the kind is reached there by
+        address (web and private services); None otherwise."""
         return None
 
 
@@ -119,6 +134,36 @@ class Service(RenderResource):
     @property
     def resource_url(self) -> str | None:
         return self.url
+
+    @property
+    def private_address(self) -> tuple[str, int | None] | None:
+        """The service's slug is its hostname on the private network, and it listens there on
+        its open ports (the first TCP one is "the" port). What Render reports in the recorded
+        answers: a private service ``some-name`` has ``"openPorts": [{"port": 10000, "protocol":
+        "TCP"}]`` and ``"url": "some-name:10000"``; a web service the same ``openPorts`` and its
+        public ``https://…onrender.com`` URL (never its private address)."""
+        if self.type not in PRIVATE_NETWORK_SERVICE_TYPES:
+            return None
+        details = self.service_details
+        port = None
+        for open_port in (details.open_ports if details else None) or []:
+            if open_port.port is not None and (open_port.protocol or "TCP").upper() == "TCP":
+                port = open_port.port
+                break
+        host = self.slug
+        if self.type == "private_service" and details is not None and details.url:
+            # A private service's url is its private address, "<slug>:<port>".
+            url_host, _, url_port = details.url.rpartition(":")
+            host = host or url_host or None
+            if port is None and url_port.isdigit():
+                port = int(url_port)
+        if not host:
+            return None
+        return host, port
+
+
+# Service types with an address on the private network (workers and cron jobs only send).
+PRIVATE_NETWORK_SERVICE_TYPES = ("web_service", "private_service")
 
 
 class CreatedAnswer(RenderModel):

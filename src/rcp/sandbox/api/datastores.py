@@ -315,6 +315,10 @@ def delete_postgres(ctx: WorldContext, request: ApiRequest, postgres_id: str) ->
 
 
 def postgres_connection_info(ctx: WorldContext, request: ApiRequest, postgres_id: str) -> ApiResult:
+    # The shape of every recorded GET /postgres/{id}/connection-info answer (postgres resource
+    # and datasource cassettes): the internal URL's host is the bare database id and it carries
+    # no port ("postgresql://db_user:…@dpg-…-a/db_name_ehyv"); the external one has
+    # "<id>.<region>-postgres.render.com:5432"; password and psqlCommand beside them.
     _, record = load_resource(ctx, "postgres", postgres_id)
     user, password, database = record["databaseUser"], record["_password"], record["databaseName"]
     host = record["id"]
@@ -446,6 +450,9 @@ def delete_key_value(ctx: WorldContext, request: ApiRequest, key_value_id: str) 
 def key_value_connection_info(
     ctx: WorldContext, request: ApiRequest, key_value_id: str
 ) -> ApiResult:
+    # The shape of every recorded GET /key-value/{id}/connection-info answer (keyvalue resource
+    # and datasource cassettes): the internal URL is "redis://<id>:6379" (no credentials), the
+    # external one "rediss://<id>:<password>@<region>-keyvalue.….render.com:6377".
     _, record = load_resource(ctx, "key_value", key_value_id)
     kv_id, password = record["id"], record["_password"]
     host = f"{record['region']}-keyvalue.render.com"

@@ -17,6 +17,12 @@ WEB_PLANS = (
     "pro_ultra",
     "free",
     "custom",
+    # Added to the `plan` enum after this spec copy (Render's CLI and TypeScript SDK, August 2026).
+    "starter_legacy",
+    "standard_legacy",
+    "standard_plus_legacy",
+    "pro_legacy",
+    "pro_plus_legacy",
 )
 PAID_PLANS = ("starter", "standard", "pro", "pro_plus", "pro_max", "pro_ultra")
 POSTGRES_PLANS = (

@@ -149,6 +149,9 @@ def validate_plan(service_type: str, plan: Any) -> str:
 
 
 def service_url(service_type: str, slug: str) -> str | None:
+    # As in every recorded service answer: a web service's (and static site's) url is its public
+    # onrender.com URL; a private service's is its private-network address "<slug>:<port>"
+    # ("some-name:10000" in the private service cassettes); workers and cron jobs have none.
     if service_type in ("web_service", "static_site"):
         return f"https://{slug}.onrender.com"
     if service_type == "private_service":
@@ -356,6 +359,8 @@ def service_details_for_create(
         }
     details["numInstances"] = num_instances
     if service_type in ("web_service", "private_service"):
+        # Every recorded web and private service answer (create and retrieve) has this: Render's
+        # default PORT 10000. The slug is the service's private-network hostname.
         details["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
     details["plan"] = plan
     previews = previews_of(raw)
