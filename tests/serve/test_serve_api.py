@@ -281,3 +281,35 @@ def test_cors_for_the_configured_origin_only(live: Live) -> None:
         f"{live.server.url}/api/tenants/", headers={**preflight, "Origin": "https://evil.example"}
     )
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_dashboard_over_http(live: Live) -> None:
+    made = live.cli("tenant", "create", "Markup <b>Co</b>", "--slug", "markup-co")
+    assert made.exit_code == 0, made.stderr
+    reader = live.token("dashboard-http", "read")
+    with live.server.client(reader) as client:
+        index = client.get("/")
+        assert index.status_code == 200
+        assert "default-src 'none'" in index.headers["content-security-policy"]
+        assert 'data-slug="markup-co"' in index.text
+        assert "Markup &lt;b&gt;Co&lt;/b&gt;" in index.text and "<b>Co</b>" not in index.text
+        only_suspended = client.get("/", params={"status": "SUSPENDED"})
+        assert only_suspended.status_code == 200 and "markup-co" not in only_suspended.text
+        detail = client.get("/tenants/markup-co")
+        assert detail.status_code == 200 and 'id="tenant-status">ACTIVE<' in detail.text
+        assert "markup-co-web" in detail.text and "--slug markup-co" in detail.text
+        assert_error(client.get("/tenants/no-such-tenant"), 404, "tenant_not_found")
+    # Signing in sets an HttpOnly, SameSite=Strict cookie that opens the dashboard…
+    with httpx.Client(base_url=live.server.url) as browser:
+        refused = browser.post("/login", data={"token": "rcp_wrong", "next": "/"})
+        assert refused.status_code == 401 and "not valid" in refused.text
+        signed = browser.post("/login", data={"token": reader, "next": "//evil.example/"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert browser.get("/").status_code == 200
+        # … but never the API: a cookie a browser sends by itself authorises nothing there.
+        assert_error(browser.get("/api/tenants/"), 401, "unauthorized")
+        out = browser.post("/logout", follow_redirects=False)
+        assert out.status_code == 303
+        assert browser.get("/", follow_redirects=False).status_code == 303

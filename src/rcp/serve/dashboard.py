@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 5
 COOKIE_MAX_AGE = 8 * 3600
 AUDIT_SHOWN = 25
+PAGE_SIZE = 200  # tenants per dashboard page
 DEPLOYS_SHOWN = 20
 
 _templates = Environment(
@@ -122,17 +123,33 @@ def install_dashboard(app: FastAPI, runtime: Runtime) -> None:
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request) -> Response:
+    def index(
+        request: Request,
+        status: Annotated[str | None, Query()] = None,
+        page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    ) -> Response:
         token = signed_in(request)
         if token is None:
             return to_login(request)
         from rcp.core.cost import estimate, load_price_table
+        from rcp.core.tenants import iter_tenants
 
-        tenants = service.list_tenants(None)
+        wanted = status.upper() if status else None
+        if wanted not in {None, *(s.value for s in TenantStatus)}:
+            wanted = None
+        # Every tenant's status (no templates: cheap), for the counts and the page's slugs;
+        # the page's own tenants in full, for resources, revisions and prices.
+        summaries = list(iter_tenants(service.store))
+        counts = Counter(str(t.status) for t in summaries)
+        selected = [t.slug for t in summaries if wanted is None or str(t.status) == wanted]
+        pages = max(1, -(-len(selected) // PAGE_SIZE))
+        page_number = min(page_number, pages)
+        shown = selected[(page_number - 1) * PAGE_SIZE : page_number * PAGE_SIZE]
+        found = service.store.get_tenants(shown)
+        tenants = [found[slug] for slug in shown if slug in found]
         prices = load_price_table(service.app.settings.config_dir)
         report = estimate(tenants, prices)
         monthly = {row["slug"]: row.get("monthly_usd") for row in report["tenants"]}
-        counts = Counter(str(t.status) for t in tenants)
         rows = [
             {
                 "slug": t.slug,
@@ -147,16 +164,21 @@ def install_dashboard(app: FastAPI, runtime: Runtime) -> None:
             }
             for t in tenants
         ]
-        busy = any(
-            t.status in (TenantStatus.PROVISIONING, TenantStatus.DELETING) for t in tenants
-        )
+        busy = counts[TenantStatus.PROVISIONING.value] + counts[TenantStatus.DELETING.value] > 0
+        complete = len(tenants) == len(summaries)
+        total = report.get("total_monthly_usd")
         return page(
             "index.html",
             token=token,
             tenants=rows,
+            tenant_count=len(summaries),
             counts=[(s.value, counts[s.value]) for s in TenantStatus if counts[s.value]],
-            total_cost=_usd(report.get("total_monthly_usd") or report.get("known_total_monthly_usd")),
-            cost_incomplete=report.get("total_monthly_usd") is None and bool(tenants),
+            status=wanted,
+            page_number=page_number,
+            pages=pages,
+            total_cost=_usd(total if total is not None else report.get("known_total_monthly_usd")),
+            cost_scope="per month" if complete else "per month (this page)",
+            cost_incomplete=total is None and bool(tenants),
             prices_as_of=report.get("prices_as_of", ""),
             refresh=REFRESH_SECONDS if busy else None,
         )

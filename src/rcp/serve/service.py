@@ -154,9 +154,11 @@ class TenantService:
         return found
 
     def list_tenants(self, status: str | None) -> list[Tenant]:
-        from rcp.core.tenants import list_tenants
+        """Tenant objects of every tenant (of ``status``), read a page at a time without the
+        rendered templates the tenant JSON does not carry."""
+        from rcp.core.tenants import iter_tenants
 
-        return list_tenants(self.store, status)
+        return list(iter_tenants(self.store, status))
 
     def live(self, tenant: Tenant, actor: str) -> Tenant:
         from rcp.core.tenants import live_status
