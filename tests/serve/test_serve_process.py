@@ -1,5 +1,6 @@
 """Tests that need servers of their own. Background work survives the server: kill -9
-mid-provisioning and restart → ACTIVE with no duplicate Render resource; two servers on one
+mid-provisioning (and mid-deletion) and restart → ACTIVE (gone) with no duplicate Render
+resource; two servers on one
 Postgres share unfinished tenants through the leases, never working on one at once; a clean
 stop releases everything; no CORS unless configured."""
 
@@ -73,6 +74,22 @@ def test_kill_9_mid_provisioning_then_restart_resumes_without_duplicates(
     audit = rcp("-o", "json", "audit", "--tenant", "acme-corp").json()["data"]
     resumed = [e for e in audit if e["command"] == "tenant create acme-corp (background)"]
     assert resumed and resumed[0]["actor"] == "rcp-serve" and resumed[0]["outcome"] == "ok"
+    restarted.stop()
+
+    # The same for a deletion: killed after the web service is gone, finished on restart.
+    doomed = start_server(RCP_FAILPOINT="delete:web:after")
+    with doomed.client(token) as client:
+        assert client.delete("/api/tenants/acme-corp/").status_code == 202
+    assert doomed.proc.wait(60) == -signal.SIGKILL
+    assert rcp("-o", "json", "tenant", "show", "acme-corp").json()["data"]["status"] == "DELETING"
+    finisher = start_server()
+    with finisher.client(token) as client:
+        wait_for(
+            lambda: client.get("/api/tenants/acme-corp/status/").status_code == 404,
+            timeout=60,
+            what="the deletion to finish",
+        )
+    assert world_ids(isolated_env / "data") == {}
 
 
 @pytest.mark.slow
@@ -141,6 +158,10 @@ def test_sigterm_stops_cleanly_and_the_next_server_finishes(
             lambda: "acme-corp-db" in resource_names(world(isolated_env / "data")),
             what="the database create",
         )
+        # While a tenant is PROVISIONING the dashboard refreshes itself.
+        dashboard = client.get("/")
+        assert dashboard.status_code == 200
+        assert '<meta http-equiv="refresh" content="5">' in dashboard.text
     # uvicorn re-raises the signal once shut down: the shell sees 143, as for any rcp command
     # stopped cleanly by SIGTERM.
     assert server.stop(timeout=60) == -signal.SIGTERM
