@@ -221,12 +221,18 @@ class AppContext:
         """The engine's test-only failpoint (``RCP_FAILPOINT``; a no-op without it)."""
         return self.hooks.failpoint_hook()
 
+    def command_line(self) -> str:
+        """This run's command line as the audit log and lock holders show it (secrets hidden)."""
+        return " ".join(["rcp", *redact_argv(self.argv)])
+
     def lock_holder(self) -> LockHolder:
         from rcp.core.models import LockHolder
 
-        command = " ".join(["rcp", *redact_argv(self.argv)])
         return LockHolder(
-            actor=self.settings.actor, host=socket.gethostname(), pid=os.getpid(), command=command
+            actor=self.settings.actor,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            command=self.command_line(),
         )
 
     def close(self) -> None:

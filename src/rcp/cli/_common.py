@@ -34,23 +34,36 @@ def app_context(ctx: typer.Context | None = None) -> AppContext:
     return found
 
 
+def append_audit(
+    app: AppContext, *, tenant: str | None, outcome: str, exit_code: int, duration_ms: int
+) -> None:
+    """One audit entry for this run's command line (secrets redacted)."""
+    from rcp.core.models import AuditEntry
+
+    app.store().append_audit(
+        AuditEntry(
+            actor=app.settings.actor,
+            command=app.command_line(),
+            tenant=tenant,
+            outcome=outcome,
+            exit_code=exit_code,
+            duration_ms=duration_ms,
+        )
+    )
+
+
 def _write_audit(app: AppContext, exit_code: int, outcome: str) -> None:
     if app.audit_subject is None:
         return
-    command, tenant = app.audit_subject
+    _command, tenant = app.audit_subject
     try:
-        from rcp.context import redact_argv
-        from rcp.core.models import AuditEntry
-
-        entry = AuditEntry(
-            actor=app.settings.actor,
-            command=" ".join(["rcp", *redact_argv(app.argv)]) or command,
+        append_audit(
+            app,
             tenant=tenant,
             outcome=outcome,
             exit_code=exit_code,
             duration_ms=int((time.monotonic() - app.started) * 1000),
         )
-        app.store().append_audit(entry)
     except Exception as exc:  # the audit must never mask the command's own outcome
         import logging
 
@@ -140,22 +153,6 @@ def no_input(app: AppContext) -> bool:
         return True
     isatty = getattr(sys.stdin, "isatty", None)
     return not (isatty and isatty())
-
-
-def render_json_table(rows: list[dict[str, Any]], columns: list[str]) -> Callable[[Any], None]:
-    """A human renderer: a rich table of the given columns."""
-
-    def render(console: Any) -> None:
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for column in columns:
-            table.add_column(column.upper())
-        for row in rows:
-            table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
-        console.print(table)
-
-    return render
 
 
 def duration_option(value: str | None, flag: str) -> float | None:

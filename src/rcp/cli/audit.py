@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, render_json_table
+from rcp.cli._common import app_context, handle_errors
 from rcp.errors import UsageError
+from rcp.output import admin as human
 
 
 def parse_since(text: str, *, now: datetime) -> datetime:
@@ -62,7 +63,5 @@ def audit(
     rows = [entry.to_json() for entry in entries]
     app_ctx.output.result(
         rows,
-        human=render_json_table(
-            rows, ["id", "at", "actor", "tenant", "outcome", "exit_code", "duration_ms", "command"]
-        ),
+        human=human.audit_entries(rows),
     )

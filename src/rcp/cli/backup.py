@@ -19,6 +19,7 @@ import typer
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
+from rcp.output import admin as human
 
 if TYPE_CHECKING:
     from rcp.output.stream import Write
@@ -194,15 +195,4 @@ def import_(
             "with `rcp tenant env set`"
         )
 
-    def render(console: Any) -> None:
-        verb = "would import" if dry_run else "imported"
-        created = ", ".join(report.tenants_created) or "none"
-        console.print(f"{verb}: new tenants: {created}")
-        if report.tenants_overwritten:
-            console.print(f"{verb} over existing tenants: {', '.join(report.tenants_overwritten)}")
-        console.print(
-            f"journal entries: {report.journal_entries}; audit entries added: "
-            f"{report.audit_entries_added} (already present: {report.audit_entries_skipped})"
-        )
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.backup_import(report, dry_run=dry_run))

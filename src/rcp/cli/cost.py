@@ -2,67 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors
 from rcp.errors import UsageError
+from rcp.output import admin as human
 
 if TYPE_CHECKING:
-    from rcp.core.cost import CostReport
-
-
-def _usd(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:,.2f}"
-
-
-def _render(report: CostReport, rows: Iterable[dict[str, Any]]) -> Any:
-    """The human cost table, printed as the tenants are priced, then the fleet totals."""
-
-    def render(write: Callable[[str], None]) -> None:
-        from rcp.output.stream import table_lines
-
-        def cells() -> Iterator[list[str]]:
-            for tenant in rows:
-                for resource in tenant["resources"]:
-                    yield [
-                        tenant["slug"],
-                        resource["key"],
-                        resource["type"],
-                        resource["plan"] or "-",
-                        _usd(resource["monthly_usd"]),
-                    ]
-                yield [tenant["slug"], "", "", "total", _total(tenant, "monthly_usd")]
-
-        columns = ["TENANT", "KEY", "TYPE", "PLAN", "USD/MONTH"]
-        for line in table_lines(columns, cells(), right={"USD/MONTH"}):
-            write(line + "\n")
-        totals = {
-            "total_monthly_usd": report.total_monthly_usd,
-            "known_total_monthly_usd": report.known_total_monthly_usd,
-        }
-        write(
-            f"fleet total: {_total(totals, 'total_monthly_usd')} per month "
-            f"(prices as of {report.prices.prices_as_of.isoformat()}, "
-            f"{', '.join(report.prices.sources)})\n"
-        )
-        if report.unknown_count:
-            listed = ", ".join(
-                f"{item['slug']}/{item['key']} ({item['type']} {item['plan'] or 'no plan'})"
-                for item in report.unknown_plans()
-            )
-            write(f"unknown plans (not priced; add them to <config dir>/prices.toml): {listed}\n")
-
-    return render
-
-
-def _total(row: dict[str, Any], field: str) -> str:
-    value = row[field]
-    if value is not None:
-        return _usd(value)
-    return f"≥ {_usd(row['known_' + field])} + unknown"
+    pass
 
 
 @handle_errors
@@ -100,4 +49,4 @@ def cost(
         "known_total_monthly_usd": Later(lambda: report.known_total_monthly_usd),
         "unknown_plans": Stream(report.unknown_plans()),
     }
-    app_ctx.output.result_stream(document, human=_render(report, rows))
+    app_ctx.output.result_stream(document, human=human.cost(report, rows))

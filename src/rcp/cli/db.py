@@ -7,12 +7,13 @@ Every other command migrates on first use; these two exist to look before that h
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.errors import UsageError
+from rcp.output import admin as human
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,17 +32,7 @@ def status(ctx: typer.Context) -> None:
         schema = store.schema_status()
     data = {"url": mask_url(app_ctx.settings.database_url), **schema}
 
-    def render(console: Any) -> None:
-        console.print(f"database: {data['url']}")
-        current = data["current"] or "none (empty database)"
-        console.print(f"schema:   {current}")
-        console.print(f"head:     {data['head']}")
-        if data["at_head"]:
-            console.print("up to date")
-        else:
-            console.print("behind: run `rcp db upgrade` (or any command: it migrates first)")
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.db_status(data))
 
 
 @app.command("upgrade")
@@ -63,13 +54,7 @@ def upgrade(ctx: typer.Context) -> None:
         **schema,
     }
 
-    def render(console: Any) -> None:
-        if migrated:
-            console.print(f"upgraded {data['url']} from {previous or 'empty'} to {data['current']}")
-        else:
-            console.print(f"{data['url']} is already at {data['current']}")
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.db_upgrade(data))
 
 
 @app.command("copy")
@@ -109,9 +94,5 @@ def copy(
             "rerun the copy into a fresh database once it has finished if it changed anything"
         )
 
-    def render(console: Any) -> None:
-        counts = ", ".join(f"{name} {count}" for name, count in report.tables.items())
-        console.print(f"copied {data['from']} → {data['to']}: {counts}; verified")
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.db_copy(data, report.tables))
 

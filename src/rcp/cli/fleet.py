@@ -9,6 +9,7 @@ import typer
 
 from rcp.cli._common import (
     app_context,
+    append_audit,
     duration_option,
     handle_errors,
     mark_audited,
@@ -18,6 +19,7 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
+from rcp.output import fleet as human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -42,9 +44,6 @@ AbsoluteTemplatesOption = Annotated[
     ),
 ]
 
-_SYMBOLS = {"create": "+", "update": "~", "delete": "-", "noop": " "}
-
-
 def _load_plan(
     app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
 ) -> FleetPlan:
@@ -54,62 +53,6 @@ def _load_plan(
         file, app_ctx.settings.config_dir, allow_absolute_templates=allow_absolute_templates
     )
     return plan_fleet(fleet, app_ctx.store(), prune=prune)
-
-
-def _describe_detail(detail: dict[str, Any]) -> str:
-    change = detail.get("change")
-    resource = detail.get("resource")
-    if change == "create_resource":
-        return f"create {resource} ({detail.get('type')}, {detail.get('plan') or 'default plan'})"
-    if change == "delete_resource":
-        return f"delete {resource} ({detail.get('render_id') or 'not created'})"
-    if change == "update_resource":
-        parts = [
-            f"{path}: {values['from']!r} → {values['to']!r}"
-            for path, values in (detail.get("fields") or {}).items()
-        ]
-        parts += [f"{path}: cannot change in place" for path in detail.get("unsupported") or []]
-        return f"update {resource}: " + "; ".join(parts)
-    if change == "env":
-        parts = []
-        for label, field in (
-            ("set", "set"),
-            ("from template", "from_template"),
-            ("unset", "unset"),
-        ):
-            if detail.get(field):
-                parts.append(f"{label} {', '.join(detail[field])}")
-        where = f" on {resource}" if resource else ""
-        return f"env{where}: " + "; ".join(parts)
-    if change == "resume":
-        missing = ", ".join(detail.get("missing") or []) or "none"
-        return f"resume provisioning (status {detail.get('status')}; missing: {missing})"
-    if change in ("name", "template", "plugin_repo"):
-        return f"{change}: {detail.get('from')!r} → {detail.get('to')!r}"
-    if change == "blocked":
-        return f"blocked: {detail.get('reason')}"
-    return str(detail.get("reason") or change)
-
-
-def _plan_text(plan: FleetPlan) -> str:
-    lines: list[str] = []
-    for change in plan.pending:
-        lines.append(f"{_SYMBOLS[change.action]} {change.action} {change.slug}")
-        lines.extend(f"    {_describe_detail(detail)}" for detail in change.details)
-    counts = plan.summary()
-    if not plan.pending:
-        lines.append(f"No changes: the {counts['noop']} tenants of the file are up to date.")
-    else:
-        lines.append(
-            f"Plan: {counts['create']} to create, {counts['update']} to update, "
-            f"{counts['delete']} to delete, {counts['noop']} unchanged."
-        )
-    if plan.unmanaged:
-        lines.append(
-            f"{len(plan.unmanaged)} recorded tenants are not in the file and stay as they are "
-            f"(--prune deletes them): {', '.join(plan.unmanaged)}"
-        )
-    return "\n".join(lines)
 
 
 @handle_errors
@@ -128,7 +71,7 @@ def plan(
     """
     app_ctx = app_context(ctx)
     fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
-    app_ctx.output.result(fleet_plan.to_json(), human=_plan_text(fleet_plan))
+    app_ctx.output.result(fleet_plan.to_json(), human=human.plan(fleet_plan))
 
 
 @handle_errors
@@ -185,7 +128,7 @@ def apply(
         report = ApplyReport(
             fleet_plan, [TenantResult(c.slug, "noop") for c in fleet_plan.changes], utcnow(), 0.0
         )
-        output.result(report.to_json(), human=_plan_text(fleet_plan))
+        output.result(report.to_json(), human=human.plan(fleet_plan))
         return
     app_ctx.gateway().owner_id()  # API key and workspace: preconditions, before any write
     budget = (
@@ -198,7 +141,7 @@ def apply(
     forecast = app_ctx.create_forecast()
     planned = schedule(fleet_plan.pending, forecast, budget)
     # Before the live view starts, so the line stays readable on a terminal.
-    output.info(_schedule_text(fleet_plan, planned, concurrency))
+    output.info(human.schedule(fleet_plan, planned, concurrency))
     # The command is audited as a whole (above) and per tenant (``_audit_tenant``).
     with operation(app_ctx, command="apply", slug=None, lock_wait=lock_wait) as operator:
         applier = FleetApplier(
@@ -210,7 +153,7 @@ def apply(
             on_result=_result_reporter(app_ctx, operator.progress, planned, concurrency),
         )
         report = applier.apply(fleet_plan, planned)
-    output.result(report.to_json(), human=_report_text(report))
+    output.result(report.to_json(), human=human.apply_report(report))
     code = report.exit_code()
     if code == 0:
         return
@@ -240,25 +183,6 @@ def _deferred_error(report: ApplyReport) -> Exception:
     )
 
 
-def _schedule_text(plan: FleetPlan, planned: Schedule, concurrency: int) -> str:
-    counts = plan.summary()
-    text = (
-        f"applying {len(plan.pending)} changes ({counts['create']} create, {counts['update']} "
-        f"update, {counts['delete']} delete) with concurrency {concurrency}"
-    )
-    if planned.creates:
-        listed = ", ".join(f"{n} {kind}" for kind, n in sorted(planned.creates.items()))
-        text += f"; {sum(planned.creates.values())} Render creates ({listed})"
-        if planned.creates_done_in >= 1:
-            text += f", the last one within ~{planned.creates_done_in:.0f} s (rate limit)"
-    if planned.deferred:
-        text += (
-            f"; {len(planned.deferred)} tenants deferred: their creates do not fit the rate "
-            f"limit within the wait budget (resumable in ~{planned.resume_in or 0:.0f} s)"
-        )
-    return text
-
-
 def _result_reporter(
     app_ctx: AppContext, progress: Any, planned: Schedule, concurrency: int
 ) -> Any:
@@ -278,15 +202,13 @@ def _result_reporter(
         # Tenants run in waves of `concurrency`; creates cannot finish before the limiter allows.
         per_wave = elapsed / max(1, -(-done // concurrency))
         eta = max(per_wave * -(-left // concurrency), planned.creates_done_in - elapsed, 0.0)
-        text = f"{result.outcome} in {result.seconds:.1f} s"
-        if result.error:
-            text += f" ({result.error})"
-        eta_text = f"; ETA ~{eta:.0f} s" if left else ""
+        shown_eta = eta if left else None
         with lock:
             if isinstance(progress, LiveProgress):
-                progress.event(result.slug, None, f"{text} [{done}/{total}]{eta_text}")
+                line = human.tenant_result(result, done, total, shown_eta, live=True)
+                progress.event(result.slug, None, line)
             else:
-                app_ctx.output.info(f"[{done}/{total}] {result.slug}: {text}{eta_text}")
+                app_ctx.output.info(human.tenant_result(result, done, total, shown_eta, live=False))
             _audit_tenant(app_ctx, result)
 
     return report
@@ -298,48 +220,12 @@ def _audit_tenant(app_ctx: AppContext, result: TenantResult) -> None:
     if result.outcome in ("noop", "deferred") and result.exit_code in (0, 75):
         return
     try:
-        from rcp.context import redact_argv
-        from rcp.core.models import AuditEntry
-
-        app_ctx.store().append_audit(
-            AuditEntry(
-                actor=app_ctx.settings.actor,
-                command=" ".join(["rcp", *redact_argv(app_ctx.argv)]),
-                tenant=result.slug,
-                outcome="ok" if result.exit_code == 0 else (result.error_code or "error"),
-                exit_code=result.exit_code,
-                duration_ms=int(result.seconds * 1000),
-            )
+        append_audit(
+            app_ctx,
+            tenant=result.slug,
+            outcome="ok" if result.exit_code == 0 else (result.error_code or "error"),
+            exit_code=result.exit_code,
+            duration_ms=int(result.seconds * 1000),
         )
     except Exception:  # the audit must never change a tenant's outcome
         app_ctx.output.warn(f"could not write the audit entry of {result.slug}")
-
-
-def _report_text(report: ApplyReport) -> Any:
-    def render(console: Any) -> None:
-        from rich.table import Table
-
-        actions = {c.slug: c.action for c in report.plan.changes}
-        table = Table(box=None, pad_edge=False)
-        for column in ("SLUG", "ACTION", "OUTCOME", "EXIT", "SECONDS", "ERROR"):
-            table.add_column(column)
-        for result in report.results:
-            if result.outcome == "noop":
-                continue
-            table.add_row(
-                result.slug,
-                actions.get(result.slug, ""),
-                result.outcome,
-                str(result.exit_code),
-                f"{result.seconds:.1f}",
-                result.error or "",
-            )
-        if table.row_count:
-            console.print(table)
-        counts: dict[str, int] = {}
-        for result in report.results:
-            counts[result.outcome] = counts.get(result.outcome, 0) + 1
-        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-        console.print(f"Apply finished in {report.seconds:.1f} s: {summary}.")
-
-    return render

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from rcp.cli._common import app_context, handle_errors
+from rcp.output import admin as human
 
 
 @handle_errors
@@ -61,12 +60,6 @@ def health(ctx: typer.Context) -> None:
         ]
     )
 
-    def render(console: Any) -> None:
-        for check in report["checks"]:
-            mark = "ok  " if check["ok"] else "FAIL"
-            console.print(f"{mark} {check['name']}: {check['detail']}")
-        console.print(f"status: {report['status']}")
-
-    app_ctx.output.result(report, human=render)
+    app_ctx.output.result(report, human=human.health(report))
     if report["status"] != "healthy":
         raise typer.Exit(1)

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited, render_json_table
+from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.errors import ConfigError, UsageError
+from rcp.output.tables import rows_table
 
 if TYPE_CHECKING:
     from rcp.core.tokens import ApiToken
@@ -158,7 +159,7 @@ def token_list(
     rows = [_token_row(t) for t in list_tokens(app_ctx.token_store(), include_revoked=all_)]
     app_ctx.output.result(
         rows,
-        human=render_json_table(
+        human=rows_table(
             rows, ["name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
         ),
     )

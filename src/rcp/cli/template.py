@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors
+from rcp.output import templates as human
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -23,15 +24,6 @@ TemplateArgument = Annotated[
 ]
 
 
-def _order_line(resources: list[dict[str, Any]]) -> str:
-    """``db (postgres, basic_256mb) -> web (web_service, starter; needs db)``."""
-    parts = []
-    for resource in resources:
-        needs = f"; needs {', '.join(resource['depends_on'])}" if resource["depends_on"] else ""
-        parts.append(f"{resource['key']} ({resource['type']}, {resource['plan']}{needs})")
-    return " -> ".join(parts)
-
-
 @app.command("list")
 @handle_errors
 def list_command(ctx: typer.Context) -> None:
@@ -42,20 +34,7 @@ def list_command(ctx: typer.Context) -> None:
     infos = list_templates(app_ctx.settings.config_dir)
     data = [info.to_json() for info in infos]
 
-    def render(console: Any) -> None:
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for column in ("NAME", "RESOURCES", "SOURCE"):
-            table.add_column(column)
-        for info in infos:
-            resources = (
-                ", ".join(info.resources) if info.error is None else f"INVALID: {info.error}"
-            )
-            table.add_row(info.name, resources, info.source)
-        console.print(table)
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.template_list(infos))
 
 
 @app.command("show")
@@ -75,12 +54,7 @@ def show(ctx: typer.Context, template: TemplateArgument = "default") -> None:
         "template": loaded.data,
     }
 
-    def render(console: Any) -> None:
-        console.print(f"# template {loaded.name} ({loaded.source})", markup=False)
-        console.print(f"# creation order: {_order_line(resources)}", markup=False)
-        console.print(loaded.text.rstrip("\n"), markup=False)
-
-    app_ctx.output.result(data, human=render)
+    app_ctx.output.result(data, human=human.template_show(loaded, resources))
 
 
 @app.command("validate")
@@ -126,5 +100,4 @@ def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None
         "resources": resources,
         "warnings": warnings,
     }
-    human = f"{loaded.name}: valid ({_order_line(resources)})"
-    app_ctx.output.result(data, human=human)
+    app_ctx.output.result(data, human=human.template_valid(loaded, resources))
