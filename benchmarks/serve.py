@@ -5,7 +5,7 @@
 
 Seeds N tenant records (two resources each) through the store, creates a read token with the
 CLI, starts `rcp --sandbox serve --no-access-log` on a free loopback port, then runs
-`--concurrency` keep-alive clients (threads) for `--duration` seconds, each asking for the
+`--concurrency` keep-alive clients (threads, the standard library's `http.client`) for `--duration` seconds, each asking for the
 status of a random tenant by id (authenticated, as a real caller would). Prints requests per
 second and p50/p90/p99 latency; `--json` prints one JSON document instead. Everything runs on
 this machine and stops by itself: the client and the server share its cores.
@@ -14,6 +14,7 @@ this machine and stops by itself: the client and the server share its cores.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -27,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -129,19 +131,33 @@ def load(url: str, token: str, ids: list[int], *, seconds: float, concurrency: i
     stop_at = [0.0]
 
     def client(index: int) -> None:
+        # The standard library's keep-alive client: several times cheaper per request than
+        # httpx, and the client shares the machine's cores with the server.
         rng = random.Random(index)
         mine = latencies[index]
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
-            http.get(f"/api/tenants/{ids[0]}/status/")  # connect before the clock starts
-            start_gate.wait()
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def get(path: str) -> int:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+
+        get(f"/api/tenants/{ids[0]}/status/")  # connect before the clock starts
+        start_gate.wait()
+        try:
             while True:
                 began = time.perf_counter()
                 if began >= stop_at[0]:
                     return
-                response = http.get(f"/api/tenants/{rng.choice(ids)}/status/")
+                status = get(f"/api/tenants/{rng.choice(ids)}/status/")
                 mine.append(time.perf_counter() - began)
-                if response.status_code != 200:
+                if status != 200:
                     errors[index] += 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
     for thread in threads:
