@@ -115,3 +115,31 @@ def test_serve_config_round_trips_through_the_environment() -> None:
     assert ServeConfig.from_env(config.to_env()) == config
     with pytest.raises(ConfigError, match="RCP_SERVE_SWEEP_SECONDS"):
         ServeConfig.from_env({"RCP_SERVE_SWEEP_SECONDS": "soon"})
+
+
+def test_accepted_connections_get_tcp_nodelay() -> None:
+    """Without TCP_NODELAY each response waited ~40 ms for the client's delayed ACK: asyncio
+    sets it only on sockets whose proto says TCP, which ``bind`` must therefore say."""
+    import asyncio
+    import socket
+
+    from rcp.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    seen: dict[str, int] = {}
+
+    async def main() -> None:
+        def accepted(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connection = writer.get_extra_info("socket")
+            seen["nodelay"] = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        await reader.read()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen["nodelay"] == 1
