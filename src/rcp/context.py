@@ -46,6 +46,7 @@ class AppContext:
         self._store: SqlStore | None = None
         self._gateway: Gateway | None = None
         self._client: RenderClient | None = None
+        self._api_url_noticed = False
         # Set once a mutating command has passed its preconditions: (command, tenant slug).
         self.audit_subject: tuple[str, str | None] | None = None
         # --max-wait given to the command itself wins over RCP_MAX_WAIT and the config file.
@@ -170,7 +171,7 @@ class AppContext:
             timeout = httpx.Timeout(hooks.http_timeout)
         return RenderClient(
             api_key,
-            base_url=settings.api_url,
+            base_url=self.checked_api_url(settings),
             transport=hooks.wrap_transport(self._sandbox_transport()),
             max_wait=(
                 self.max_wait_override
@@ -180,6 +181,16 @@ class AppContext:
             timeout=timeout,
             backoff_base=hooks.backoff_base,
         )
+
+    def checked_api_url(self, settings: Settings | None = None) -> str:
+        """The Render API base URL to send the key to: exit 6 for plain http to another
+        machine; a host that is not Render's is named on stderr (once per run)."""
+        settings = settings or self.settings
+        url = settings.checked_api_url()
+        if settings.api_url_notice and not self._api_url_noticed:
+            self._api_url_noticed = True
+            self.output.warn(settings.api_url_notice)
+        return url
 
     def _sandbox_transport(self) -> httpx.BaseTransport | None:
         """The in-process simulator with --sandbox (else None: the network)."""

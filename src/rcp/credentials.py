@@ -102,7 +102,7 @@ def stored_api_key(config_dir: Path) -> str | None:
 
 
 def write_credential(config_dir: Path, api_key: str, *, now: datetime | None = None) -> Path:
-    """Store ``api_key`` atomically: a 0600 file in ``config_dir``, which is made 0700.
+    """Store ``api_key`` atomically: a 0600 file in ``config_dir`` (created 0700 if missing).
 
     The temporary file is created 0600 from the start (``O_EXCL``), so the key is never on disk
     with a wider mode, and is renamed over the old file so a crash leaves either the old or the
@@ -111,11 +111,7 @@ def write_credential(config_dir: Path, api_key: str, *, now: datetime | None = N
     key = api_key.strip()
     if not key:
         raise ValueError("an empty API key cannot be stored")
-    config_dir.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-    if _enforces_modes():
-        # mkdir's mode is ignored for an existing directory (and narrowed by the umask for a new
-        # one): set it explicitly. It is rcp's own directory.
-        os.chmod(config_dir, DIRECTORY_MODE)
+    make_private_dirs(config_dir)
     path = credentials_path(config_dir)
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     document = {"api_key": key, "saved_at": moment.isoformat().replace("+00:00", "Z")}
@@ -137,6 +133,27 @@ def write_credential(config_dir: Path, api_key: str, *, now: datetime | None = N
             temporary.unlink()
         raise
     return path
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, each 0700. Existing directories are left
+    exactly as they are: their mode is the user's choice (a shared or managed config folder), and
+    the credentials file inside is 0600 whatever the folder's mode."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIRECTORY_MODE)
+        except FileExistsError:
+            continue  # created meanwhile by someone else: theirs, not ours to change
+        if _enforces_modes():
+            # mkdir's mode is narrowed by the umask; only a folder created here is set.
+            os.chmod(folder, DIRECTORY_MODE)
 
 
 def delete_credential(config_dir: Path) -> bool:

@@ -86,6 +86,17 @@ class Settings:
     config: Mapping[str, Any] = field(default_factory=dict)
     # Why the stored credential could not be used (raised when a Render key is needed).
     credential_problem: ConfigError | None = None
+    # Why the API URL must not be used (raised when Render is needed, so commands that only
+    # read records still work and `rcp health` can report it as a failed check).
+    api_url_problem: ConfigError | None = None
+    # Set when the API URL is fine but not Render's: worth one warning per run.
+    api_url_notice: str | None = None
+
+    def checked_api_url(self) -> str:
+        """The API base URL, or ConfigError (exit 6) when it would send the key in clear text."""
+        if self.api_url_problem is not None:
+            raise self.api_url_problem
+        return self.api_url
 
     @property
     def sandbox_dir(self) -> Path:
@@ -114,8 +125,87 @@ class Settings:
         return found
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+# Every setting the config file may hold (the rest of DESIGN §2's variables have no file form).
+CONFIG_KEYS = ("api_url", "database_url", "log_format", "max_wait", "output", "owner_id", "sandbox")
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+RENDER_API_HOST = "api.render.com"
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def parse_bool(value: object, setting: str) -> bool:
+    """A boolean setting: TOML true/false, or 1/0/true/false/yes/no in any case. Anything else
+    is a ConfigError (exit 6) naming the setting: a typo must not silently pick a world."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.strip().lower()]
+    raise ConfigError(
+        f"invalid {setting} value {value!r}: expected 1, 0, true, false, yes or no"
+    )
+
+
+def _check_config_keys(config: Mapping[str, Any], path: Path) -> None:
+    import difflib
+
+    for key in config:
+        if key in CONFIG_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key), CONFIG_KEYS, n=1)
+        suggestion = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"unknown setting {key!r} in {path}",
+            hint=f"{suggestion}known settings: {', '.join(CONFIG_KEYS)}",
+            code="unknown_setting",
+        )
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the
+    machine."""
+    import ipaddress
+
+    name = host.strip("[]").lower().rstrip(".")
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_url(url: str, setting: str) -> tuple[ConfigError | None, str | None]:
+    """(problem, notice) for an API base URL. Plain http is refused unless the host is
+    loopback (the API key would cross the network in clear text); a host that is not
+    Render's gets a notice, since every request carries the key there."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return ConfigError(f"invalid {setting} value {mask_url(url)!r}: not a URL"), None
+    if parts.scheme not in ("https", "http") or not host:
+        return (
+            ConfigError(
+                f"invalid {setting} value {mask_url(url)!r}: expected https://HOST/…",
+                hint=f"the default is {DEFAULT_API_URL}",
+            ),
+            None,
+        )
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return (
+            ConfigError(
+                f"refusing {setting} {mask_url(url)!r}: plain http would send the Render API key "
+                "unencrypted",
+                hint="use https:// (plain http is allowed only for localhost, e.g. `rcp sandbox serve`)",
+                code="insecure_api_url",
+            ),
+            None,
+        )
+    if host == RENDER_API_HOST:
+        return None, None
+    return None, f"using the Render API at {host} ({setting}), not {RENDER_API_HOST}"
 
 
 def default_actor(environ: Mapping[str, str]) -> str:
@@ -188,6 +278,7 @@ def load_settings(
     config_dir, data_dir = _user_dirs(env)
     config_path = config_dir / "config.toml"
     config = _read_config_file(config_path)
+    _check_config_keys(config, config_path)
 
     def pick(flag: Any, env_name: str, config_key: str, default: Any) -> tuple[Any, str]:
         if flag is not None:
@@ -205,7 +296,9 @@ def load_settings(
     if log_format not in LOG_FORMATS:
         raise ConfigError(f"invalid {log_source} value {log_format!r}: expected text or json")
 
-    sandbox = options.sandbox or _truthy(env.get(Env.SANDBOX)) or bool(config.get("sandbox", False))
+    sandbox_raw, sandbox_source = pick(True if options.sandbox else None, Env.SANDBOX, "sandbox", False)
+    sandbox = parse_bool(sandbox_raw, sandbox_source)
+    debug = parse_bool(env.get(Env.DEBUG) or False, Env.DEBUG)
 
     database_url: str | None = None
     database_source = "default"
@@ -236,7 +329,8 @@ def load_settings(
         else parse_max_wait(str(max_wait_raw), max_wait_source)
     )
 
-    api_url = env.get(Env.API_URL) or str(config.get("api_url", DEFAULT_API_URL))
+    api_url_raw, api_url_source = pick(None, Env.API_URL, "api_url", DEFAULT_API_URL)
+    api_url = str(api_url_raw)
     api_key = env.get(Env.API_KEY) or None
     credential_problem: ConfigError | None = None
     if api_key is None and read_credentials and not sandbox:
@@ -248,9 +342,14 @@ def load_settings(
             api_key = stored_api_key(config_dir)
         except ConfigError as exc:
             credential_problem = exc
+    api_url_problem: ConfigError | None = None
+    api_url_notice: str | None = None
     if sandbox:
+        # In process: requests never reach a network, whatever RENDER_API_URL says.
         api_url = SANDBOX_API_URL
         api_key = api_key or SANDBOX_API_KEY
+    else:
+        api_url_problem, api_url_notice = check_api_url(api_url, api_url_source)
 
     no_input = options.no_input or bool(env.get(Env.CI))
     return Settings(
@@ -269,8 +368,10 @@ def load_settings(
         owner_id=env.get(Env.OWNER_ID) or config.get("owner_id"),
         actor=default_actor(env),
         max_wait=max_wait,
-        debug=_truthy(env.get(Env.DEBUG)),
+        debug=debug,
         credential_problem=credential_problem,
+        api_url_problem=api_url_problem,
+        api_url_notice=api_url_notice,
         no_color=bool(env.get(Env.NO_COLOR)),
         config=config,
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 from tests.conftest import Cli
 
+_ID_PREFIX = {"postgres": "dpg", "key_value": "red", "cron_job": "crn"}
+
 
 def seed_tenant(
     url: str,
@@ -38,7 +40,8 @@ def seed_tenant(
                 key=spec["key"],
                 type=spec["render_type"],
                 name=spec["name"],
-                render_id=f"srv-seed{index}{plan.slug}",
+                # Each kind's own id prefix: backup import checks it as adopt does.
+                render_id=f"{_ID_PREFIX.get(spec['render_type'], 'srv')}-seed{index}{plan.slug}",
                 state="live",
             )
             for index, spec in enumerate(plan.rendered["resources"])

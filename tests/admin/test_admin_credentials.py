@@ -20,15 +20,17 @@ from rcp.errors import ConfigError
 
 
 def test_written_private_whatever_the_umask(tmp_path: Path) -> None:
-    config_dir = tmp_path / "config"
-    config_dir.mkdir(mode=0o755)
+    config_dir = tmp_path / "new" / "config"
     previous = os.umask(0)
     try:
         path = write_credential(config_dir, " rnd_key_with_spaces_around \n")
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # Directories it creates are 0700 (issue 11: an existing one is never changed, see
+    # tests/hardening/test_hardening_settings.py).
     assert stat.S_IMODE(config_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(config_dir.parent.stat().st_mode) == 0o700
     document = json.loads(path.read_text())
     assert document["api_key"] == "rnd_key_with_spaces_around"
     assert document["saved_at"].endswith("Z")

@@ -112,7 +112,10 @@ class RcpGroup(TyperGroup):
             sys.exit(2)
         except click.ClickException as exc:
             # Usage errors: message on stderr; in JSON mode also the envelope on stdout.
-            message = exc.format_message()
+            from rcp.output.text import escape_control
+
+            # Click quotes the offending argument: one line, whatever it holds.
+            message = escape_control(exc.format_message())
             hint = None
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f"see '{exc.ctx.command_path} --help'"

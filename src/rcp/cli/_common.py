@@ -107,7 +107,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(interrupted.exit_code) from None
         except Exception as exc:
             exit_code, outcome = 1, "internal_error"
-            if os.environ.get("RCP_DEBUG", "") not in ("", "0"):
+            # The same words as the setting (rcp.settings.parse_bool); "false" is not on.
+            if os.environ.get("RCP_DEBUG", "").strip().lower() in ("1", "true", "yes"):
                 raise
             # Exception text can carry anything (URLs, values): keep the class and a redacted
             # message, never locals.
@@ -161,7 +162,17 @@ def duration_option(value: str | None, flag: str) -> float | None:
         return None
     from rcp.core.durations import parse_duration
 
-    return parse_duration(value, option=flag)
+    seconds = parse_duration(value, option=flag)
+    if flag in POSITIVE_DURATION_FLAGS and seconds <= 0:
+        from rcp.errors import UsageError
+
+        raise UsageError(f"invalid {flag} value {value!r}: it must be more than 0")
+    return seconds
+
+
+# A zero timeout would give up before the first check; --max-wait and --lock-timeout 0 are
+# meaningful ("do not wait").
+POSITIVE_DURATION_FLAGS = frozenset({"--timeout"})
 
 
 def apply_max_wait(app: AppContext, max_wait: str | None) -> None:

@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+from rcp.output.text import escape_control
+
 
 class _RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
@@ -16,7 +18,8 @@ class _RedactingFilter(logging.Filter):
         message = record.getMessage()
         for secret in self.secrets:
             message = message.replace(secret, "***")
-        record.msg, record.args = message, None
+        # A log line is one line, and Render's or a user's text must not drive the terminal.
+        record.msg, record.args = escape_control(message), None
         return True
 
 
@@ -65,3 +68,8 @@ def configure_logging(verbose: int, quiet: bool, log_format: str, secrets: list[
     # Third-party chatter (httpx logs full URLs at INFO) stays off unless -vv.
     for noisy in ("httpx", "httpcore", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    # SQL statements at -vvv, but never SQLAlchemy's DEBUG level: it logs every result row, and
+    # rows hold env override values (parameters are hidden by the engine: hide_parameters).
+    logging.getLogger("sqlalchemy.engine").setLevel(
+        logging.INFO if verbose >= 3 else logging.WARNING
+    )

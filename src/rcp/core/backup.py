@@ -20,6 +20,7 @@ tenant's lock. A slug that already exists is refused (exit 4) unless ``overwrite
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -267,6 +268,7 @@ def parse_document(data: Any) -> Snapshot:
     secrets = root.optional("secrets_included").value
     tenants: list[TenantBackup] = []
     seen: set[str] = set()
+    owners: dict[str, str] = {}  # Render id → the tenant that holds it in this document
     for item in root.field("tenants").items():
         backup = _parse_tenant(item)
         try:
@@ -276,6 +278,7 @@ def parse_document(data: Any) -> Snapshot:
         if backup.tenant.slug in seen:
             raise item.field("slug").fail(f"tenant {backup.tenant.slug} appears twice")
         seen.add(backup.tenant.slug)
+        _check_tenant_values(item, backup, owners)
         tenants.append(backup)
     audit = [_parse_audit(item) for item in root.field("audit").items()]
     return Snapshot(
@@ -351,6 +354,83 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
         env_overrides=overrides,
     )
     return TenantBackup(tenant=tenant, journal=journal, env_keys_without_value=without_value)
+
+
+_DEPLOY_ID = re.compile(r"dep-[a-z0-9]+(?:-[a-z0-9]+)*")
+_TEXT_MAX_LENGTH = 255
+
+
+def _check_tenant_values(item: _Reader, backup: TenantBackup, owners: dict[str, str]) -> None:
+    """The rules ``tenant create`` and ``tenant adopt`` apply to what they record: a backup is
+    untrusted input (hand-edited, or from another rcp) and must not bring in a name, key, URL
+    or Render id those commands would refuse."""
+    from rcp.core import slugs
+    from rcp.core.tenants.adopt import kind_of_id
+    from rcp.core.tenants.env import ALL_SERVICES, validate_env_key
+
+    def check(reader: _Reader, rule: Callable[[str], object], value: str) -> None:
+        try:
+            rule(value)
+        except UsageError as exc:
+            raise reader.fail(exc.message) from None
+
+    def plugin_repo(url: str) -> str:
+        return slugs.validate_url(url, option="plugin repo")
+
+    tenant = backup.tenant
+    check(item.field("name"), slugs.validate_name, tenant.name)
+    _check_label(item.field("template"), tenant.template)
+    if tenant.custom_plugin_repo is not None:
+        check(item.field("custom_plugin_repo"), plugin_repo, tenant.custom_plugin_repo)
+    keys = set()
+    for entry, resource in zip(item.field("resources").items(), tenant.resources, strict=True):
+        check(entry.field("key"), slugs.validate_template_key, resource.key)
+        keys.add(resource.key)
+        _check_label(entry.field("name"), resource.name)
+        _check_label(entry.field("state"), resource.state)
+        if resource.url is not None and slugs.url_problem(resource.url) is not None:
+            raise entry.field("url").fail(f"not an http(s) URL: {resource.url!r}")
+        if resource.deploy_id is not None and not _DEPLOY_ID.fullmatch(resource.deploy_id):
+            raise entry.field("deploy_id").fail(f"not a Render deploy id: {resource.deploy_id!r}")
+        if resource.render_id is None:
+            continue
+        where = entry.field("render_id")
+        check(where, slugs.validate_render_id, resource.render_id)
+        if kind_of_id(resource.render_id) is not RENDER_TYPE_KIND[resource.type]:
+            raise where.fail(f"{resource.render_id} cannot be a {resource.type}")
+        holder = owners.setdefault(resource.render_id, tenant.slug)
+        if holder != tenant.slug or resource.render_id in {
+            r.render_id for r in tenant.resources if r is not resource
+        }:
+            # A Render resource belongs to one tenant and one key (as adopt enforces).
+            raise where.fail(f"{resource.render_id} is recorded more than once in the backup")
+    for entry in (
+        item.optional("env_overrides").items() if "env_overrides" in item.mapping() else []
+    ):
+        service = entry.field("service").text()
+        if service != ALL_SERVICES and service not in keys:
+            raise entry.field("service").fail(f"{service!r} is not a resource of the tenant")
+        key = entry.field("key").text()
+        check(entry.field("key"), validate_env_key, key)
+    for entry, record in zip(
+        item.optional("journal").items() if "journal" in item.mapping() else [],
+        backup.journal,
+        strict=True,
+    ):
+        if record.resource_key is not None:
+            check(entry.field("resource_key"), slugs.validate_template_key, record.resource_key)
+        if record.render_id is not None:
+            check(entry.field("render_id"), slugs.validate_render_id, record.render_id)
+        if record.render_name is not None:
+            _check_label(entry.field("render_name"), record.render_name)
+        _check_label(entry.field("step"), record.step)
+        _check_label(entry.field("status"), record.status)
+
+
+def _check_label(reader: _Reader, text: str) -> None:
+    """A short identifier-like value rcp shows in tables: 1–255 printable characters."""
+    if not text or len(text) > _TEXT_MAX_LENGTH or not text.isprintable():
+        raise reader.fail(f"{text!r} is not 1-{_TEXT_MAX_LENGTH} printable characters")
 
 
 def _parse_audit(item: _Reader) -> AuditEntry:

@@ -82,6 +82,25 @@ def validate_name(name: str) -> str:
     return name
 
 
+# Render ids: a kind prefix, then lowercase letters and digits in hyphen-joined runs
+# (``srv-ct6vmjtj0q5s700ckea0``, ``dpg-…-a``). The prefix says the resource family.
+RENDER_ID_PREFIXES = ("srv-", "crn-", "dpg-", "red-")
+_RENDER_ID = re.compile(r"(?:srv|crn|dpg|red)-[a-z0-9]+(?:-[a-z0-9]+)*")
+_RENDER_ID_MAX_LENGTH = 64
+
+
+def is_render_id(render_id: str) -> bool:
+    """Whether ``render_id`` has the shape of a Render service or datastore id."""
+    return len(render_id) <= _RENDER_ID_MAX_LENGTH and _RENDER_ID.fullmatch(render_id) is not None
+
+
+def validate_render_id(render_id: str, *, what: str = "Render id") -> str:
+    """Return ``render_id`` unchanged when it looks like a Render id, else raise UsageError."""
+    if not is_render_id(render_id):
+        raise UsageError(f"invalid {what} {render_id!r}: expected srv-…, crn-…, dpg-… or red-…")
+    return render_id
+
+
 def render_name(slug: str, key: str) -> str:
     """The deterministic Render name of a tenant's resource: ``<slug>-<key>``."""
     return f"{slug}-{key}"

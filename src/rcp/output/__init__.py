@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
 
+from rcp.output.text import escape_control
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -60,11 +62,11 @@ class Output:
         return self.mode == "json"
 
     def console(self) -> Console:
-        from rich.console import Console
+        from rcp.output.text import safe_console
 
         if self._console is None or self._console.file is not self.stdout:
             isatty = getattr(self.stdout, "isatty", None)
-            self._console = Console(
+            self._console = safe_console(
                 file=self.stdout,
                 no_color=self.no_color,
                 highlight=False,
@@ -75,10 +77,10 @@ class Output:
         return self._console
 
     def err_console(self) -> Console:
-        from rich.console import Console
+        from rcp.output.text import safe_console
 
         if self._err_console is None or self._err_console.file is not self.stderr:
-            self._err_console = Console(
+            self._err_console = safe_console(
                 file=self.stderr, no_color=self.no_color, highlight=False, soft_wrap=True
             )
         return self._err_console
@@ -98,7 +100,7 @@ class Output:
             self.stdout.write(_redact(json.dumps(data, indent=2, default=str), self.secrets) + "\n")
         elif isinstance(human, str):
             if human:
-                self.stdout.write(_redact(human, self.secrets) + "\n")
+                self.stdout.write(escape_control(_redact(human, self.secrets), multiline=True) + "\n")
         else:
             human(self.console())
         self.stdout.flush()
@@ -134,7 +136,8 @@ class Output:
                 write_json(write, {"data": data})
                 write("\n")
             else:
-                human(write)
+                # Lines rcp composed; whatever data they hold cannot drive the terminal.
+                human(lambda text: write(escape_control(text, multiline=True)))
         finally:
             # Also what was read before a failure half-way (its error follows on stderr).
             flush()
@@ -145,9 +148,10 @@ class Output:
         in JSON mode."""
         message = _redact(error.message, self.secrets)
         hint = _redact(error.hint, self.secrets) if error.hint else None
-        self.stderr.write(f"Error: {message}\n")
+        # One line each, whatever Render or the user put in the text.
+        self.stderr.write(f"Error: {escape_control(message)}\n")
         if hint:
-            self.stderr.write(f"Hint: {hint}\n")
+            self.stderr.write(f"Hint: {escape_control(hint)}\n")
         self.stderr.flush()
         if self.json and not self.result_written:
             body: dict[str, Any] = {"code": error.code, "message": message, "hint": hint}
@@ -162,11 +166,11 @@ class Output:
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.stderr.write(f"Warning: {_redact(message, self.secrets)}\n")
+            self.stderr.write(f"Warning: {escape_control(_redact(message, self.secrets))}\n")
             self.stderr.flush()
 
     def info(self, message: str) -> None:
         """A status line for humans on stderr (suppressed by -q)."""
         if not self.quiet:
-            self.stderr.write(_redact(message, self.secrets) + "\n")
+            self.stderr.write(escape_control(_redact(message, self.secrets)) + "\n")
             self.stderr.flush()

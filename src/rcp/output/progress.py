@@ -27,8 +27,10 @@ class PlainProgress:
         self.stream = stream
 
     def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        from rcp.output.text import escape_control
+
         prefix = f"{tenant}: {resource}: " if resource else f"{tenant}: "
-        self.stream.write(prefix + message + "\n")
+        self.stream.write(escape_control(prefix + message) + "\n")
         self.stream.flush()
 
     def close(self) -> None:

@@ -126,8 +126,11 @@ def table_lines(
     columns named in ``right`` are right-aligned."""
     from rich.cells import cell_len
 
+    from rcp.output.text import escape_control
+
     headers = [column.upper() for column in columns]
-    iterator = iter(rows)
+    # Cells are data (names, Render's messages): one line each, no terminal control.
+    iterator = ([escape_control(cell) for cell in row] for row in rows)
     first: list[list[str]] = []
     for row in iterator:
         first.append(row)

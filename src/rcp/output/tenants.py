@@ -29,10 +29,14 @@ def tenant(record: Tenant) -> Callable[[Console], None]:
 
     def render(console: Console) -> None:
         from rich.table import Table
+        from rich.text import Text
 
+        # Styled with Text, not markup: the console never parses markup (rcp.output.text);
+        # the plain string after it is shown literally, control characters escaped.
         console.print(
-            f"[bold]{record.slug}[/bold]  {record.name}  status={record.status}  "
-            f"template={record.template}"
+            Text(record.slug, style="bold"),
+            f"{record.name}  status={record.status}  template={record.template}",
+            sep="  ",
         )
         if record.last_error:
             console.print(f"last error: {record.last_error}")
@@ -76,10 +80,11 @@ def check_report(report: CheckReport) -> Callable[[Console], None]:
 
     def render(console: Console) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         for checked in report.tenants:
             verdict = "healthy" if checked.healthy else "UNHEALTHY"
-            console.print(f"[bold]{checked.slug}[/bold]  {checked.status}  {verdict}")
+            console.print(Text(checked.slug, style="bold"), f"{checked.status}  {verdict}", sep="  ")
             if checked.problems:
                 table = Table(box=None, pad_edge=False, show_header=False)
                 for _ in range(4):

@@ -67,6 +67,8 @@ from rcp.render.waits import describe_retry_time, parse_wait_headers, retry_time
 DEFAULT_BASE_URL = "https://api.render.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 PAGE_SIZE = 100  # Render's maximum `limit`
+# Largest answer read (decoded). Render's biggest, a page of 100 services, is well under 1 MiB.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 BACKOFF_CAP_SECONDS = 8.0
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
@@ -242,7 +244,7 @@ class RenderClient:
         def attempt() -> httpx.Response:
             self._limiter.acquire(method, path, max_wait=self.max_wait, sleep=self._sleep)
             try:
-                response = self._http.request(method, path, params=params, json=json_body)
+                response = self._send_bounded(method, path, params=params, json_body=json_body)
             except httpx.TransportError as exc:
                 error = error_for_transport(exc, method=method, path=shown_path)
                 if is_retryable(method, error):
@@ -318,6 +320,40 @@ class RenderClient:
         )
         result: httpx.Response = retrying(attempt)
         return result
+
+    def _send_bounded(
+        self, method: str, path: str, *, params: dict[str, str | int] | None, json_body: Any
+    ) -> httpx.Response:
+        """Send and read the answer, refusing one larger than ``MAX_RESPONSE_BYTES`` while it
+        streams in (decoded size), so a runaway or hostile server cannot exhaust memory."""
+        request = self._http.build_request(method, path, params=params, json=json_body)
+        streamed = self._http.send(request, stream=True)
+        try:
+            declared = streamed.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                raise _too_large(method, path.split("?", 1)[0], streamed.status_code)
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in streamed.iter_bytes():
+                received += len(chunk)
+                if received > MAX_RESPONSE_BYTES:
+                    raise _too_large(method, path.split("?", 1)[0], streamed.status_code)
+                chunks.append(chunk)
+        finally:
+            streamed.close()
+        # The body is decoded already: drop the headers that describe the encoded form.
+        headers = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in _ENCODING_HEADERS
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=request,
+            extensions=streamed.extensions,
+        )
 
     def _exhausted(self, method: str, path: str, failure: _RetryableFailure) -> RcpError:
         where = f"{method} {path}"
@@ -566,6 +602,20 @@ class RenderClient:
         return self._get_one(
             Deploy, f"/services/{_segment(service_id)}/deploys/{_segment(deploy_id)}"
         )
+
+
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def _too_large(method: str, path: str, status: int) -> RenderAPIError:
+    return RenderAPIError(
+        f"Render's answer to {method} {path} is larger than "
+        f"{MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; refused (status {status})",
+        status=status,
+        method=method,
+        path=path,
+        hint="check RENDER_API_URL points at Render's API",
+    )
 
 
 def _failure_of(state: tenacity.RetryCallState) -> _RetryableFailure | None:

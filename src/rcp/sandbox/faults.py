@@ -264,8 +264,12 @@ def load_rules_text(text: str, source: str) -> list[FaultRule]:
     except json.JSONDecodeError:
         import yaml
 
+        from rcp.yamlsafe import YamlTooComplex, load_bounded
+
         try:
-            data = yaml.safe_load(text)
+            data = load_bounded(text)  # an alias bomb is refused, not expanded
+        except YamlTooComplex as exc:
+            raise FaultRuleError(f"{source}: refused: {exc}") from None
         except yaml.YAMLError as exc:
             raise FaultRuleError(f"{source}: not valid JSON or YAML: {exc}") from None
     if data is None:

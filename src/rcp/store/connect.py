@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rcp.errors import StoreError
 from rcp.store import migrate
-from rcp.store.engine import build_engine, is_sqlite_busy, scrub
+from rcp.store.engine import build_engine, database_error, first_line, is_sqlite_busy, scrub
 from rcp.store.repository import HEARTBEAT_SECONDS, LEASE_SECONDS, SqlStore
 from rcp.urls import mask_url, normalise_url, sqlite_path
 
@@ -59,14 +59,19 @@ def open_store(
         heartbeat_seconds=heartbeat_seconds,
     )
     try:
-        _check_reachable(store, url, setting=setting)
+        _check_reachable(store, url, setting=setting, sqlite_file=sqlite_file)
         if auto_upgrade:
             try:
                 migrate.ensure_schema(engine, sqlite_file=sqlite_file)
             except SQLAlchemyError as exc:
+                classified = database_error(
+                    exc, url, setting=setting, sqlite_file=sqlite_file, before_work=True
+                )
+                if classified is not None:
+                    raise classified from None
                 raise StoreError(
                     f"could not migrate the database of {setting} ({mask_url(url)}): "
-                    f"{_first_line(scrub(str(getattr(exc, 'orig', None) or exc), url))}"
+                    f"{first_line(scrub(str(getattr(exc, 'orig', None) or exc), url))}"
                 ) from None
     except BaseException:
         store.close()
@@ -74,7 +79,9 @@ def open_store(
     return store
 
 
-def _check_reachable(store: SqlStore, url: str, *, setting: str) -> None:
+def _check_reachable(
+    store: SqlStore, url: str, *, setting: str, sqlite_file: str | None
+) -> None:
     # SQLite: the first connection may switch a brand-new file to WAL while other processes
     # do the same; a "database is locked" there is contention, not an unreachable database.
     for attempt in range(CONNECT_BUSY_RETRIES + 1):
@@ -87,20 +94,29 @@ def _check_reachable(store: SqlStore, url: str, *, setting: str) -> None:
                 store.engine.dispose()  # drop the half-configured connection
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            _raise_unreachable(exc, url, setting=setting)
+            _raise_unreachable(exc, url, setting=setting, sqlite_file=sqlite_file)
 
 
 CONNECT_BUSY_RETRIES = 5
 
 
-def _raise_unreachable(exc: SQLAlchemyError, url: str, *, setting: str) -> NoReturn:
-    reason = _first_line(scrub(str(getattr(exc, "orig", None) or exc), url))
+def _raise_unreachable(
+    exc: SQLAlchemyError, url: str, *, setting: str, sqlite_file: str | None
+) -> NoReturn:
+    # Busy, starting up, too many clients, disk full: temporary (exit 75). A damaged file:
+    # restore (exit 6). Refused or unknown host, bad credentials, no such database: the
+    # setting is wrong (exit 6).
+    classified = database_error(
+        exc, url, setting=setting, sqlite_file=sqlite_file, before_work=True
+    )
+    if classified is not None:
+        raise classified from None
+    reason = first_line(scrub(str(getattr(exc, "orig", None) or exc), url))
+    if url.strip().lower().startswith("sqlite"):
+        # No server involved: the file, its folder or their permissions.
+        hint = f"check {setting}: the file's folder must exist and be writable by you"
+    else:
+        hint = f"check {setting} and that the Postgres server is running and reachable"
     raise StoreError(
-        f"cannot connect to the database of {setting} ({mask_url(url)}): {reason}",
-        hint=f"check {setting} and that the database server is running",
+        f"cannot connect to the database of {setting} ({mask_url(url)}): {reason}", hint=hint
     ) from None
-
-
-def _first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0] if stripped else "unknown error"

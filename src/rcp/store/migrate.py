@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from rcp.errors import StoreError
+from rcp.errors import RetryLater, StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -134,7 +134,8 @@ def _take_postgres_migration_lock(connection: Connection) -> None:
         )
     except Exception as exc:
         if "lock timeout" in str(exc).lower():
-            raise StoreError(
+            # A lock timeout is temporary (exit 75), not a configuration error.
+            raise RetryLater(
                 "timed out waiting for another rcp process to finish migrating the database",
                 hint="retry in a minute; if it persists, check for a stuck rcp db upgrade",
             ) from None
@@ -163,7 +164,7 @@ def _migration_file_lock(sqlite_file: str | None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise StoreError(
+                    raise RetryLater(
                         "timed out waiting for another rcp process to finish migrating "
                         f"the database (lock file {lock_path})",
                         hint="retry in a minute; if it persists, check for a stuck rcp db upgrade",

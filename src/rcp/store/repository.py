@@ -44,7 +44,7 @@ from rcp.errors import (
     TenantNotFound,
 )
 from rcp.store import migrate
-from rcp.store.engine import READ_ONLY_OPTION, is_sqlite_busy, scrub
+from rcp.store.engine import READ_ONLY_OPTION, database_error, is_sqlite_busy, scrub
 from rcp.store.tables import AuditRow, JournalRow, TenantLockRow, TenantResourceRow, TenantRow
 from rcp.urls import mask_url
 
@@ -673,7 +673,11 @@ class SqlStore:
                 return server_now.astimezone(UTC)
         return utcnow()
 
-    def _store_error(self, exc: SQLAlchemyError) -> StoreError:
+    def _store_error(self, exc: SQLAlchemyError) -> RcpError:
+        # Lost connection, busy, disk full → exit 75; a damaged SQLite file → restore.
+        classified = database_error(exc, self._url, sqlite_file=self._sqlite_file)
+        if classified is not None:
+            return classified
         orig = getattr(exc, "orig", None) or exc
         reason = scrub(
             str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig), self._url

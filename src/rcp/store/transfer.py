@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rcp.core.backup import JournalRecord, Snapshot, TenantBackup, audit_identity
 from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant
 from rcp.errors import ConflictError, LockLost, RcpError, StoreError
-from rcp.store.engine import READ_ONLY_OPTION, scrub
+from rcp.store.engine import READ_ONLY_OPTION, database_error, scrub
 from rcp.store.repository import (
     PAGE_SIZE,
     SqlStore,
@@ -56,7 +56,11 @@ _locks: Table = TenantLockRow.__table__  # type: ignore[attr-defined]
 _audit: Table = AuditRow.__table__  # type: ignore[attr-defined]
 
 
-def _store_error(store: SqlStore, exc: SQLAlchemyError, raw_url: str | None) -> StoreError:
+def _store_error(store: SqlStore, exc: SQLAlchemyError, raw_url: str | None) -> RcpError:
+    # Lost connection, busy, disk full → exit 75 (the copy/import is all or nothing: rerun).
+    classified = database_error(exc, raw_url or store.url)
+    if classified is not None:
+        return classified
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
     reason = lines[0] if lines else type(orig).__name__

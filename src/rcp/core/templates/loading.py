@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rcp.errors import UsageError
+from rcp.yamlsafe import YamlTooComplex, load_bounded
 
 BUILTIN_SOURCE = "built-in"
 DEFAULT_TEMPLATE = "default"
@@ -136,7 +137,10 @@ def parse_template_text(text: str, name: str) -> dict[str, Any]:
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     try:
-        data = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        # Bounded: an alias bomb is refused before anything walks the expanded tree.
+        data = load_bounded(text, StrictLoader)
+    except YamlTooComplex as exc:
+        raise UsageError(f"template {name!r}: refused: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -50,7 +50,7 @@ def kind_of_id(render_id: str) -> ResourceKind | None:
 
 def parse_resource_args(values: list[str]) -> dict[str, str]:
     """``KEY=RENDER_ID`` arguments → ``{KEY: RENDER_ID}`` (exit 2 on any malformed one)."""
-    from rcp.core.slugs import validate_template_key
+    from rcp.core.slugs import is_render_id, validate_template_key
 
     if not values:
         raise UsageError("nothing to adopt: pass --resource KEY=RENDER_ID (repeatable)")
@@ -62,7 +62,7 @@ def parse_resource_args(values: list[str]) -> dict[str, str]:
                 f"invalid --resource {value!r}: expected KEY=RENDER_ID, e.g. web=srv-…"
             )
         validate_template_key(key)
-        if kind_of_id(render_id) is None or not render_id.replace("-", "").isalnum():
+        if kind_of_id(render_id) is None or not is_render_id(render_id):
             raise UsageError(
                 f"invalid Render id {render_id!r} for {key}: expected srv-…, crn-…, dpg-… or red-…"
             )
