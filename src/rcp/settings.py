@@ -125,7 +125,7 @@ class Settings:
         return found
 
 
-# Every setting the config file may hold (the rest of DESIGN §2's variables have no file form).
+# Every setting the config file may hold (the other variables have no file form).
 CONFIG_KEYS = ("api_url", "database_url", "log_format", "max_wait", "output", "owner_id", "sandbox")
 BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 RENDER_API_HOST = "api.render.com"

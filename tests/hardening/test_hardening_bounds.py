@@ -174,14 +174,16 @@ def test_sandbox_fault_file_bomb_is_refused(isolated_env: Path) -> None:
 
 
 class _Endless(httpx.SyncByteStream):
-    """A body that never ends (in 1 MiB chunks), counting what was pulled from it."""
+    """A 64 MiB body in 1 MiB chunks (endless for the client's purposes, finite so that a
+    client without a limit fails the test instead of exhausting memory), counting what was
+    pulled from it."""
 
     def __init__(self) -> None:
         self.pulled = 0
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         chunk = b" " * (1 << 20)
-        while True:
+        for _ in range(64):
             self.pulled += len(chunk)
             yield chunk
 

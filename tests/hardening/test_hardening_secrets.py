@@ -118,6 +118,7 @@ def test_every_command_at_vvv_prints_no_secret(
 
     run("auth", "login", "--with-token", input=API_KEY + "\n")
     run("auth", "status")
+    run("completion", "bash")
     run("template", "list")
     run("template", "show", "default")
     run("template", "validate", "default")
