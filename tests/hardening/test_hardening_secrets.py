@@ -155,13 +155,17 @@ def test_every_command_at_vvv_prints_no_secret(
     run("tenant", "env", "unset", "canary", "LOG_LEVEL", "--no-deploy")
     run("tenant", "delete", "canary", "--yes")
     run("tenant", "delete", "fleet-co", "--yes")
+    run("serve", "token", "create", "canary-bot", "--scope", "write")
+    run("serve", "token", "list")
+    run("serve", "token", "revoke", "canary-bot")
     run("auth", "logout")
     run("sandbox", "reset")
     # Failures print too: an unknown tenant, a value typed where KEY=VALUE belongs.
     assert run("tenant", "show", "nobody", ok=False).exit_code == 3
     assert run("tenant", "env", "set", "canary", ENV_VALUES["set"], ok=False).exit_code == 2
 
-    _serve_briefly(run, env)
+    _serve_briefly(run, env, ["sandbox", "serve", "--port", "0"], "serving Render API simulator at")
+    _serve_briefly(run, env, ["serve", "--port", "0"], "rcp serve: listening on")
     missing = sorted(" ".join(leaf) for leaf in run.leaves - run.ran)
     assert not missing, f"commands this test does not run yet (add them): {missing}"
     # The logs were really on: SQL statements, HTTP requests and rcp's own records.
@@ -171,9 +175,9 @@ def test_every_command_at_vvv_prints_no_secret(
     assert "[SQL parameters hidden" in everything  # not the values
 
 
-def _serve_briefly(run: Runner, env: dict[str, str]) -> None:
-    """`rcp sandbox serve` runs until interrupted: start it, wait for it to listen, stop it."""
-    args = ["-vvv", "sandbox", "serve", "--port", "0"]
+def _serve_briefly(run: Runner, env: dict[str, str], command: list[str], ready: str) -> None:
+    """A server runs until interrupted: start it, wait for it to listen, stop it."""
+    args = ["-vvv", *command]
     proc = subprocess.Popen(
         [sys.executable, "-m", "rcp", *args],
         env={**os.environ, **env},
@@ -191,7 +195,7 @@ def _serve_briefly(run: Runner, env: dict[str, str]) -> None:
             if not line:
                 break
             lines.append(line)
-            if "serving Render API simulator at" in line:
+            if ready in line:
                 break
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -199,9 +203,10 @@ def _serve_briefly(run: Runner, env: dict[str, str]) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    run.note(["sandbox", "serve"])
+    run.note(command)
     run.check(args, CliResult(proc.returncode, out, err))
-    assert proc.returncode in (0, 130), err
+    assert ready in err, err[-3000:]
+    assert proc.returncode in (0, 130), err[-3000:]
 
 
 def test_sql_parameters_are_hidden_from_logs_and_errors(

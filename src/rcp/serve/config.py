@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rcp.errors import ConfigError
+from rcp.settings import parse_bool
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_SWEEP_SECONDS = 15.0
@@ -75,7 +76,8 @@ class ServeConfig:
                 env, ServeEnv.PROVISION_TIMEOUT, DEFAULT_PROVISION_TIMEOUT, minimum=1
             ),
             job_workers=int(_number(env, ServeEnv.JOB_WORKERS, DEFAULT_JOB_WORKERS, minimum=1)),
-            sandbox=env.get(ServeEnv.SANDBOX, "").strip().lower() in {"1", "true", "yes", "on"},
+            # The same words as every other boolean setting (a typo is refused, not "off").
+            sandbox=parse_bool(env.get(ServeEnv.SANDBOX) or False, ServeEnv.SANDBOX),
         )
 
 
