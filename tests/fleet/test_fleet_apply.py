@@ -343,62 +343,6 @@ def test_prune_needs_yes_without_a_terminal_then_deletes(
     assert any("apply" in entry["command"] and entry["outcome"] == "ok" for entry in audit)
 
 
-def test_creates_beyond_the_hourly_budget_are_deferred_with_exit_75(
-    cli: Cli, fleet_env: dict[str, str], write_fleet: Callable[..., Path], isolated_env: Path
-) -> None:
-    # Render's real limit: 20 creations per hour; 11 default tenants need 22.
-    names = "".join(f"  - name: t{i:02d}\n" for i in range(11))
-    fleet = write_fleet("tenants:\n" + names)
-    code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
-    assert code == 75
-    results = results_by_slug(data)
-    assert [s for s, r in results.items() if r["outcome"] == "created"] == [
-        f"t{i:02d}" for i in range(10)
-    ]
-    assert results["t10"]["outcome"] == "deferred"
-    assert results["t10"]["exit_code"] == 75
-    assert results["t10"]["retry_at"].endswith("Z")
-    assert "not started" in results["t10"]["error"]
-    assert "1 tenants deferred" in stderr
-    assert "1 tenants left for later by Render's rate limits (t10); rerun after" in stderr
-    requests = sandbox_requests(isolated_env / "data")
-    assert not [r for r in requests if r[2] == 429]  # scheduled, not refused
-    assert cli("-o", "json", "tenant", "show", "t10").exit_code == 3  # never started
-
-    # A new process does not know the budget is spent: its first create finds out, alone.
-    from rcp.render.ratelimit import reset_default_limiter
-
-    reset_default_limiter()
-    code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
-    assert code == 75
-    assert results_by_slug(data)["t10"]["outcome"] == "deferred"
-    refused = [r for r in sandbox_requests(isolated_env / "data")[len(requests) :] if r[2] == 429]
-    assert len(refused) == 1
-
-
-def test_a_scaled_window_schedules_60_creations_without_burning_429s(
-    cli: Cli,
-    fleet_env: dict[str, str],
-    write_fleet: Callable[..., Path],
-    isolated_env: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # 20 creations per 2 s; the client reads the in-process sandbox's scale too.
-    monkeypatch.setenv("RCP_SANDBOX_RATE_WINDOW_SCALE", "1/1800")
-    monkeypatch.setenv("RCP_SANDBOX_DEPLOY_SECONDS", "0.1")
-    monkeypatch.setenv("RCP_SANDBOX_DATASTORE_SECONDS", "0.1")
-    fleet = write_fleet("tenants:\n" + "".join(f"  - name: t{i:02d}\n" for i in range(30)))
-    code, data, stderr = apply_json(cli, str(fleet), "-c", "8")
-    assert code == 0, stderr
-    assert {r["outcome"] for r in data["results"]} == {"created"}
-    requests = sandbox_requests(isolated_env / "data")
-    creates = [r for r in requests if r[0] == "POST" and r[1] in ("/v1/services", "/v1/postgres")]
-    assert len([r for r in creates if r[2] == 201]) == 60
-    assert len([r for r in requests if r[2] == 429]) <= 1
-    # Three windows' worth: the last creates wait for the third window, not for an hour.
-    assert 3.5 < data["seconds"] < 12
-
-
 def test_sigint_stops_cleanly_and_a_rerun_resumes(
     write_fleet: Callable[..., Path], isolated_env: Path
 ) -> None:

@@ -1,6 +1,6 @@
-"""Scheduling creates within Render's budget: the limiter's forecast and shared creation bucket,
-the wait for a server-reported reset, the scaled windows, admission and deferral, the lone
-first create, and a clean stop."""
+"""Scheduling creates within Render's budget: the predicted schedule, admission as Render's
+answers arrive (in file order, reservations first come first served, deferral), the scaled
+windows, and a clean stop. The limiter itself is tested in tests/render/test_render_ratelimit.py."""
 
 from __future__ import annotations
 
@@ -12,23 +12,23 @@ from typing import Any
 import pytest
 
 from rcp.core.fleet import FleetApplier, FleetPlan, TenantChange, schedule
-from rcp.core.fleet.apply import FirstCreateGate
+from rcp.core.fleet.admission import CreateAdmission, CreateTracker
 from rcp.core.models import LockHolder, RemoteResource, ResourceKind
 from rcp.core.provisioning import StopFlag, Waiting
 from rcp.core.tenants import Operator
-from rcp.errors import RetryLater
 from rcp.render.ratelimit import (
-    SHARED_CREATE_BUCKET,
     BucketLimit,
     RateLimiter,
     RateLimits,
     limits_from_env,
     parse_window_scale,
 )
+from rcp.sandbox.ratelimit import RateLimitConfig
 from rcp.sandbox.ratelimit import bucket_for as sandbox_bucket_for
 from rcp.sandbox.settings import SandboxSettings, SandboxSettingsError
 
 SERVICE, POSTGRES = ResourceKind.SERVICE, ResourceKind.POSTGRES
+PATHS = {SERVICE: "/services", POSTGRES: "/postgres"}
 
 
 class FakeClock:
@@ -40,21 +40,32 @@ class FakeClock:
         with self._lock:
             return self.now
 
+    def epoch(self) -> float:
+        # 10 minutes into a clock hour when the test starts.
+        with self._lock:
+            return 1_779_998_400.0 + 600.0 + (self.now - 1000.0)
+
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
 
 
-def limiter(
-    clock: FakeClock, limits: RateLimits | None = None, max_wait: float = 60.0
-) -> RateLimiter:
+def limiter(clock: FakeClock, limits: RateLimits | None = None) -> RateLimiter:
     return RateLimiter(
         limits,
         clock=clock,
         sleep=clock.sleep,
-        max_wait=max_wait,
+        max_wait=60.0,
         wall_clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        epoch=clock.epoch,
     )
+
+
+def forecast_of(rl: RateLimiter) -> Any:
+    def forecast(kinds: list[ResourceKind]) -> list[float]:
+        return rl.forecast([("POST", PATHS[kind]) for kind in kinds])
+
+    return forecast
 
 
 def creator(slug: str, *kinds: ResourceKind) -> TenantChange:
@@ -63,87 +74,7 @@ def creator(slug: str, *kinds: ResourceKind) -> TenantChange:
     )
 
 
-# ---- the limiter --------------------------------------------------------------------------
-
-
-def test_services_postgres_and_key_value_share_one_creation_budget() -> None:
-    clock = FakeClock()
-    rl = limiter(clock, RateLimits(create=BucketLimit(3, 50.0)))
-    rl.acquire("POST", "/services")
-    rl.acquire("POST", "/postgres")
-    rl.acquire("POST", "/key-value")
-    assert clock.now == 1000.0
-    assert rl.acquire("POST", "/postgres") == 1050.0  # the fourth create waits for the window
-    assert [s.bucket for s in rl.snapshot()] == [SHARED_CREATE_BUCKET]
-    separate = limiter(FakeClock(), RateLimits(create=BucketLimit(1, 100.0), shared_creates=False))
-    assert separate.acquire("POST", "/services") == separate.acquire("POST", "/postgres") == 1000.0
-
-
-def test_forecast_predicts_slots_in_order_without_taking_them() -> None:
-    clock = FakeClock()
-    rl = limiter(clock, RateLimits(create=BucketLimit(2, 10.0)))
-    rl.acquire("POST", "/services")
-    plan = [("POST", "/postgres"), ("POST", "/services"), ("POST", "/services"), ("GET", "/owners")]
-    assert rl.forecast(plan) == [0.0, 10.0, 10.0, 0.0]
-    assert rl.forecast(plan) == [0.0, 10.0, 10.0, 0.0]  # nothing was taken
-    assert rl.acquire("POST", "/postgres") == 1000.0
-
-
-def test_forecast_honours_a_server_reported_empty_bucket() -> None:
-    clock = FakeClock()
-    rl = limiter(clock)
-    rl.observe(
-        "POST",
-        "/services",
-        {"Ratelimit-Limit": "20", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "1800"},
-    )
-    assert rl.forecast([("POST", "/postgres")]) == [1800.0]
-
-
-def test_a_caller_woken_for_its_slot_also_waits_for_a_reset_render_reported_meanwhile() -> None:
-    clock = FakeClock()
-    real_sleep = clock.sleep
-    rl = limiter(clock, RateLimits(create=BucketLimit(1, 10.0)))
-    rl.acquire("POST", "/services")
-
-    answered: list[float] = []
-
-    def sleep_while_render_answers(seconds: float) -> None:
-        # While we sleep towards our slot, the previous create's answer says Render's window
-        # (which started a little after ours) resets 1.5 s later than we thought.
-        if not answered:
-            answered.append(seconds)
-            rl.observe(
-                "POST",
-                "/services",
-                {
-                    "Ratelimit-Limit": "1",
-                    "Ratelimit-Remaining": "0",
-                    "Ratelimit-Reset": str(seconds + 1.5),
-                },
-            )
-        real_sleep(seconds)
-
-    slot = rl.acquire("POST", "/services", sleep=sleep_while_render_answers)
-    assert slot == pytest.approx(1011.5)
-    assert clock.now == pytest.approx(1011.5)
-    # The next slot counts from when the create really went out.
-    assert rl.forecast([("POST", "/services")]) == [pytest.approx(10.0)]
-
-
-def test_a_reported_reset_beyond_the_budget_gives_the_slot_back() -> None:
-    clock = FakeClock()
-    rl = limiter(clock, RateLimits(create=BucketLimit(1, 10.0)), max_wait=30.0)
-    rl.acquire("POST", "/services")
-
-    def sleep_then_learn(seconds: float) -> None:
-        rl.observe("POST", "/services", {"Ratelimit-Remaining": "0", "Ratelimit-Reset": "3000"})
-        clock.sleep(seconds)
-        rl.observe("POST", "/services", {"Ratelimit-Remaining": "0", "Ratelimit-Reset": "2990"})
-
-    with pytest.raises(RetryLater, match="retry after 2026-01-01"):
-        rl.acquire("POST", "/services", sleep=sleep_then_learn)
-    assert rl.snapshot()[0].used == 0  # the slot reserved at 1010 was given back
+# ---- scaled windows ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("text", "value"), [("1/360", 1 / 360), ("0.5", 0.5), (" 2 ", 2.0)])
@@ -173,29 +104,34 @@ def test_the_sandbox_scales_its_windows() -> None:
     ).rate_window_scale == pytest.approx(1 / 360)
     with pytest.raises(SandboxSettingsError, match="RCP_SANDBOX_RATE_WINDOW_SCALE"):
         SandboxSettings.from_env({"RCP_SANDBOX_RATE_WINDOW_SCALE": "0"})
-    bucket = sandbox_bucket_for("POST", "/postgres", window_scale=1 / 360)
-    assert (bucket.name, bucket.limit, bucket.window_seconds) == ("create", 20, pytest.approx(10.0))
+    bucket = sandbox_bucket_for("POST", "/postgres", RateLimitConfig(window_scale=1 / 360))
+    assert (bucket.name, bucket.limit, bucket.window_seconds) == (
+        "create:postgres",
+        20,
+        pytest.approx(10.0),
+    )
+    shared = sandbox_bucket_for("POST", "/services", RateLimitConfig(create_counters="shared"))
+    assert shared.name == "create"
     assert sandbox_bucket_for("GET", "/services").window_seconds == 60.0
 
 
-def test_sandbox_serve_refuses_a_bad_scale(tmp_path: Path) -> None:
+def test_sandbox_serve_refuses_bad_rate_options(tmp_path: Path) -> None:
     from tests.conftest import Cli
 
     result = Cli()("sandbox", "serve", "--port", "0", "--rate-window-scale", "0")
     assert result.exit_code == 2
     assert "--rate-window-scale" in result.stderr
+    result = Cli()("sandbox", "serve", "--port", "0", "--create-counters", "pooled")
+    assert result.exit_code == 2
+    assert "--create-counters" in result.stderr
 
 
-# ---- admission ----------------------------------------------------------------------------
+# ---- the predicted schedule ----------------------------------------------------------------
 
 
-def test_tenants_whose_creates_fit_the_budget_are_admitted_in_order() -> None:
+def test_the_schedule_predicts_from_what_the_limiter_knows() -> None:
     clock = FakeClock()
     rl = limiter(clock, RateLimits(create=BucketLimit(4, 3600.0)))
-
-    def forecast(kinds: list[ResourceKind]) -> list[float]:
-        return rl.forecast([("POST", "/services" if k is SERVICE else "/postgres") for k in kinds])
-
     changes = [
         creator("a", POSTGRES, SERVICE),
         TenantChange(slug="u", action="update"),
@@ -204,74 +140,105 @@ def test_tenants_whose_creates_fit_the_budget_are_admitted_in_order() -> None:
         TenantChange(slug="d", action="delete"),
         creator("e", SERVICE),
     ]
-    planned = schedule(changes, forecast, budget=60.0)
+    planned = schedule(changes, forecast_of(rl), budget=60.0)
+    # Not yet known whether services and Postgres share a counter: planned as one budget.
     assert [c.slug for c in planned.admitted] == ["a", "u", "b", "d"]
     assert [c.slug for c in planned.deferred] == ["c", "e"]
-    assert planned.resume_in == pytest.approx(3600.0)
+    assert planned.resume_in == pytest.approx(3000.0 + 1.0)  # the clock hour, plus slack
     assert planned.creates_done_in == 0.0
     assert planned.creates == {POSTGRES: 3, SERVICE: 4}
 
 
 def test_creates_that_queue_within_the_budget_are_admitted_with_their_eta() -> None:
-    rl = limiter(FakeClock(), RateLimits(create=BucketLimit(20, 10.0)))
+    clock = FakeClock()
+    rl = limiter(clock, RateLimits(create=BucketLimit(20, 10.0)))
+    changes = [creator(f"t{i}", POSTGRES, SERVICE) for i in range(30)]
+    planned = schedule(changes, forecast_of(rl), budget=60.0)
+    assert len(planned.admitted) == 30 and planned.deferred == []
+    # 60 creates at 20 per window: the current window, then two more (windows on the clock).
+    assert 20.0 < planned.creates_done_in <= 30.0
+
+
+# ---- admission -----------------------------------------------------------------------------
+
+
+def test_admission_in_order_until_the_budget_is_reserved_then_waits_then_defers() -> None:
+    clock = FakeClock()
+    rl = limiter(clock, RateLimits(create=BucketLimit(4, 3600.0)))
+    admission = CreateAdmission(forecast_of(rl), budget=60.0)
+    assert admission.consider("a", [POSTGRES, SERVICE]).admitted
+    assert admission.consider("b", [POSTGRES, SERVICE]).admitted
+    # The budget is reserved; a's and b's creates are still to go: not decided yet.
+    undecided = admission.consider("c", [POSTGRES, SERVICE])
+    assert (undecided.admitted, undecided.wait) == (False, None)
+    # Once nothing reserved is left to go, it does not fit: deferred to the next hour.
+    admission.bind("a")
+    admission.bind(None)
+    admission.bind("b")
+    admission.bind(None)
+    spent = {"Ratelimit-Limit": "4", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "3000"}
+    for path in ("/postgres", "/services"):  # their creates went out: Render says all spent
+        rl.observe(rl.acquire("POST", path), 201, spent)
+    verdict = admission.consider("c", [POSTGRES, SERVICE])
+    assert not verdict.admitted and verdict.wait is not None and verdict.wait > 60.0
+
+
+def test_a_later_tenant_waits_for_the_creates_reserved_before_it() -> None:
+    """First come, first served: b's Postgres create must not take the slot a's service needs
+    (a's service create waits for a's database to be available first)."""
+    clock = FakeClock()
+    rl = limiter(clock, RateLimits(create=BucketLimit(2, 3600.0)))
+    admission = CreateAdmission(forecast_of(rl), budget=7200.0)
+    assert admission.consider("a", [POSTGRES, SERVICE]).admitted
+    assert admission.consider("b", [POSTGRES, SERVICE]).admitted  # next hour, within budget
+    admission.bind("b")
+    assert admission.claim(POSTGRES) > 0  # behind a's two creates
+    admission.bind("a")
+    assert admission.claim(POSTGRES) == 0
+    rl.acquire("POST", "/postgres")  # claimed creates go to the limiter, which counts them
+    assert admission.claim(SERVICE) == 0
+    rl.acquire("POST", "/services")
+    admission.bind(None)
+    admission.bind("b")
+    assert admission.claim(POSTGRES) > 0  # the hour's budget went to a
+    admission.bind(None)
+
+
+def test_the_tracker_holds_a_create_until_it_is_its_turn() -> None:
+    order: list[str] = []
+
+    class Recording:
+        def create(
+            self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+        ) -> RemoteResource:
+            order.append(body["name"])
+            return RemoteResource(
+                kind=kind, render_id="x", name=body["name"], type="postgres", state="creating"
+            )
+
+    turn = {"b": 1.0}
 
     def forecast(kinds: list[ResourceKind]) -> list[float]:
-        return rl.forecast([("POST", "/services")] * len(kinds))
+        # b's create waits while a holds a reservation; a never waits.
+        return [0.0] * (len(kinds) - 1) + [turn["b"] if len(kinds) > 1 else 0.0]
 
-    changes = [creator(f"t{i}", POSTGRES, SERVICE) for i in range(30)]
-    planned = schedule(changes, forecast, budget=60.0)
-    assert len(planned.admitted) == 30 and planned.deferred == []
-    assert planned.creates_done_in == pytest.approx(20.0)  # three windows: 0, 10, 20 s
+    admission = CreateAdmission(forecast, budget=60.0)
+    assert admission.consider("a", [POSTGRES]).admitted
+    assert admission.consider("b", [POSTGRES]).admitted
+    tracker = CreateTracker(Recording(), admission, clock=FakeClock())  # type: ignore[arg-type]
 
+    def run(slug: str) -> None:
+        admission.bind(slug)
+        tracker.create(POSTGRES, {"name": slug}, [])
+        admission.bind(None)
 
-# ---- the applier --------------------------------------------------------------------------
-
-
-class SlowCreates:
-    """A gateway whose creates take a while; records how many ran at once."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self.most = 0
-        self.order: list[str] = []
-        self._lock = threading.Lock()
-        self.first_done = threading.Event()
-
-    def create(
-        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
-    ) -> RemoteResource:
-        with self._lock:
-            self.running += 1
-            self.most = max(self.most, self.running)
-            self.order.append(body["name"])
-        threading.Event().wait(0.05)
-        with self._lock:
-            self.running -= 1
-        return RemoteResource(
-            kind=kind,
-            render_id=f"id-{body['name']}",
-            name=body["name"],
-            type="web_service",
-            state="live",
-        )
-
-
-def test_the_first_create_goes_out_alone_then_the_rest_in_parallel() -> None:
-    inner = SlowCreates()
-    gate = FirstCreateGate(inner)  # type: ignore[arg-type]
-    threads = [
-        threading.Thread(target=gate.create, args=(SERVICE, {"name": f"n{i}"}, []))
-        for i in range(6)
-    ]
-    for thread in threads:
-        thread.start()
-        if thread is threads[0]:
-            threading.Event().wait(0.01)
-    for thread in threads:
-        thread.join()
-    assert len(inner.order) == 6
-    assert inner.order[0] == "n0"
-    assert inner.most > 1  # after the first answer, the others ran together
+    later = threading.Thread(target=run, args=("b",))
+    later.start()
+    later.join(timeout=0.3)
+    assert later.is_alive() and order == []  # b waits for a
+    run("a")
+    later.join(timeout=5)
+    assert order == ["a", "b"]
 
 
 def test_a_stop_before_a_tenant_starts_leaves_it_untouched() -> None:

@@ -58,9 +58,7 @@ class FakeClock:
 def world(tmp_path: Path) -> Iterator[tuple[Gateway, FakeClock]]:
     clock = FakeClock()
     settings = SandboxSettings(deploy_seconds=3.0, datastore_seconds=5.0)
-    transport = SandboxTransport(
-        tmp_path / "sandbox.db", settings, clock=clock, sleep=clock.sleep
-    )
+    transport = SandboxTransport(tmp_path / "sandbox.db", settings, clock=clock, sleep=clock.sleep)
     client = RenderClient(
         API_KEY,
         base_url="http://sandbox.rcp/v1",

@@ -4,9 +4,10 @@ rate limits and asynchronous progress on the injected clock."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
-from sandbox_support import MakeSandbox, Sandbox
+from sandbox_support import FakeClock, MakeSandbox, Sandbox
 
 from rcp.sandbox import SandboxSettings
 
@@ -368,22 +369,75 @@ def test_datastores_become_available_after_datastore_seconds(make_sandbox: MakeS
 # --- rate limits ----------------------------------------------------------------------------
 
 
-def test_service_creation_bucket_is_20_per_hour(sandbox: Sandbox) -> None:
+def _postgres_body(sandbox: Sandbox, name: str) -> dict[str, Any]:
+    return {"name": name, "ownerId": sandbox.owner_id, "plan": "basic_256mb", "version": "16"}
+
+
+def test_creation_counters_are_20_per_clock_hour_and_separate_by_default(
+    sandbox: Sandbox,
+) -> None:
     for index in range(20):
         response = sandbox.client.post("/services", json=sandbox.service_body(f"bucket-{index}"))
         assert response.status_code == 201
         assert response.headers["Ratelimit-Limit"] == "20"
         assert response.headers["Ratelimit-Remaining"] == str(19 - index)
-    refused = sandbox.client.post(
-        "/postgres",
-        json={"name": "db", "ownerId": sandbox.owner_id, "plan": "basic_256mb", "version": "16"},
-    )
+    refused = sandbox.client.post("/services", json=sandbox.service_body("bucket-20"))
     assert refused.status_code == 429
     assert refused.json()["message"]
     assert refused.headers["Ratelimit-Remaining"] == "0"
-    assert 3500 <= int(refused.headers["Ratelimit-Reset"]) <= 3600
-    sandbox.clock.advance(3600)
-    assert sandbox.create_postgres("after-the-hour")["name"] == "after-the-hour"
+    # The window ends on the clock hour, as in every recorded create answer (Date + Reset).
+    reset = int(refused.headers["Ratelimit-Reset"])
+    assert (sandbox.clock.now + reset) % 3600 == 0 and 0 < reset <= 3600
+    # Postgres and Key Value count their own creations.
+    database = sandbox.client.post("/postgres", json=_postgres_body(sandbox, "db"))
+    assert database.status_code == 201 and database.headers["Ratelimit-Remaining"] == "19"
+    key_value = sandbox.create_key_value("kv")
+    assert key_value["name"] == "kv"
+    sandbox.clock.advance(reset)
+    again = sandbox.client.post("/services", json=sandbox.service_body("after-the-hour"))
+    assert again.status_code == 201 and again.headers["Ratelimit-Remaining"] == "19"
+
+
+def test_key_value_and_redis_creates_share_a_counter(sandbox: Sandbox) -> None:
+    """Recordings: the first /redis create of an hour answered Remaining 5 after Key Value
+    creates had brought it to 8."""
+    sandbox.create_key_value("kv-1")
+    sandbox.create_key_value("kv-2")
+    legacy = sandbox.client.post("/redis", json={"name": "r", "ownerId": sandbox.owner_id})
+    assert legacy.headers["Ratelimit-Remaining"] == "17"
+
+
+def test_shared_create_counter_switch(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(SandboxSettings(create_counters="shared"))
+    for index in range(20):
+        assert (
+            sandbox.client.post("/services", json=sandbox.service_body(f"s-{index}")).status_code
+            == 201
+        )
+    refused = sandbox.client.post("/postgres", json=_postgres_body(sandbox, "db"))
+    assert refused.status_code == 429 and refused.headers["Ratelimit-Remaining"] == "0"
+    assert sandbox.state()["settings"]["createCounters"] == "shared"
+
+
+def test_a_raised_create_quota_is_allowed_and_advertised(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(SandboxSettings(create_limit=1000))
+    for index in range(25):
+        response = sandbox.client.post("/services", json=sandbox.service_body(f"q-{index}"))
+        assert response.status_code == 201
+    assert response.headers["Ratelimit-Limit"] == "1000"
+    assert response.headers["Ratelimit-Remaining"] == "975"
+
+
+def test_scaled_windows_report_reset_in_real_seconds(make_sandbox: MakeSandbox) -> None:
+    """At 1/720 an hour window lasts 5 s; Reset counts whole simulated seconds (1/720 s)."""
+    clock = FakeClock(start=1_780_000_002.0)  # 2 s into a 5 s window
+    sandbox = make_sandbox(SandboxSettings(rate_window_scale=1 / 720), clock=clock)
+    response = sandbox.client.post("/services", json=sandbox.service_body("scaled"))
+    assert abs(float(response.headers["Ratelimit-Reset"]) - 3.0) < 1e-6
+    clock.advance(1.2345)
+    response = sandbox.client.post("/services", json=sandbox.service_body("scaled-2"))
+    reset = float(response.headers["Ratelimit-Reset"])
+    assert 1.7655 <= reset < 1.7655 + 1 / 720 and response.headers["Ratelimit-Remaining"] == "18"
 
 
 def test_deploys_are_limited_per_service(sandbox: Sandbox) -> None:
@@ -398,7 +452,7 @@ def test_deploys_are_limited_per_service(sandbox: Sandbox) -> None:
     assert sandbox.client.post(f"/services/{first}/deploys", json={}).status_code == 201
 
 
-def test_get_bucket_is_400_per_minute_and_writes_30(sandbox: Sandbox) -> None:
+def test_get_bucket_is_400_per_minute_and_writes_100(sandbox: Sandbox) -> None:
     service_id = sandbox.create_service("writes-web")["service"]["id"]  # uses one GET (owner)
     for _ in range(398):
         sandbox.client.get("/users")
@@ -411,9 +465,10 @@ def test_get_bucket_is_400_per_minute_and_writes_30(sandbox: Sandbox) -> None:
     assert sandbox.client.get("/users").status_code == 429
     statuses = [
         sandbox.client.put(f"/services/{service_id}/env-vars/K", json={"value": "v"}).status_code
-        for _ in range(31)
+        for _ in range(101)
     ]
-    assert statuses[:30] == [200] * 30 and statuses[30] == 429
+    # Every recorded write answer reports Limit 100 (Render's docs say 30).
+    assert statuses[:100] == [200] * 100 and statuses[100] == 429
 
 
 def test_rate_limits_off_never_refuses(make_sandbox: MakeSandbox) -> None:
@@ -468,7 +523,7 @@ def test_rate_window_scale_shortens_every_window(make_sandbox: MakeSandbox) -> N
         )
     refused = sandbox.client.post("/services", json=sandbox.service_body("fast-20"))
     assert refused.status_code == 429
-    assert int(refused.headers["Ratelimit-Reset"]) <= 10  # an hour / 360
+    assert float(refused.headers["Ratelimit-Reset"]) <= 10  # an hour / 360
     sandbox.clock.advance(10)
     assert sandbox.client.post("/services", json=sandbox.service_body("fast-20")).status_code == 201
     assert sandbox.state()["settings"]["rateWindowScale"] == pytest.approx(1 / 360)

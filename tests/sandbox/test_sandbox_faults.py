@@ -240,6 +240,17 @@ def test_settings_from_env_defaults_and_errors() -> None:
     assert (custom.latency_ms, custom.rate_limits, custom.datastore_seconds) == (25, "off", 0)
     with pytest.raises(ValueError, match="RCP_SANDBOX_RATE_LIMITS"):
         SandboxSettings.from_env({"RCP_SANDBOX_RATE_LIMITS": "sometimes"})
+    assert (defaults.create_limit, defaults.create_counters) == (20, "separate")
+    quota = SandboxSettings.from_env(
+        {"RCP_SANDBOX_CREATE_LIMIT": "1000", "RCP_SANDBOX_CREATE_COUNTERS": "shared"}
+    )
+    assert (quota.create_limit, quota.create_counters) == (1000, "shared")
+    with pytest.raises(ValueError, match="RCP_SANDBOX_CREATE_LIMIT"):
+        SandboxSettings.from_env({"RCP_SANDBOX_CREATE_LIMIT": "lots"})
+    with pytest.raises(ValueError, match="create_limit"):
+        SandboxSettings.from_env({"RCP_SANDBOX_CREATE_LIMIT": "0"})
+    with pytest.raises(ValueError, match="RCP_SANDBOX_CREATE_COUNTERS"):
+        SandboxSettings.from_env({"RCP_SANDBOX_CREATE_COUNTERS": "pooled"})
     with pytest.raises(ValueError, match="RCP_SANDBOX_DEPLOY_SECONDS"):
         SandboxSettings.from_env({"RCP_SANDBOX_DEPLOY_SECONDS": "soon"})
 

@@ -124,6 +124,10 @@ def test_rcp_sandbox_serve_runs_until_signalled(
             "0",
             "--owners",
             "2",
+            "--create-limit",
+            "1000",
+            "--create-counters",
+            "shared",
         ],
         env=env,
         stderr=subprocess.PIPE,
@@ -140,6 +144,25 @@ def test_rcp_sandbox_serve_runs_until_signalled(
         assert response.status_code == 200
         owners = [item["owner"]["id"] for item in response.json()]
         assert len(owners) == 2 and all(owner.startswith("tea-") for owner in owners)
+        # A raised creation quota, one counter for every kind.
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/v1/postgres",
+            headers={"Authorization": "Bearer k"},
+            json={
+                "name": "q",
+                "ownerId": owners[0],
+                "plan": "basic_256mb",
+                "version": "16",
+            },
+            timeout=5,
+        )
+        assert created.status_code == 201
+        assert (created.headers["Ratelimit-Limit"], created.headers["Ratelimit-Remaining"]) == (
+            "1000",
+            "999",
+        )
+        settings = httpx.get(f"http://127.0.0.1:{port}/__sandbox/state", timeout=5).json()
+        assert settings["settings"]["createCounters"] == "shared"
         assert (tmp_path / "data" / "sandbox" / "render.db").exists()
         process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0

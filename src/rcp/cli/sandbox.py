@@ -62,12 +62,29 @@ def serve(
             help="A new deploy 'override's (cancels) the one in progress, or 'wait's (queued)."
         ),
     ] = "override",
+    create_limit: Annotated[
+        int,
+        typer.Option(
+            help="Creations per hour window to allow and advertise (Render's default 20; a "
+            "raised quota such as 1000).",
+            min=1,
+        ),
+    ] = 20,
+    create_counters: Annotated[
+        str,
+        typer.Option(
+            help="'separate': services, Postgres and Key Value each count their own "
+            "creations; 'shared': one counter for all three."
+        ),
+    ] = "separate",
 ) -> None:
     """Serve the simulator at http://HOST:PORT/v1 until SIGINT/SIGTERM (any non-empty Bearer key)."""
     if rate_limits not in ("render", "off"):
         raise typer.BadParameter("must be 'render' or 'off'", param_hint="--rate-limits")
     if deploy_overlap not in ("override", "wait"):
         raise typer.BadParameter("must be 'override' or 'wait'", param_hint="--deploy-overlap")
+    if create_counters not in ("separate", "shared"):
+        raise typer.BadParameter("must be 'separate' or 'shared'", param_hint="--create-counters")
     from rcp.sandbox import FaultRuleError, SandboxSettings, parse_scale
     from rcp.sandbox import serve as serve_http
 
@@ -86,6 +103,8 @@ def serve(
         rate_window_scale=window_scale,
         owners=owners,
         deploy_overlap=deploy_overlap,
+        create_limit=create_limit,
+        create_counters=create_counters,
     )
     state_path = sandbox_state_path()
 

@@ -85,8 +85,9 @@ def schedule(plan: FleetPlan, planned: Schedule, concurrency: int) -> str:
             text += f", the last one within ~{planned.creates_done_in:.0f} s (rate limit)"
     if planned.deferred:
         text += (
-            f"; {len(planned.deferred)} tenants deferred: their creates do not fit the rate "
-            f"limit within the wait budget (resumable in ~{planned.resume_in or 0:.0f} s)"
+            f"; by Render's limits as known so far, {len(planned.deferred)} tenants do not fit "
+            f"within the wait budget (next window in ~{planned.resume_in or 0:.0f} s; revised "
+            "as Render's answers tell its real limits)"
         )
     return text
 

@@ -242,7 +242,7 @@ class RenderClient:
         shown_path = path.split("?", 1)[0]
 
         def attempt() -> httpx.Response:
-            self._limiter.acquire(method, path, max_wait=self.max_wait, sleep=self._sleep)
+            ticket = self._limiter.acquire(method, path, max_wait=self.max_wait, sleep=self._sleep)
             try:
                 response = self._send_bounded(method, path, params=params, json_body=json_body)
             except httpx.TransportError as exc:
@@ -250,7 +250,11 @@ class RenderClient:
                 if is_retryable(method, error):
                     raise _RetryableFailure(error, None, type(exc).__name__) from exc
                 raise error from exc
-            self._limiter.observe(method, path, response.headers)
+            else:
+                self._limiter.observe(ticket, response.status_code, response.headers)
+            finally:
+                # No answer (or an interrupt): the request no longer holds a place in flight.
+                self._limiter.release(ticket)
             if response.is_success:
                 return response
             failure = error_for_response(

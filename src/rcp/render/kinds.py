@@ -66,6 +66,11 @@ class RenderKind:
     """States in which the resource is up (``live``, ``available``)."""
     failed_states: frozenset[str] = frozenset()
     """States that need an operator: provisioning stops there."""
+    creation_limited: bool = False
+    """``POST {path}`` draws on Render's creation limit (20 per clock hour, raisable) rather
+    than the generic write bucket (Render's documented limits and its recorded answers)."""
+    create_aliases: tuple[str, ...] = ()
+    """Other create paths drawing on the same creation counter (``/redis`` for Key Value)."""
     list_filters: Mapping[str, str] = field(default_factory=dict)
     """Query filters of the list endpoint beyond ``name`` and ``ownerId``: our keyword → Render's
     query parameter (``service_type`` → ``type``)."""
@@ -97,6 +102,7 @@ SERVICE = RenderKind(
     id_prefixes=("srv-", "crn-"),
     created_wrapper="service",
     connection_info=None,
+    creation_limited=True,
     takes_env_vars=True,
     state_source="deploy",
     ready_states=frozenset({"live"}),
@@ -112,6 +118,7 @@ POSTGRES = RenderKind(
     type_names=("postgres",),
     id_prefixes=("dpg-",),
     connection_info=PostgresConnectionInfo,
+    creation_limited=True,
     ready_states=frozenset({"available"}),
     failed_states=DATASTORE_FAILED_STATES,
 )
@@ -124,6 +131,9 @@ KEY_VALUE = RenderKind(
     type_names=("key_value",),
     id_prefixes=("red-",),
     connection_info=KeyValueConnectionInfo,
+    creation_limited=True,
+    # The recordings: /key-value and /redis creates draw on one counter.
+    create_aliases=("/redis",),
     ready_states=frozenset({"available"}),
     failed_states=DATASTORE_FAILED_STATES,
 )
@@ -138,7 +148,9 @@ def kind_of(kind: ResourceKind) -> RenderKind:
     try:
         return KINDS[kind]
     except KeyError:
-        raise ValueError(f"no Render kind entry for {kind!r} (add it to rcp.render.kinds)") from None
+        raise ValueError(
+            f"no Render kind entry for {kind!r} (add it to rcp.render.kinds)"
+        ) from None
 
 
 def kind_for_path(path: str) -> RenderKind | None:

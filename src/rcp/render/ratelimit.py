@@ -1,38 +1,59 @@
-"""Client-side rate limiter for Render's API buckets, shared by the whole process.
+"""Client-side rate limiter for Render's API, shared by the whole process, learned from Render.
 
-Render limits per API-key owner (Render's documented limits): GET 400/min; other writes 30/min
-(100/min observed); creating services, Postgres and Key Value 20/hour; service PATCH, deploys,
-suspend and resume 10/min *per service*. Staying under these on our side avoids 429s, which
-matter most for creates: an hourly bucket cannot be waited out inside the wait budget.
+Render limits per API-key owner (its documented limits and its recorded answers, see
+docs/reliability.md):
+GET 400/min; creating services, Postgres and Key Value 20 per hour window ending on the clock
+hour (``/key-value`` and ``/redis`` on one counter); ``PATCH /services/{id}``, deploys, suspend
+and resume 10/min per service; other writes 100/min (every recorded answer; the docs say 30).
+Render raises the creation limit on request and may lower any of them, so these numbers are
+only the picture *before Render's first answer*; every answer's ``Ratelimit-Limit``,
+``-Remaining`` and ``-Reset`` replace it.
 
-Algorithm: per bucket a log of granted slot times. A new slot is never earlier than the slot
-``limit`` places back plus the window, nor earlier than the previous slot (first come, first
-served), so no window of ``window`` seconds ever holds more than ``limit`` slots. A caller
-reserves its slot under the lock and then sleeps outside it until the slot time. Render's
-``Ratelimit-Limit`` / ``-Remaining`` / ``-Reset`` headers correct the picture: a lower limit
-replaces ours, and "0 remaining, reset in N s" blocks the bucket until then, which also covers
-calls made by other processes with the same key.
+The model: one counter per endpoint family (``GET``, ``writes``, ``POST /services``,
+``POST /postgres``, ``POST /key-value``, ``service srv-…``), each with fixed windows.
+
+- In a window Render has answered in, the budget is the lowest ``Remaining`` it reported there
+  minus our requests still in flight (they may not be counted yet). This is what respects other
+  processes using the same key: their calls show up in ``Remaining``. The window ends at the
+  reported reset, plus a little slack for clock jitter.
+- In a window nobody has answered in yet, the assumed limit (Render's documented one, or the
+  ``Limit`` Render reported earlier — a raised quota is used from then on) applies to our own
+  requests. Creation windows end on the clock hour. For creation counters only, the first
+  request of such a window goes out alone and the others wait for its answer: an hourly budget
+  another process may already have spent is worth one round trip, not a burst of 429s.
+- A request is never sent when the picture says Render would refuse it: the caller waits for
+  the window (within its wait budget) or gets ``RetryLater`` with the time to retry.
+- Counters shared between families are learned: when an answer of one creation family shows
+  more consumption than our own requests of that family explain, and at least as much as our
+  requests to another family that Render had certainly counted before, the two are taken to
+  share one counter (honoured from then on); an answer that could not have come from a shared
+  counter proves them separate. ``forecast`` plans conservatively meanwhile (creation families
+  not yet proven separate are planned as one budget).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rcp.errors import RetryLater
+from rcp.render.kinds import KINDS
 from rcp.render.waits import (
     describe_retry_time,
     parse_int_header,
     parse_ratelimit_reset,
     retry_time,
 )
+
+log = logging.getLogger("rcp.render")
 
 
 @dataclass(frozen=True)
@@ -49,18 +70,12 @@ class BucketLimit:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Render's documented limits; scale them for a raised quota or for tests."""
+    """What the limiter assumes before Render's first answer in a window."""
 
     get: BucketLimit = BucketLimit(400, 60.0)
-    write: BucketLimit = BucketLimit(30, 60.0)
+    write: BucketLimit = BucketLimit(100, 60.0)
     create: BucketLimit = BucketLimit(20, 3600.0)
     per_service: BucketLimit = BucketLimit(10, 60.0)
-    # One creation budget for services, Postgres and Key Value together. Render documents one
-    # creation limit (docs/reliability.md: "service and datastore creation 20/hour") and the sandbox counts
-    # it that way; each endpoint reports its own 20/hour counter, but whether they are separate
-    # is unknown. Shared never sends a create Render would refuse; if they are separate, the
-    # cost is only an earlier wait for the next window.
-    shared_creates: bool = True
 
     def scaled(self, factor: float) -> RateLimits:
         """Every limit multiplied by ``factor`` (at least 1 request per window)."""
@@ -73,7 +88,6 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
-            shared_creates=self.shared_creates,
         )
 
     def with_windows_scaled(self, factor: float) -> RateLimits:
@@ -90,7 +104,6 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
-            shared_creates=self.shared_creates,
         )
 
 
@@ -109,7 +122,7 @@ def parse_window_scale(text: str) -> float:
 def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
     """Render's limits, with windows scaled by ``RCP_RATE_WINDOW_SCALE`` (else by the in-process
     sandbox's ``RCP_SANDBOX_RATE_WINDOW_SCALE``, so client and simulator agree). A malformed
-    value is ignored with a warning: the limiter then errs on the slow side."""
+    value is ignored with a warning."""
     for name in WINDOW_SCALE_VARIABLES:
         raw = environ.get(name, "").strip()
         if not raw:
@@ -121,13 +134,16 @@ def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
     return RateLimits()
 
 
-# Paths are relative to the API base (``/services``, not ``/v1/services``).
-log = logging.getLogger("rcp.render")
+# ---- which counter a request draws on -------------------------------------------------------
 
-_CREATE_PATHS = frozenset({"/services", "/postgres", "/key-value"})
-SHARED_CREATE_BUCKET = "POST /services|/postgres|/key-value"
+# Create path (and its aliases) → the family key of its creation counter.
+_CREATE_FAMILIES: dict[str, str] = {}
+for _entry in KINDS.values():
+    if _entry.creation_limited:
+        for _path in (_entry.path, *_entry.create_aliases):
+            _CREATE_FAMILIES[_path] = f"POST {_entry.path}"
 _SERVICE_ONLY = re.compile(r"^/services/([^/]+)$")
-_SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume)$")
+_SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume|scale)$")
 
 
 def normalise_path(path: str) -> str:
@@ -138,17 +154,13 @@ def normalise_path(path: str) -> str:
 
 
 def bucket_for(method: str, path: str) -> tuple[str, str]:
-    """``(bucket key, family)`` of a request; family is a field name of ``RateLimits``.
-
-    Creates get one bucket per endpoint: Render reports a separate ``Ratelimit-Limit: 20``
-    counter on each of the three, and the headers correct us if they are in fact shared.
-    """
+    """``(family key, limit field)`` of a request; the field names a ``RateLimits`` entry."""
     verb = method.upper()
     path = normalise_path(path)
     if verb in ("GET", "HEAD"):
         return "GET", "get"
-    if verb == "POST" and path in _CREATE_PATHS:
-        return f"POST {path}", "create"
+    if verb == "POST" and path in _CREATE_FAMILIES:
+        return _CREATE_FAMILIES[path], "create"
     service = _SERVICE_ONLY.match(path) if verb == "PATCH" else None
     if service is None and verb == "POST":
         service = _SERVICE_ACTION.match(path)
@@ -157,83 +169,131 @@ def bucket_for(method: str, path: str) -> tuple[str, str]:
     return "writes", "write"
 
 
+# ---- state -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class BucketSnapshot:
-    """One bucket as the limiter sees it now (for `rcp health`)."""
+    """One counter as the limiter sees it now (for `rcp health` and benchmarks)."""
 
-    bucket: str
+    bucket: str  # family keys joined with "+" when Render showed them to share a counter
     limit: int
     window: float
-    used: int  # slots granted within the current window
+    used: int  # our requests counted in the current window
     server_remaining: int | None
     server_reset_in: float | None
 
 
-class _Bucket:
-    def __init__(self, limit: BucketLimit) -> None:
+@dataclass
+class Ticket:
+    """One granted request; hand it back with ``observe`` (answered) or ``release`` (not)."""
+
+    family: str
+    sent_at: float
+    # Answers of this counter in the current window before this request went out.
+    own_answered: int
+    # The lowest Remaining known when it went out (None: unknown window), and that window's end.
+    remaining_at_send: int | None
+    window_at_send: float | None
+    # Other creation counters: family key → (answers in their window, that window's reset).
+    others: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    done: bool = False
+
+
+_ids = itertools.count(1)
+
+
+class _Counter:
+    """One of Render's counters as we know it (possibly shared by several families)."""
+
+    def __init__(self, family: str, limit: BucketLimit, *, creation: bool) -> None:
+        self.id = next(_ids)
+        self.families = {family}
         self.limit = limit.limit
         self.window = limit.window
-        self.slots: deque[float] = deque()
-        self.server_remaining: int | None = None
-        self.server_reset_at: float | None = None
+        self.creation = creation
+        # Creation windows end on the clock hour (recordings: Date + Reset = hh:00:00).
+        self.aligned = creation
+        self.probe = creation
+        self.learned_shared = False
+        # The window our counting applies to: its end (None: not started yet).
+        self.window_end: float | None = None
+        self.sent = 0  # our requests in that window
+        self.in_flight_by_family: dict[str, int] = {}
+        # Callers waiting in ``acquire``: not counted by Render yet, but ahead of any plan.
+        self.queued_by_family: dict[str, int] = {}
+        self.probe_started: float | None = None  # real time the lone probe went out
+        # What Render said about that window (None: no answer in it yet).
+        self.remaining: int | None = None
+        self.answered = 0
+        self.headerless = False
 
-    def forget_old(self, now: float) -> None:
-        # A slot at or before now - window cannot push the next slot past now: drop it.
-        horizon = now - self.window
-        while self.slots and self.slots[0] <= horizon:
-            self.slots.popleft()
-        if self.server_reset_at is not None and now >= self.server_reset_at:
-            self.server_remaining = None
-            self.server_reset_at = None
+    @property
+    def name(self) -> str:
+        return "+".join(sorted(self.families))
 
-    def next_slot(self, now: float) -> float:
-        slot = now
-        if self.slots:
-            slot = max(slot, self.slots[-1])
-        if len(self.slots) >= self.limit:
-            slot = max(slot, self.slots[-self.limit] + self.window)
-        if (
-            self.server_remaining is not None
-            and self.server_remaining <= 0
-            and self.server_reset_at is not None
-        ):
-            slot = max(slot, self.server_reset_at)
-        return slot
+    @property
+    def slack(self) -> float:
+        """Extra wait after a reset (Render's Reset is whole seconds; clocks jitter)."""
+        return min(1.0, 0.02 * self.window)
 
-    def take(self, slot: float) -> None:
-        self.slots.append(slot)
-        if self.server_remaining is not None and self.server_reset_at is not None:
-            if slot < self.server_reset_at:
-                self.server_remaining -= 1
-            else:
-                # The slot lies in the server's next window; its old count no longer applies.
-                self.server_remaining = None
-                self.server_reset_at = None
+    @property
+    def observed(self) -> bool:
+        return self.remaining is not None
 
-    def used(self, now: float) -> int:
-        return sum(1 for slot in self.slots if now - self.window < slot <= now)
+    @property
+    def in_flight(self) -> int:
+        return sum(self.in_flight_by_family.values())
 
-    def copy(self) -> _Bucket:
-        twin = _Bucket(BucketLimit(self.limit, self.window))
-        twin.slots = deque(self.slots)
-        twin.server_remaining = self.server_remaining
-        twin.server_reset_at = self.server_reset_at
-        return twin
+    @property
+    def queued(self) -> int:
+        return sum(self.queued_by_family.values())
 
-    def server_block(self, now: float) -> float | None:
-        """When Render said the bucket is empty until later than ``now``: that moment."""
-        if (
-            self.server_remaining is not None
-            and self.server_remaining <= 0
-            and self.server_reset_at is not None
-            and self.server_reset_at > now
-        ):
-            return self.server_reset_at
-        return None
+    def queue(self, family: str, delta: int) -> None:
+        count = self.queued_by_family.get(family, 0) + delta
+        self.queued_by_family[family] = max(0, count)
+
+    def landed(self, family: str) -> None:
+        """One of ``family``'s requests is no longer in flight."""
+        count = self.in_flight_by_family.get(family, 0)
+        if count > 0:
+            self.in_flight_by_family[family] = count - 1
+
+    def roll(self, now: float, epoch_now: float) -> None:
+        """Move to the window that contains ``now`` when the current one is over."""
+        if self.window_end is None:
+            self.window_end = self._first_end(now, epoch_now)
+            return
+        if now < self.window_end:
+            return
+        passed = math.floor((now - self.window_end) / self.window) + 1
+        self.window_end += passed * self.window
+        self.remaining = None
+        self.answered = 0
+        # Requests still in flight may be counted in the new window.
+        self.sent = self.in_flight
+
+    def _first_end(self, now: float, epoch_now: float) -> float:
+        if self.aligned:
+            into = epoch_now % self.window
+            return now + (self.window - into) + self.slack
+        return now + self.window
+
+    def available(self) -> int:
+        if self.remaining is not None:
+            return self.remaining - self.in_flight
+        return self.limit - self.sent
+
+    def take(self, family: str) -> None:
+        self.sent += 1
+        self.in_flight_by_family[family] = self.in_flight_by_family.get(family, 0) + 1
+        if self.probe and not self.observed:
+            self.probe_started = time.monotonic()
 
 
 class RateLimiter:
-    """Thread-safe limiter over Render's buckets; ``acquire`` before, ``observe`` after a call."""
+    """Thread-safe limiter over Render's counters; ``acquire`` before a call, then ``observe``
+    its answer (or ``release`` when there was none)."""
 
     def __init__(
         self,
@@ -243,25 +303,39 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 60.0,
         wall_clock: Callable[[], datetime] | None = None,
+        epoch: Callable[[], float] = time.time,
+        probe_timeout: float = 60.0,
     ) -> None:
         self.limits = limits or RateLimits()
         self._clock = clock
         self._sleep = sleep
         self.max_wait = max_wait
         self._wall_clock = wall_clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
-        self._buckets: dict[str, _Bucket] = {}
+        self._epoch = epoch
+        self.probe_timeout = probe_timeout
+        self._cond = threading.Condition()
+        self._counters: dict[str, _Counter] = {}
+        # Pairs of creation families proven to count separately.
+        self._separate: set[frozenset[str]] = set()
 
-    def _storage_key(self, key: str, family: str) -> str:
-        return SHARED_CREATE_BUCKET if family == "create" and self.limits.shared_creates else key
+    # -- counters ------------------------------------------------------------------------
 
-    def _bucket(self, key: str, family: str) -> _Bucket:
-        key = self._storage_key(key, family)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = _Bucket(getattr(self.limits, family))
-            self._buckets[key] = bucket
-        return bucket
+    def _counter(self, family: str, field_name: str) -> _Counter:
+        counter = self._counters.get(family)
+        if counter is None:
+            counter = _Counter(
+                family, getattr(self.limits, field_name), creation=field_name == "create"
+            )
+            self._counters[family] = counter
+        return counter
+
+    def _all(self) -> list[_Counter]:
+        unique: dict[int, _Counter] = {}
+        for counter in self._counters.values():
+            unique[counter.id] = counter
+        return list(unique.values())
+
+    # -- acquiring -----------------------------------------------------------------------
 
     def acquire(
         self,
@@ -270,141 +344,363 @@ class RateLimiter:
         *,
         max_wait: float | None = None,
         sleep: Callable[[float], None] | None = None,
-    ) -> float:
-        """Wait for a slot in the request's bucket; return the slot's clock time.
+    ) -> Ticket:
+        """Wait until Render would accept this request; return its ticket.
 
-        Raises ``RetryLater`` (without taking a slot) when the slot is more than ``max_wait``
-        seconds away. ``max_wait``/``sleep`` override the limiter's own for this call, so one
-        process-wide limiter serves clients with different budgets and injected sleeps.
+        Raises ``RetryLater`` (taking nothing) when that is more than ``max_wait`` seconds away.
+        ``max_wait``/``sleep`` override the limiter's own for this call, so one process-wide
+        limiter serves clients with different budgets and injected sleeps.
         """
         budget = self.max_wait if max_wait is None else max_wait
-        key, family = bucket_for(method, path)
-        with self._lock:
-            now = self._clock()
-            bucket = self._bucket(key, family)
-            bucket.forget_old(now)
-            slot = bucket.next_slot(now)
-            wait = slot - now
-            if wait > budget:
-                at = retry_time(wait, self._wall_clock())
-                raise RetryLater(
-                    f"Render rate limit for {key} ({bucket.limit} per {bucket.window:g} s) is "
-                    f"used up; retry after {describe_retry_time(at)} (in {wait:.0f} s)",
-                    retry_at=at,
-                    hint="rerun the same command then; it resumes where it stopped",
-                )
-            bucket.take(slot)
-        if wait > 0:
-            if wait >= 1.0:
-                log.info("waiting %.1f s for Render's %s rate limit", wait, key)
-            (sleep or self._sleep)(wait)
-            slot = self._await_server_reset(key, bucket, slot, budget, sleep or self._sleep)
-        return slot
+        do_sleep = sleep or self._sleep
+        family, field_name = bucket_for(method, path)
+        started = self._clock()
+        with self._cond:
+            self._counter(family, field_name).queue(family, +1)
+        try:
+            while True:
+                with self._cond:
+                    now = self._clock()
+                    counter = self._counter(family, field_name)
+                    counter.roll(now, self._epoch())
+                    wait_until = self._decide(counter)
+                    if wait_until is None:
+                        counter.queue(family, -1)
+                        counter.take(family)
+                        return self._ticket(family, counter, now)
+                    if wait_until == math.inf:
+                        # A lone probe of this window is out: its answer tells us the budget.
+                        self._cond.wait(timeout=0.05)
+                        continue
+                    wait = wait_until - now
+                    if (now - started) + wait > budget:
+                        at = retry_time(wait, self._wall_clock())
+                        raise RetryLater(
+                            f"Render rate limit for {counter.name} ({counter.limit} per "
+                            f"{counter.window:g} s) is used up; retry after "
+                            f"{describe_retry_time(at)} (in {wait:.0f} s)",
+                            retry_at=at,
+                            hint="rerun the same command then; it resumes where it stopped",
+                        )
+                if wait >= 1.0:
+                    log.info("waiting %.1f s for Render's %s rate limit", wait, family)
+                do_sleep(wait)
+        except BaseException:
+            with self._cond:
+                self._counters[family].queue(family, -1)
+            raise
 
-    def _await_server_reset(
-        self,
-        key: str,
-        bucket: _Bucket,
-        slot: float,
-        budget: float,
-        sleep: Callable[[float], None],
-    ) -> float:
-        """After sleeping for a slot: if Render reported the bucket empty meanwhile (its window
-        can start later than ours, e.g. by the request latency), wait for its reset too, so
-        callers queued for the next window do not all arrive a moment early and get 429s."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                blocked_until = bucket.server_block(now)
-                if blocked_until is None:
-                    return slot
-                wait = blocked_until - now
-                if wait > budget:
-                    if slot in bucket.slots:
-                        bucket.slots.remove(slot)
-                    at = retry_time(wait, self._wall_clock())
-                    raise RetryLater(
-                        f"Render rate limit for {key} is used up; retry after "
-                        f"{describe_retry_time(at)} (in {wait:.0f} s)",
-                        retry_at=at,
-                        hint="rerun the same command then; it resumes where it stopped",
+    def _decide(self, counter: _Counter) -> float | None:
+        """None: go now; ``inf``: wait for an answer in flight; else the moment to retry."""
+        assert counter.window_end is not None
+        if counter.available() > 0:
+            if (
+                counter.probe
+                and not counter.observed
+                and not counter.headerless
+                and counter.in_flight > 0
+                and not self._probe_lost(counter)
+            ):
+                return math.inf
+            return None
+        if counter.observed and counter.in_flight > 0 and (counter.remaining or 0) > 0:
+            # Budget left once in-flight requests are answered (one may fail, or be counted
+            # already): wait for answers, or for the window's end, whichever comes first.
+            return math.inf
+        return counter.window_end
+
+    def _probe_lost(self, counter: _Counter) -> bool:
+        """A probe unanswered for this long (a caller that never reported back) stops holding
+        the others: they go on with the assumed limit."""
+        started = counter.probe_started
+        return started is not None and time.monotonic() - started > self.probe_timeout
+
+    def _ticket(self, family: str, counter: _Counter, now: float) -> Ticket:
+        others: dict[str, tuple[int, float | None]] = {}
+        if counter.creation:
+            for other in self._all():
+                if other is counter or not other.creation:
+                    continue
+                for name in other.families:
+                    others[name] = (
+                        other.answered if other.observed else 0,
+                        other.window_end,
                     )
-                # Our slot moves to the server's reset: later slots are computed from it.
-                if slot in bucket.slots:
-                    bucket.slots.remove(slot)
-                    bucket.slots.append(blocked_until)
-                    bucket.slots = deque(sorted(bucket.slots))
-                bucket.server_remaining = None
-                bucket.server_reset_at = None
-                slot = blocked_until
-            sleep(wait)
+        return Ticket(
+            family=family,
+            sent_at=now,
+            own_answered=counter.answered if counter.observed else 0,
+            remaining_at_send=counter.remaining,
+            window_at_send=counter.window_end,
+            others=others,
+        )
 
-    def forecast(self, requests: Sequence[tuple[str, str]]) -> list[float]:
-        """Seconds from now until each of ``requests`` (``(method, path)``, sent in this order)
-        could go out, without taking any slot: what a caller planning them can expect."""
-        copies: dict[str, _Bucket] = {}
-        waits: list[float] = []
-        with self._lock:
-            now = self._clock()
-            for method, path in requests:
-                key, family = bucket_for(method, path)
-                storage = self._storage_key(key, family)
-                bucket = copies.get(storage)
-                if bucket is None:
-                    existing = self._buckets.get(storage)
-                    bucket = existing.copy() if existing else _Bucket(getattr(self.limits, family))
-                    bucket.forget_old(now)
-                    copies[storage] = bucket
-                slot = bucket.next_slot(now)
-                bucket.take(slot)
-                waits.append(max(0.0, slot - now))
-        return waits
+    # -- answers -------------------------------------------------------------------------
 
-    def observe(self, method: str, path: str, headers: Mapping[str, str]) -> None:
-        """Correct the request's bucket from Render's ``Ratelimit-*`` response headers."""
+    def release(self, ticket: Ticket) -> None:
+        """The request got no answer (transport failure): it no longer holds a place in flight.
+        If Render did act on it, its next answer's Remaining says so."""
+        with self._cond:
+            if ticket.done:
+                return
+            ticket.done = True
+            counter = self._counters.get(ticket.family)
+            if counter is not None:
+                counter.landed(ticket.family)
+            self._cond.notify_all()
+
+    def observe(self, ticket: Ticket, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from the answer to ``ticket``'s request (its status and ``Ratelimit-*``)."""
         limit = parse_int_header(headers, "Ratelimit-Limit")
         remaining = parse_int_header(headers, "Ratelimit-Remaining")
         reset = parse_ratelimit_reset(headers)
-        if limit is None and (remaining is None or reset is None):
-            return
-        key, family = bucket_for(method, path)
-        with self._lock:
-            now = self._clock()
-            bucket = self._bucket(key, family)
-            if limit is not None and 1 <= limit < bucket.limit:
-                bucket.limit = limit
-            if remaining is not None and reset is not None:
-                reset_at = now + reset
-                same_window = (
-                    bucket.server_reset_at is not None
-                    and abs(bucket.server_reset_at - reset_at) < 1.0
-                    and bucket.server_remaining is not None
+        with self._cond:
+            counter = self._counters.get(ticket.family)
+            if counter is None:
+                return
+            if not ticket.done:
+                ticket.done = True
+                counter.landed(ticket.family)
+            try:
+                if limit is None and remaining is None and reset is None:
+                    if not counter.observed:
+                        counter.headerless = True
+                    return
+                counter.headerless = False
+                if limit is not None and limit >= 1:
+                    counter.limit = limit
+                if remaining is None or reset is None:
+                    return
+                now = self._clock()
+                counter.roll(now, self._epoch())
+                reset_at = now + reset + counter.slack
+                self._record(counter, ticket, status, remaining, reset_at)
+            finally:
+                self._cond.notify_all()
+
+    def _record(
+        self, counter: _Counter, ticket: Ticket, status: int, remaining: int, reset_at: float
+    ) -> None:
+        assert counter.window_end is not None
+        tolerance = counter.window / 2
+        if not counter.observed:
+            # The first answer of a window: Render's reset says where the window really ends.
+            counter.window_end = reset_at
+        elif reset_at < counter.window_end - tolerance:
+            return  # an answer from a window that is already over
+        elif reset_at > counter.window_end + tolerance:
+            # Render's next window has started: what it says now is what counts.
+            counter.window_end = reset_at
+            counter.remaining = None
+            counter.answered = 0
+            counter.sent = counter.in_flight + 1
+        else:
+            # Reset is rounded and the answer took time: the later end is the safe one.
+            counter.window_end = max(counter.window_end, reset_at)
+        same_window = (
+            ticket.window_at_send is not None
+            and abs(ticket.window_at_send - counter.window_end) < tolerance
+        )
+        if (
+            counter.learned_shared
+            and same_window
+            and self._contradicts_sharing(ticket, status, remaining)
+        ):
+            self._split(counter, ticket.family)
+            counter = self._counters[ticket.family]
+        counter.remaining = (
+            remaining if counter.remaining is None else min(counter.remaining, remaining)
+        )
+        counter.answered += 1
+        if counter.creation:
+            self._learn_sharing(counter, ticket, status, remaining)
+
+    # -- shared counters -----------------------------------------------------------------
+
+    @staticmethod
+    def _contradicts_sharing(ticket: Ticket, status: int, remaining: int) -> bool:
+        """On one counter Remaining only falls: a request sent after an answer reporting R and
+        counted must report less than R."""
+        return (
+            status != 429
+            and ticket.remaining_at_send is not None
+            and remaining >= ticket.remaining_at_send
+        )
+
+    def _learn_sharing(self, counter: _Counter, ticket: Ticket, status: int, remaining: int) -> None:
+        used = counter.limit - remaining
+        counted = 0 if status == 429 else 1
+        own_certain = ticket.own_answered + counted  # answered before it went out, plus itself
+        own_most = counter.sent  # every request of ours in this window
+        assert counter.window_end is not None
+        for other in self._all():
+            if other is counter or not other.creation:
+                continue
+            pair = frozenset(counter.families | other.families)
+            if pair in self._separate:
+                continue
+            certain = 0
+            for name in other.families:
+                answered, window_end = ticket.others.get(name, (0, None))
+                if window_end is not None and abs(window_end - counter.window_end) < (
+                    counter.window / 2
+                ):
+                    certain += answered
+            if certain < 1:
+                continue
+            if used < own_certain + certain:
+                # Render had counted those requests of the other family, yet this counter
+                # does not include them: two counters.
+                self._separate.add(pair)
+                continue
+            if used > own_most:
+                log.info(
+                    "Render's %s and %s creation limits share one counter (learned from "
+                    "Ratelimit-Remaining)",
+                    counter.name,
+                    other.name,
                 )
-                if same_window and bucket.server_remaining is not None:
-                    # Answers can arrive out of order; the lowest count is the freshest.
-                    bucket.server_remaining = min(bucket.server_remaining, remaining)
-                else:
-                    bucket.server_remaining = remaining
-                    bucket.server_reset_at = reset_at
+                self._merge(counter, other)
+                return
+
+    def _merge(self, keep: _Counter, other: _Counter) -> None:
+        keep.families |= other.families
+        keep.limit = min(keep.limit, other.limit)
+        keep.sent += other.sent
+        for name, count in other.in_flight_by_family.items():
+            keep.in_flight_by_family[name] = keep.in_flight_by_family.get(name, 0) + count
+        for name, count in other.queued_by_family.items():
+            keep.queued_by_family[name] = keep.queued_by_family.get(name, 0) + count
+        keep.answered += other.answered
+        if other.remaining is not None:
+            keep.remaining = (
+                other.remaining if keep.remaining is None else min(keep.remaining, other.remaining)
+            )
+        keep.learned_shared = True
+        for name in other.families:
+            self._counters[name] = keep
+
+    def _split(self, counter: _Counter, family: str) -> None:
+        """A learned sharing turned out wrong: ``family`` gets its own counter again."""
+        log.info("Render's %s creation limit counts separately after all", family)
+        alone = _Counter(family, BucketLimit(counter.limit, counter.window), creation=True)
+        alone.window_end = counter.window_end
+        alone.in_flight_by_family[family] = counter.in_flight_by_family.pop(family, 0)
+        alone.queued_by_family[family] = counter.queued_by_family.pop(family, 0)
+        counter.families.discard(family)
+        counter.learned_shared = len(counter.families) > 1
+        for name in counter.families:
+            self._separate.add(frozenset({family, name}))
+        self._counters[family] = alone
+
+    # -- planning ------------------------------------------------------------------------
+
+    def forecast(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Seconds from now until each of ``requests`` (``(method, path)``, sent in this order)
+        could go out, taking nothing. Creation families of the list not yet proven separate
+        are planned as one budget, so a plan made before Render has told holds either way."""
+        with self._cond:
+            now = self._clock()
+            epoch_now = self._epoch()
+            touched: dict[str, _Counter] = {}
+            for method, path in requests:
+                family, field_name = bucket_for(method, path)
+                counter = self._counter(family, field_name)
+                counter.roll(now, epoch_now)
+                touched[family] = counter
+            groups = self._planning_groups(list({c.id: c for c in touched.values()}.values()))
+            plans: dict[int, _Plan] = {}
+            waits: list[float] = []
+            for method, path in requests:
+                counter = touched[bucket_for(method, path)[0]]
+                members = groups.get(counter.id, [counter])
+                key = min(member.id for member in members)
+                plan = plans.get(key)
+                if plan is None:
+                    plan = plans[key] = _Plan.of(members)
+                waits.append(max(0.0, plan.next_slot() - now))
+        return waits
+
+    def _planning_groups(self, counters: list[_Counter]) -> dict[int, list[_Counter]]:
+        creation = [c for c in counters if c.creation]
+        groups: dict[int, list[_Counter]] = {}
+        for counter in creation:
+            groups[counter.id] = [
+                other
+                for other in creation
+                if other is counter
+                or frozenset(counter.families | other.families) not in self._separate
+            ]
+        return groups
 
     def snapshot(self) -> list[BucketSnapshot]:
-        with self._lock:
+        with self._cond:
             now = self._clock()
-            return [
-                BucketSnapshot(
-                    bucket=key,
-                    limit=bucket.limit,
-                    window=bucket.window,
-                    used=bucket.used(now),
-                    server_remaining=bucket.server_remaining,
-                    server_reset_in=(
-                        max(0.0, bucket.server_reset_at - now)
-                        if bucket.server_reset_at is not None
-                        else None
-                    ),
+            out = []
+            for counter in sorted(self._all(), key=lambda c: c.name):
+                counter.roll(now, self._epoch())
+                end = counter.window_end
+                out.append(
+                    BucketSnapshot(
+                        bucket=counter.name,
+                        limit=counter.limit,
+                        window=counter.window,
+                        used=counter.sent,
+                        server_remaining=counter.remaining,
+                        server_reset_in=(
+                            max(0.0, end - now) if end is not None and counter.observed else None
+                        ),
+                    )
                 )
-                for key, bucket in sorted(self._buckets.items())
-            ]
+            return out
+
+    def learned(self) -> dict[str, object]:
+        """What Render's answers have taught so far (for benchmarks and `-v` diagnostics)."""
+        with self._cond:
+            return {
+                "limits": {c.name: c.limit for c in self._all()},
+                "shared": sorted(c.name for c in self._all() if len(c.families) > 1),
+                "separate": sorted("+".join(sorted(pair)) for pair in self._separate),
+            }
+
+
+@dataclass
+class _Plan:
+    """A copy of one budget for ``forecast``: what is left now, then whole windows."""
+
+    available: int
+    end: float
+    limit: int
+    window: float
+    at: float = -math.inf  # when the window being filled opens
+
+    @classmethod
+    def of(cls, members: list[_Counter]) -> _Plan:
+        first = members[0]
+        assert first.window_end is not None
+        if len(members) == 1:
+            left = first.available() - first.queued
+            return cls(max(0, left), first.window_end, first.limit, first.window)
+        # Not proven separate: plan as one counter that all of them have drawn on, whose limit
+        # is what Render reported for it (an assumption only where it has not answered).
+        observed = [member.limit for member in members if member.observed]
+        limit = min(observed) if observed else min(member.limit for member in members)
+        spent = sum(
+            (max(0, member.limit - member.available()) if member.observed else member.sent)
+            + member.queued
+            for member in members
+        )
+        ends = [member.window_end for member in members if member.window_end is not None]
+        return cls(max(0, limit - spent), min(ends), limit, first.window)
+
+    def next_slot(self) -> float:
+        """When the next request fits (``-inf``: in the current window, i.e. now)."""
+        if self.available <= 0:
+            self.at = self.end
+            self.end += self.window
+            self.available = self.limit
+        self.available -= 1
+        return self.at
 
 
 _default_limiter: RateLimiter | None = None

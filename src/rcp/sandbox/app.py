@@ -38,7 +38,14 @@ from rcp.sandbox.faults import (
     parse_rules,
 )
 from rcp.sandbox.ids import request_id as new_request_id
-from rcp.sandbox.ratelimit import Bucket, BucketState, bucket_for, consume, peek
+from rcp.sandbox.ratelimit import (
+    Bucket,
+    BucketState,
+    RateLimitConfig,
+    bucket_for,
+    consume,
+    peek,
+)
 from rcp.sandbox.settings import SandboxSettings
 from rcp.sandbox.store import SandboxStore
 
@@ -267,7 +274,7 @@ class SandboxApp:
             [
                 ("Ratelimit-Limit", str(state.limit)),
                 ("Ratelimit-Remaining", str(state.remaining)),
-                ("Ratelimit-Reset", str(state.reset_seconds)),
+                ("Ratelimit-Reset", state.reset_header),
                 ("Render-Request-Id", request_id),
             ]
         )
@@ -340,7 +347,15 @@ class SandboxApp:
         method = request.method.upper()
         api_path = request.path[len(API_PREFIX) :] or "/"
         request_id = new_request_id()
-        bucket = bucket_for(method, api_path, window_scale=self.settings.rate_window_scale)
+        bucket = bucket_for(
+            method,
+            api_path,
+            RateLimitConfig(
+                window_scale=self.settings.rate_window_scale,
+                create_limit=self.settings.create_limit,
+                create_counters=self.settings.create_counters,
+            ),
+        )
 
         delay = self.settings.latency_ms / 1000.0
         response: SandboxResponse | None = None

@@ -12,6 +12,7 @@ RATE_LIMIT_MODES = ("render", "off")
 # (``wait``: queued, and only the most recent queued deploy runs).
 DEPLOY_OVERLAP_POLICIES = ("override", "wait")
 MAX_OWNERS = 50
+CREATE_COUNTER_MODES = ("separate", "shared")
 
 
 class SandboxSettingsError(ValueError):
@@ -39,6 +40,12 @@ class SandboxSettings:
     """How many workspaces the API key sees (``GET /owners``); creates name one by ``ownerId``."""
     deploy_overlap: str = "override"
     """What a new deploy does to one in progress: ``override`` cancels it, ``wait`` queues."""
+    create_limit: int = 20
+    """Creations per hour window that the world allows and advertises in ``Ratelimit-Limit``:
+    Render's default 20, or a raised quota (Render raises it on request, e.g. 1,000)."""
+    create_counters: str = "separate"
+    """``separate``: services, Postgres and Key Value each have their own creation counter;
+    ``shared``: one counter for all three (Render does not say which it is)."""
 
     def __post_init__(self) -> None:
         if self.deploy_seconds < 0:
@@ -59,6 +66,13 @@ class SandboxSettings:
         if self.rate_limits not in RATE_LIMIT_MODES:
             raise SandboxSettingsError(
                 f"rate_limits must be one of {', '.join(RATE_LIMIT_MODES)}, not {self.rate_limits!r}"
+            )
+        if self.create_limit < 1:
+            raise SandboxSettingsError("create_limit must be at least 1")
+        if self.create_counters not in CREATE_COUNTER_MODES:
+            raise SandboxSettingsError(
+                f"create_counters must be one of {', '.join(CREATE_COUNTER_MODES)}, "
+                f"not {self.create_counters!r}"
             )
 
     @classmethod
@@ -99,7 +113,21 @@ class SandboxSettings:
             raise SandboxSettingsError(
                 f"RCP_SANDBOX_DEPLOY_OVERLAP must be override or wait, not {overlap!r}"
             )
+        limit_text = environ.get("RCP_SANDBOX_CREATE_LIMIT", "").strip()
+        try:
+            create_limit = int(limit_text) if limit_text else 20
+        except ValueError:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_CREATE_LIMIT must be a whole number, not {limit_text!r}"
+            ) from None
+        counters = environ.get("RCP_SANDBOX_CREATE_COUNTERS", "").strip() or "separate"
+        if counters not in CREATE_COUNTER_MODES:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_CREATE_COUNTERS must be separate or shared, not {counters!r}"
+            )
         return cls(
+            create_limit=create_limit,
+            create_counters=counters,
             deploy_seconds=number("RCP_SANDBOX_DEPLOY_SECONDS", 3.0),
             datastore_seconds=number("RCP_SANDBOX_DATASTORE_SECONDS", 5.0),
             latency_ms=number("RCP_SANDBOX_LATENCY_MS", 0.0),

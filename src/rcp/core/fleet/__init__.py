@@ -9,9 +9,9 @@ should exist; the plan is their difference from the records, apply converges the
 
 from __future__ import annotations
 
+from rcp.core.fleet.admission import CreateForecast
 from rcp.core.fleet.apply import (
     ApplyReport,
-    CreateForecast,
     FleetApplier,
     Schedule,
     TenantResult,

@@ -2,15 +2,15 @@
 rate limiter. This module schedules and runs; what happens to one tenant is the tenant use
 case (``rcp.core.tenants.converge_tenant``, ``delete_tenant``).
 
-Scheduling (why a fleet apply neither burns 429s nor stalls): Render allows 20 creations per
-hour per endpoint. Before starting, the applier asks the process-wide limiter when each of the
-fleet's creates could be sent (``CreateForecast``) and admits, in file order, the tenants whose
-creates all fit within the wait budget; the others are *deferred* — not started, reported with
-exit 75 and the time to rerun — so no tenant is left half-created waiting for an hourly window,
-and no request is sent that Render would refuse. Admitted work then simply queues in the
-limiter (which waits for Render's reported reset too), so creates go out as fast as the budget
-allows. Each tenant is re-checked when its turn comes, in case Render reported a fuller bucket
-meanwhile (another process using the same key).
+Scheduling (why a fleet apply neither burns 429s nor stalls): Render's creation limit (20 per
+clock hour by default, raisable; counters per kind or shared — the limiter learns which from
+Render's answers) decides how many tenants can be created now. ``schedule`` predicts, from what
+the limiter knows before starting, which tenants fit within the wait budget (the line the CLI
+prints); the run itself admits creating tenants one at a time, in file order, as Render's
+answers allow (``rcp.core.fleet.admission``): a tenant whose creates do not fit within the wait
+budget is *deferred* — not started, reported with exit 75 and the time to rerun — with every
+creating tenant after it, so no tenant is left half-created waiting for a later window, and no
+request is sent that Render would refuse.
 
 Per tenant, through ``rcp.core.tenants`` (under its lease, every Render mutation preceded by
 the fencing and stop-flag guard): create or update (``converge_tenant``), delete (the path of
@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rcp.core.fleet.admission import CreateAdmission, CreateForecast, CreateTracker
 from rcp.core.fleet.diff import FleetPlan, TenantChange
-from rcp.core.models import RemoteResource, ResourceKind
-from rcp.core.ports import RenderGateway
+from rcp.core.models import ResourceKind
 from rcp.core.provisioning import Waiting
 from rcp.core.tenants import Operator, converge_tenant, delete_tenant
 from rcp.core.tenants.records import render_name_conflict
@@ -39,9 +39,6 @@ from rcp.errors import (
     RcpError,
     RetryLater,
 )
-
-# The wait, in seconds from now, before each of these creates could be sent (in this order).
-CreateForecast = Callable[[list[ResourceKind]], list[float]]
 
 EXIT_RETRY_LATER = 75
 
@@ -156,82 +153,6 @@ def schedule(changes: list[TenantChange], forecast: CreateForecast, budget: floa
     return Schedule(admitted, deferred, done_in, resume_in, needed)
 
 
-class FirstCreateGate:
-    """The applier's view of Render: every call passes through, except that the fleet's first
-    create goes out alone. Until its answer arrives the limiter knows nothing of Render's
-    creation counter (it may be spent by an earlier run in the same hour); once it does, the
-    ``Ratelimit-*`` headers (or the 429) tell the limiter, so concurrent tenants do not all
-    send a create Render refuses — at most one 429 per apply."""
-
-    def __init__(self, inner: RenderGateway) -> None:
-        self.inner = inner
-        self._lock = threading.Lock()
-        self._probe_started = False
-        self._probe_done = threading.Event()
-
-    def create(
-        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
-    ) -> RemoteResource:
-        with self._lock:
-            probe = not self._probe_started
-            self._probe_started = True
-        if not probe:
-            self._probe_done.wait()
-            return self.inner.create(kind, body, env)
-        try:
-            return self.inner.create(kind, body, env)
-        finally:
-            self._probe_done.set()
-
-    @property
-    def in_flight_seconds(self) -> float:
-        return self.inner.in_flight_seconds
-
-    def owner_id(self) -> str:
-        return self.inner.owner_id()
-
-    def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
-        return self.inner.find_by_name(kind, name)
-
-    def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
-        return self.inner.get(kind, render_id)
-
-    def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
-        return self.inner.deploy_status(service_id, deploy_id)
-
-    def delete(self, kind: ResourceKind, render_id: str) -> bool:
-        return self.inner.delete(kind, render_id)
-
-    def suspend(self, kind: ResourceKind, render_id: str) -> None:
-        self.inner.suspend(kind, render_id)
-
-    def resume(self, kind: ResourceKind, render_id: str) -> None:
-        self.inner.resume(kind, render_id)
-
-    def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
-        return self.inner.connection_info(kind, render_id)
-
-    def list_env_vars(self, service_id: str) -> dict[str, str]:
-        return self.inner.list_env_vars(service_id)
-
-    def set_env_var(self, service_id: str, key: str, value: str) -> None:
-        self.inner.set_env_var(service_id, key, value)
-
-    def delete_env_var(self, service_id: str, key: str) -> bool:
-        return self.inner.delete_env_var(service_id, key)
-
-    def trigger_deploy(self, service_id: str) -> str | None:
-        return self.inner.trigger_deploy(service_id)
-
-    def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
-        return self.inner.update_service(service_id, body)
-
-    def update_datastore(
-        self, kind: ResourceKind, render_id: str, body: dict[str, Any]
-    ) -> RemoteResource:
-        return self.inner.update_datastore(kind, render_id, body)
-
-
 @dataclass
 class FleetApplier:
     """The parallel runner: which tenant starts when (the schedule), on how many threads, and
@@ -252,7 +173,10 @@ class FleetApplier:
             raise ValueError("concurrency must be at least 1")
         self._lock = threading.Lock()
         self._done = 0
-        self.operator = self.operator.with_gateway(FirstCreateGate(self.operator.gateway))
+        self.admission = CreateAdmission(self.forecast, self.budget)
+        self.operator = self.operator.with_gateway(
+            CreateTracker(self.operator.gateway, self.admission, self.operator.clock)
+        )
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -264,29 +188,78 @@ class FleetApplier:
         return schedule(plan.pending, self.forecast, self.budget)
 
     def apply(self, plan: FleetPlan, planned: Schedule | None = None) -> ApplyReport:
+        """Run the plan's pending changes. ``planned`` (the schedule a caller printed before
+        starting) is a prediction only: creating tenants are admitted as Render's answers
+        allow (``rcp.core.fleet.admission``)."""
+        del planned
         started = self.clock()
         started_at = self.wall_clock()
-        planned = planned or self.plan_schedule(plan)
         results: dict[str, TenantResult] = {}
         for change in plan.changes:
             if change.action == "noop":
                 results[change.slug] = TenantResult(change.slug, "noop")
-        now = self.wall_clock()
-        for change in planned.deferred:
-            results[change.slug] = self._deferred(change, now, planned.resume_in)
         clashes = name_clashes(plan)
-        total = len(planned.admitted)
-        if planned.admitted:
+        pending = plan.pending
+        total = len(pending)
+        if pending:
             workers = min(self.concurrency, total)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rcp-apply") as pool:
-                futures = {
-                    change.slug: pool.submit(self._run_one, change, total, clashes.get(change.slug))
-                    for change in planned.admitted
-                }
+                futures = self._dispatch(pending, clashes, pool, results, total)
                 for slug, future in futures.items():
                     results[slug] = future.result()
         ordered = [results[c.slug] for c in plan.changes if c.slug in results]
         return ApplyReport(plan, ordered, started_at, self.clock() - started)
+
+    def _dispatch(
+        self,
+        pending: list[TenantChange],
+        clashes: dict[str, ConflictError],
+        pool: ThreadPoolExecutor,
+        results: dict[str, TenantResult],
+        total: int,
+    ) -> dict[str, Future[TenantResult]]:
+        """Submit every change: those without creates at once, creating tenants in file order
+        as the admission lets them in; once one does not fit at all, it and every creating
+        tenant after it are deferred."""
+        futures: dict[str, Future[TenantResult]] = {}
+
+        def submit(change: TenantChange) -> None:
+            futures[change.slug] = pool.submit(
+                self._run_one, change, total, clashes.get(change.slug)
+            )
+
+        waiting = list(pending)
+        deferred_wait: float | None = None
+        seen = self.admission.changes
+        now = self.wall_clock()
+        while waiting:
+            still: list[TenantChange] = []
+            blocked = False
+            for change in waiting:
+                kinds = [kind for _key, kind in change.creates]
+                if not kinds or change.slug in clashes or self.operator.stop.requested:
+                    submit(change)  # nothing to admit (or it reports why it did not start)
+                elif deferred_wait is not None:
+                    results[change.slug] = self._deferred(change, now, deferred_wait)
+                elif blocked:
+                    still.append(change)  # file order: behind the one waiting to be decided
+                else:
+                    verdict = self.admission.consider(change.slug, kinds)
+                    if verdict.admitted:
+                        submit(change)
+                    elif verdict.wait is None:
+                        # Admitted tenants' creates are still to go: their answers may
+                        # change the picture (a raised quota, separate counters).
+                        blocked = True
+                        still.append(change)
+                    else:
+                        deferred_wait = verdict.wait
+                        now = self.wall_clock()
+                        results[change.slug] = self._deferred(change, now, deferred_wait)
+            waiting = still
+            if waiting:
+                seen = self.admission.wait_for_change(seen, timeout=0.25)
+        return futures
 
     def _deferred(
         self, change: TenantChange, now: datetime, resume_in: float | None
@@ -305,13 +278,13 @@ class FleetApplier:
         self, change: TenantChange, total: int, clash: ConflictError | None = None
     ) -> TenantResult:
         started = self.clock()
+        self.admission.bind(change.slug)
         try:
             self.operator.stop.raise_if_requested(
                 "not started: stopped by signal; rerun the same command to resume"
             )
             if clash is not None:
                 raise clash
-            self._recheck_budget(change)
             if change.action == "delete":
                 outcome = self._delete(change)
             else:
@@ -333,17 +306,14 @@ class FleetApplier:
                 f"internal error ({type(exc).__name__}): {exc}",
                 "internal_error",
             )
+        finally:
+            self.admission.bind(None)  # creates it did not send are no longer reserved
         result.seconds = self.clock() - started
         with self._lock:
             self._done += 1
             done = self._done
         self.on_result(result, done, total)
         return result
-
-    def _recheck_budget(self, change: TenantChange) -> None:
-        waits = self.forecast([kind for _key, kind in change.creates])
-        if waits and max(waits) > self.budget:
-            raise self._retry_later(change, max(waits))
 
     def _retry_later(self, change: TenantChange, wait: float) -> RetryLater:
         at = self.wall_clock() + timedelta(seconds=max(wait, 1.0))

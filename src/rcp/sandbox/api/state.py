@@ -62,6 +62,8 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             "rateWindowScale": ctx.settings.rate_window_scale,
             "owners": ctx.settings.owners,
             "deployOverlap": ctx.settings.deploy_overlap,
+            "createLimit": ctx.settings.create_limit,
+            "createCounters": ctx.settings.create_counters,
         },
         "owner": public(ctx.owner),
         "owners": [public(owner) for owner in ctx.owners],

@@ -1,0 +1,211 @@
+"""Admitting creating tenants as Render's creation budget allows, learned while the fleet runs.
+
+Why not one schedule up front: before Render's first answer the limiter only knows the
+documented limits, and it cannot know whether services and Postgres share a creation counter;
+the first answers tell (a raised quota, another process's use, a shared counter). So tenants
+that create Render resources are admitted one at a time, in file order, each when the limiter's
+forecast of *all reserved creates* (those of admitted tenants not yet sent, then this tenant's)
+says its creates go out within the wait budget. A tenant that does not fit while other admitted
+tenants still hold unsent creates waits for them (their answers may change the picture); once
+none does, it does not fit at all and is deferred — with every creating tenant after it, so
+file order is kept — reported with exit 75 and the time to rerun. No tenant is started that
+would sit half-created waiting for a window beyond the budget.
+
+Reservations are claimed as creates go out, in admission order: ``CreateTracker`` wraps the
+gateway and holds a tenant's create back while the creates reserved by tenants admitted before
+it still need the budget it would take (it knows the tenant by its worker thread). From the
+moment a create is claimed the limiter counts it (in flight, then from Render's answer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rcp.core.models import RemoteResource, ResourceKind
+from rcp.core.ports import RenderGateway
+
+# The wait, in seconds from now, before each of these creates could be sent (in this order).
+CreateForecast = Callable[[list[ResourceKind]], list[float]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``admitted`` (its last create expected in ``wait`` s), or deferred (fits in ``wait`` s),
+    or ``None`` wait: not decidable yet (unsent reserved creates may change the picture)."""
+
+    admitted: bool
+    wait: float | None
+
+
+class CreateAdmission:
+    """Thread-safe bookkeeping of reserved creates (in admission order) and the decisions."""
+
+    def __init__(self, forecast: CreateForecast, budget: float) -> None:
+        self._forecast = forecast
+        self.budget = budget
+        self._cond = threading.Condition()
+        self._order: list[str] = []
+        self._reserved: dict[str, list[ResourceKind]] = {}
+        self._local = threading.local()
+        self.changes = 0  # bumped whenever a reservation is claimed or released
+
+    def _outstanding(self, upto: str | None = None) -> list[tuple[str, ResourceKind]]:
+        """Reserved creates in admission order (up to and including ``upto``'s)."""
+        listed: list[tuple[str, ResourceKind]] = []
+        for slug in self._order:
+            listed.extend((slug, kind) for kind in self._reserved.get(slug, []))
+            if slug == upto:
+                break
+        return listed
+
+    def _changed(self) -> None:
+        self.changes += 1
+        self._cond.notify_all()
+
+    # -- the dispatcher's side -------------------------------------------------------------
+
+    def consider(self, slug: str, kinds: list[ResourceKind]) -> Verdict:
+        """Admit ``slug`` (reserving its creates behind everyone admitted before) if they fit
+        the budget now."""
+        with self._cond:
+            outstanding = [kind for _slug, kind in self._outstanding()]
+            waits = self._forecast([*outstanding, *kinds])
+            latest = max(waits[len(outstanding) :], default=0.0)
+            if latest <= self.budget:
+                self._order.append(slug)
+                self._reserved[slug] = list(kinds)
+                return Verdict(True, latest)
+            if outstanding:
+                return Verdict(False, None)
+            return Verdict(False, latest)
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        """Block until a reservation is claimed or released (or ``timeout``); the new count."""
+        with self._cond:
+            if self.changes == seen:
+                self._cond.wait(timeout)
+            return self.changes
+
+    # -- the workers' side -----------------------------------------------------------------
+
+    def bind(self, slug: str | None) -> None:
+        """The tenant this worker thread works on; ``None`` when it is done (its creates not
+        sent are no longer reserved)."""
+        previous = getattr(self._local, "slug", None)
+        self._local.slug = slug
+        if slug is None and previous is not None:
+            with self._cond:
+                if self._reserved.pop(previous, None) is not None:
+                    self._order.remove(previous)
+                    self._changed()
+
+    def claim(self, kind: ResourceKind, *, force: bool = False) -> float:
+        """Seconds this thread's tenant should still hold its create of ``kind`` back so that
+        tenants admitted earlier get the budget first; 0 when it may go (the reservation is
+        then claimed: the limiter counts it from here on). ``force`` claims it regardless."""
+        slug = getattr(self._local, "slug", None)
+        with self._cond:
+            reserved = self._reserved.get(slug) if slug is not None else None
+            if not reserved or kind not in reserved:
+                return 0.0  # not planned (a create the plan did not foresee): the limiter decides
+            ahead = self._outstanding(upto=slug)
+            position = next(i for i, item in enumerate(ahead) if item == (slug, kind))
+            wait = 0.0 if force else self._forecast([k for _s, k in ahead])[position]
+            if wait <= 0:
+                reserved.remove(kind)
+                self._changed()
+            return wait
+
+    def sent(self) -> None:
+        """A create was answered (or failed): the limiter's picture may have changed."""
+        with self._cond:
+            self._changed()
+
+
+class CreateTracker:
+    """The applier's view of Render: every call passes through, except that a create is held
+    back until the tenants admitted before have had their share of the budget (so a later
+    tenant's first create does not take the slot an earlier tenant's second create needs), and
+    its answer wakes whoever waits on the admission."""
+
+    def __init__(
+        self,
+        inner: RenderGateway,
+        admission: CreateAdmission,
+        clock: Callable[[], float],
+    ) -> None:
+        self.inner = inner
+        self.admission = admission
+        self._clock = clock
+
+    def create(
+        self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+    ) -> RemoteResource:
+        deadline = self._clock() + self.admission.budget
+        seen = self.admission.changes
+        while True:
+            wait = self.admission.claim(kind)
+            if wait <= 0:
+                break
+            if self._clock() + wait > deadline:
+                # Its turn lies beyond the wait budget: the limiter decides at once (it sends
+                # nothing Render would refuse, and says when to retry).
+                self.admission.claim(kind, force=True)
+                break
+            # Re-checked on every answer: what Render says may move this create earlier.
+            seen = self.admission.wait_for_change(seen, timeout=min(wait, 0.25))
+        try:
+            return self.inner.create(kind, body, env)
+        finally:
+            self.admission.sent()
+
+    @property
+    def in_flight_seconds(self) -> float:
+        return self.inner.in_flight_seconds
+
+    def owner_id(self) -> str:
+        return self.inner.owner_id()
+
+    def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
+        return self.inner.find_by_name(kind, name)
+
+    def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
+        return self.inner.get(kind, render_id)
+
+    def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
+        return self.inner.deploy_status(service_id, deploy_id)
+
+    def delete(self, kind: ResourceKind, render_id: str) -> bool:
+        return self.inner.delete(kind, render_id)
+
+    def suspend(self, kind: ResourceKind, render_id: str) -> None:
+        self.inner.suspend(kind, render_id)
+
+    def resume(self, kind: ResourceKind, render_id: str) -> None:
+        self.inner.resume(kind, render_id)
+
+    def connection_info(self, kind: ResourceKind, render_id: str) -> dict[str, str]:
+        return self.inner.connection_info(kind, render_id)
+
+    def list_env_vars(self, service_id: str) -> dict[str, str]:
+        return self.inner.list_env_vars(service_id)
+
+    def set_env_var(self, service_id: str, key: str, value: str) -> None:
+        self.inner.set_env_var(service_id, key, value)
+
+    def delete_env_var(self, service_id: str, key: str) -> bool:
+        return self.inner.delete_env_var(service_id, key)
+
+    def trigger_deploy(self, service_id: str) -> str | None:
+        return self.inner.trigger_deploy(service_id)
+
+    def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
+        return self.inner.update_service(service_id, body)
+
+    def update_datastore(
+        self, kind: ResourceKind, render_id: str, body: dict[str, Any]
+    ) -> RemoteResource:
+        return self.inner.update_datastore(kind, render_id, body)
