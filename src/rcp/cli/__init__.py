@@ -13,10 +13,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from rcp import __version__
 from rcp.cli import _click as click
+from rcp.cli import _lazy, _params
+
+_params.install()  # before any command runs: no pydantic for plain parameter values
 
 # option → takes a value
 GLOBAL_OPTIONS: dict[str, bool] = {
@@ -83,7 +85,14 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-class RcpGroup(TyperGroup):
+class RcpGroup(_lazy.LazyGroup):
+    """The root group: global options anywhere on the line, usage errors as rcp reports them,
+    and subcommands built on demand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _lazy.LazyCommands(dict(self.commands), _ROOT_ENTRIES)
+
     def main(  # type: ignore[override]
         self,
         args: Sequence[str] | None = None,
@@ -195,11 +204,12 @@ def root(
     ] = False,
 ) -> None:
     """Render Control Plane."""
-    from rcp.cli._logging import configure_logging
-    from rcp.context import AppContext
     from rcp.settings import GlobalOptions
 
-    options = GlobalOptions(
+    # Only the options: the command's first app_context() builds the context and configures
+    # logging, so that `rcp tenant --help` (which runs this callback, then prints) pays for
+    # neither.
+    ctx.obj = GlobalOptions(
         output=output.value if output else None,
         verbose=verbose,
         quiet=quiet,
@@ -207,13 +217,6 @@ def root(
         no_input=no_input,
         log_format=log_format.value if log_format else None,
     )
-    app_ctx = AppContext(options, argv=_CURRENT_ARGV)
-    ctx.obj = app_ctx
-    try:
-        settings = app_ctx.settings
-        configure_logging(settings.verbose, settings.quiet, settings.log_format, settings.secrets())
-    except Exception:  # reported by the command itself (exit 6) through handle_errors
-        configure_logging(verbose, quiet, options.log_format or "text", [])
 
 
 # The command tree, mounted here and nowhere else: each module defines its commands (a Typer
@@ -236,15 +239,38 @@ from rcp.cli import (  # noqa: E402  (the root app and its callback come first)
     tenant_ops,
 )
 
+_BUILD = _lazy.BuildOptions(
+    pretty_exceptions_short=app.pretty_exceptions_short,
+    suggest_commands=app.suggest_commands,
+    rich_markup_mode=app.rich_markup_mode,
+)
+# The root's subcommands, built on first use (rcp.cli._lazy): `rcp tenant status X` builds the
+# tenant group and its status command, not the other commands of rcp.
+_ROOT_ENTRIES: dict[str, _lazy.Pending] = {}
+# What is mounted, in order: (name, Typer app or function, help of a group).
+MOUNTED: list[tuple[str, Any, str | None]] = []
+
 
 def _mount(group: typer.Typer, name: str, help_text: str) -> None:
     group.rich_markup_mode = None  # plain Click help, as for the root (see above)
-    app.add_typer(group, name=name, help=help_text)
+    _ROOT_ENTRIES[name] = _lazy.group_entry(group, name, help_text, _BUILD)
+    MOUNTED.append((name, group, help_text))
+
+
+def _mount_command(name: str, callback: Any) -> None:
+    _ROOT_ENTRIES[name] = _lazy.function_entry(name, callback, _BUILD)
+    MOUNTED.append((name, callback, None))
 
 
 tenant.app.add_typer(tenant_ops.app)  # suspend, resume, check, adopt: commands of `tenant` itself
 tenant_env.app.rich_markup_mode = None
 tenant.app.add_typer(tenant_env.app, name="env", help="Tenant environment variables.")
+_mount_command("plan", fleet.plan)
+_mount_command("apply", fleet.apply)
+_mount_command("cost", cost.cost)
+_mount_command("audit", audit.audit)
+_mount_command("health", health.health)
+_mount_command("completion", completion.completion)
 _mount(tenant.app, "tenant", "Create, inspect, change and delete tenants.")
 _mount(template.app, "template", "List, show and validate templates.")
 _mount(db.app, "db", "Database migrations and copies.")
@@ -252,12 +278,6 @@ _mount(backup.app, "backup", "Export and import the control-plane state.")
 _mount(auth.app, "auth", "Store, check and remove the Render API key.")
 _mount(sandbox.app, "sandbox", "The embedded Render API simulator.")
 _mount(serve.app, "serve", "Serve the tenant HTTP API and dashboard; manage its tokens.")
-app.command("plan")(fleet.plan)
-app.command("apply")(fleet.apply)
-app.command("cost")(cost.cost)
-app.command("audit")(audit.audit)
-app.command("health")(health.health)
-app.command("completion")(completion.completion)
 
 
 def main() -> None:

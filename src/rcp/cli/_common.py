@@ -22,14 +22,26 @@ R = TypeVar("R")
 
 
 def app_context(ctx: typer.Context | None = None) -> AppContext:
-    """The AppContext the root callback stored (built on demand when a sub-app runs alone)."""
+    """This run's AppContext, built on first use from the options the root callback stored
+    (defaults when a sub-app runs alone), with logging configured."""
     from rcp.context import AppContext
-    from rcp.settings import GlobalOptions
 
     context = ctx or click.get_current_context()
     found = context.find_object(AppContext)
     if found is None:
-        found = AppContext(GlobalOptions())
+        from rcp.cli import _CURRENT_ARGV
+        from rcp.cli._logging import configure_logging
+        from rcp.settings import GlobalOptions
+
+        options = context.find_object(GlobalOptions) or GlobalOptions()
+        found = AppContext(options, argv=_CURRENT_ARGV)
+        try:
+            settings = found.settings
+            configure_logging(
+                settings.verbose, settings.quiet, settings.log_format, settings.secrets()
+            )
+        except Exception:  # reported by the command itself (exit 6) through handle_errors
+            configure_logging(options.verbose, options.quiet, options.log_format or "text", [])
         context.find_root().obj = found
     return found
 

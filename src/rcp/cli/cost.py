@@ -23,7 +23,7 @@ def cost(
     """Estimated monthly USD per resource, tenant and total, from plans × a dated price table
     (override entries in <config dir>/prices.toml)."""
     from rcp.core.cost import CostReport, load_price_table
-    from rcp.core.tenants import get_tenant, iter_tenants
+    from rcp.core.tenants.records import get_tenant, iter_tenants
     from rcp.output.stream import Later, Stream, primed
 
     app_ctx = app_context(ctx)

@@ -98,7 +98,8 @@ def status(
       rcp tenant status acme --live      # ask Render first
       rcp -o json tenant status --all
     """
-    from rcp.core.tenants import get_tenant, iter_tenants, live_status
+    # records, not the whole rcp.core.tenants package: a read-only command loads no use case.
+    from rcp.core.tenants.records import get_tenant, iter_tenants
     from rcp.output.stream import Stream, json_table, primed
 
     app_ctx = app_context(ctx)
@@ -122,6 +123,7 @@ def status(
         )
         return
     from rcp.core.provisioning import StopFlag
+    from rcp.core.tenants import live_status
     from rcp.output.stream import spooled
 
     # --all: each page is read in its own short transaction (this takes as long as Render
@@ -169,7 +171,7 @@ def list_(
       rcp tenant list
       rcp tenant list --status ERROR -o json
     """
-    from rcp.core.tenants import iter_tenants
+    from rcp.core.tenants.records import iter_tenants
     from rcp.output.stream import Stream, json_table, primed
 
     app_ctx = app_context(ctx)
@@ -197,7 +199,7 @@ def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant sl
       rcp -o json tenant show acme
     """
     from rcp.core.slugs import validate_slug
-    from rcp.core.tenants import get_tenant
+    from rcp.core.tenants.records import get_tenant
 
     app_ctx = app_context(ctx)
     validate_slug(slug)

@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, update
-from sqlalchemy import select as core_select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, col, select
 
 from rcp.core.models import (
     AuditEntry,
@@ -45,7 +43,11 @@ from rcp.errors import (
 )
 from rcp.store import migrate
 from rcp.store.engine import READ_ONLY_OPTION, database_error, is_sqlite_busy, scrub
-from rcp.store.tables import AuditRow, JournalRow, TenantLockRow, TenantResourceRow, TenantRow
+from rcp.store.tables import audit_log as _audit
+from rcp.store.tables import journal as _journal
+from rcp.store.tables import tenant_locks as _locks
+from rcp.store.tables import tenant_resources as _resources
+from rcp.store.tables import tenants as _tenants
 from rcp.urls import mask_url
 
 log = logging.getLogger("rcp.store")
@@ -63,9 +65,6 @@ BUSY_RETRY_BASE_SECONDS = 0.05
 # of tenants, and far below every backend's bound-parameter limit (SQLite 32,766, Postgres
 # 65,535) when slugs are looked up by list.
 PAGE_SIZE = 500
-
-_tenants: Table = TenantRow.__table__  # type: ignore[attr-defined]
-_resources: Table = TenantResourceRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,7 @@ class SqlStore:
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers."""
-        self._transaction(lambda session: session.connection().exec_driver_sql("SELECT 1"))
+        self._transaction(lambda connection: connection.exec_driver_sql("SELECT 1"))
 
     def schema_status(self) -> dict[str, Any]:
         """``{"current": revision | None, "head": revision, "at_head": bool}``."""
@@ -223,7 +222,7 @@ class SqlStore:
         with self._reading() as connection:
             return list(
                 connection.execute(
-                    core_select(_tenants.c.slug).order_by(_tenants.c.slug)
+                    select(_tenants.c.slug).order_by(_tenants.c.slug)
                 ).scalars()
             )
 
@@ -285,7 +284,7 @@ class SqlStore:
         with self._reading() as connection:
             for start in range(0, len(wanted), PAGE_SIZE):
                 query = (
-                    core_select(selected[0], _tenants.c.slug, *selected[1:])
+                    select(selected[0], _tenants.c.slug, *selected[1:])
                     .join(_tenants, _tenants.c.id == _resources.c.tenant_id)
                     .where(column.in_(wanted[start : start + PAGE_SIZE]))
                 )
@@ -293,30 +292,31 @@ class SqlStore:
         return sorted(found, key=lambda row: (row[1], row))
 
     def insert_tenant(self, tenant: Tenant, *, lease: Lease) -> Tenant:
-        def work(session: Session) -> Tenant:
-            self._fence(session, lease, tenant.slug)
-            if self._tenant_row(session, tenant.slug) is not None:
+        def work(connection: Connection) -> Tenant:
+            self._fence(connection, lease, tenant.slug)
+            if self._tenant_row(connection, tenant.slug) is not None:
                 raise _tenant_exists(tenant.slug)
-            now = self._now(session)
-            row = TenantRow(
-                name=tenant.name,
-                slug=tenant.slug,
-                status=str(tenant.status),
-                template=tenant.template,
-                rendered_template=tenant.rendered_template,
-                custom_plugin_repo=tenant.custom_plugin_repo,
-                env_overrides=tenant.env_overrides,
-                last_error=tenant.last_error,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()  # assigns row.id for the resources' foreign key
-            assert row.id is not None
+            now = self._now(connection)
+            tenant_id = connection.execute(
+                insert(_tenants)
+                .values(
+                    name=tenant.name,
+                    slug=tenant.slug,
+                    status=str(tenant.status),
+                    template=tenant.template,
+                    rendered_template=tenant.rendered_template,
+                    custom_plugin_repo=tenant.custom_plugin_repo,
+                    env_overrides=tenant.env_overrides,
+                    last_error=tenant.last_error,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(_tenants.c.id)
+            ).scalar_one()
             for resource in tenant.resources:
-                session.add(_resource_row(row.id, resource))
-            session.flush()
-            return self._load_tenant(session, row)
+                connection.execute(insert(_resources).values(**_resource_values(tenant_id, resource)))
+            found = _tenants_by_slug(connection, [tenant.slug])
+            return found[tenant.slug]
 
         return self._transaction(work, on_conflict=lambda _exc: _tenant_exists(tenant.slug))
 
@@ -332,76 +332,65 @@ class SqlStore:
         rendered_template: dict[str, Any] | None = None,
         definition: tuple[str, str, str | None] | None = None,
     ) -> None:
-        def work(session: Session) -> None:
-            self._fence(session, lease, slug)
-            row = self._require_tenant(session, slug)
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            row = self._require_tenant(connection, slug)
+            values: dict[str, Any] = {}
             if definition is not None:
-                row.name, row.template, row.custom_plugin_repo = definition
+                values["name"], values["template"], values["custom_plugin_repo"] = definition
             if status is not None:
-                row.status = str(status)
+                values["status"] = str(status)
             if clear_error:
-                row.last_error = None
+                values["last_error"] = None
             if last_error is not None:
-                row.last_error = last_error
+                values["last_error"] = last_error
             if env_overrides is not None:
-                row.env_overrides = env_overrides
+                values["env_overrides"] = env_overrides
             if rendered_template is not None:
-                row.rendered_template = rendered_template
-            row.updated_at = self._now(session)
-            session.add(row)
+                values["rendered_template"] = rendered_template
+            values["updated_at"] = self._now(connection)
+            connection.execute(update(_tenants).where(_tenants.c.id == row.id).values(**values))
 
         self._transaction(work)
 
     def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:
-        def work(session: Session) -> None:
-            self._fence(session, lease, slug)
-            tenant_row = self._require_tenant(session, slug)
-            assert tenant_row.id is not None
-            existing = session.exec(
-                select(TenantResourceRow).where(
-                    col(TenantResourceRow.tenant_id) == tenant_row.id,
-                    col(TenantResourceRow.key) == resource.key,
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            tenant_row = self._require_tenant(connection, slug)
+            values = _resource_values(tenant_row.id, resource)
+            changed = connection.execute(
+                update(_resources)
+                .where(
+                    _resources.c.tenant_id == tenant_row.id, _resources.c.key == resource.key
                 )
-            ).first()
-            if existing is None:
-                session.add(_resource_row(tenant_row.id, resource))
-            else:
-                existing.type = resource.type
-                existing.name = resource.name
-                existing.render_id = resource.render_id
-                existing.state = resource.state
-                existing.url = resource.url
-                existing.deploy_id = resource.deploy_id
-                session.add(existing)
-            tenant_row.updated_at = self._now(session)
-            session.add(tenant_row)
+                .values(**values)
+            )
+            if changed.rowcount == 0:
+                connection.execute(insert(_resources).values(**values))
+            self._touch(connection, tenant_row.id)
 
         self._transaction(work)
 
     def remove_resource(self, slug: str, key: str, *, lease: Lease) -> None:
-        def work(session: Session) -> None:
-            self._fence(session, lease, slug)
-            tenant_row = self._require_tenant(session, slug)
-            session.exec(
-                delete(TenantResourceRow).where(
-                    col(TenantResourceRow.tenant_id) == tenant_row.id,
-                    col(TenantResourceRow.key) == key,
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            tenant_row = self._require_tenant(connection, slug)
+            connection.execute(
+                delete(_resources).where(
+                    _resources.c.tenant_id == tenant_row.id, _resources.c.key == key
                 )
             )
-            tenant_row.updated_at = self._now(session)
-            session.add(tenant_row)
+            self._touch(connection, tenant_row.id)
 
         self._transaction(work)
 
     def delete_tenant(self, slug: str, *, lease: Lease) -> None:
-        def work(session: Session) -> None:
-            self._fence(session, lease, slug)
-            tenant_row = self._require_tenant(session, slug)
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            tenant_row = self._require_tenant(connection, slug)
             # Explicit rather than relying on ON DELETE CASCADE (SQLite needs foreign_keys=ON).
-            session.exec(
-                delete(TenantResourceRow).where(col(TenantResourceRow.tenant_id) == tenant_row.id)
-            )
-            session.exec(delete(TenantRow).where(col(TenantRow.id) == tenant_row.id))
+            connection.execute(delete(_resources).where(_resources.c.tenant_id == tenant_row.id))
+            connection.execute(delete(_tenants).where(_tenants.c.id == tenant_row.id))
 
         self._transaction(work)
 
@@ -419,10 +408,10 @@ class SqlStore:
         render_id: str | None = None,
         detail: str | None = None,
     ) -> None:
-        def work(session: Session) -> None:
-            self._fence(session, lease, slug)
-            session.add(
-                JournalRow(
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            connection.execute(
+                insert(_journal).values(
                     tenant_slug=slug,
                     step=step,
                     resource_key=resource_key,
@@ -431,7 +420,7 @@ class SqlStore:
                     render_id=render_id,
                     detail=detail,
                     generation=lease.generation,
-                    at=self._now(session),
+                    at=self._now(connection),
                 )
             )
 
@@ -439,30 +428,25 @@ class SqlStore:
 
     def list_journal(self, slug: str) -> list[JournalEntry]:
         """Every journal row of ``slug``, oldest first (it outlives the tenant record)."""
-
-        def work(session: Session) -> list[JournalEntry]:
-            rows = session.exec(
-                select(JournalRow)
-                .where(col(JournalRow.tenant_slug) == slug)
-                .order_by(col(JournalRow.id))
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(_journal).where(_journal.c.tenant_slug == slug).order_by(_journal.c.id)
             ).all()
-            return [
-                JournalEntry(
-                    id=_id(row.id),
-                    tenant_slug=row.tenant_slug,
-                    step=row.step,
-                    resource_key=row.resource_key,
-                    status=row.status,
-                    render_name=row.render_name,
-                    render_id=row.render_id,
-                    detail=row.detail,
-                    generation=row.generation,
-                    at=row.at,
-                )
-                for row in rows
-            ]
-
-        return self._transaction(work)
+        return [
+            JournalEntry(
+                id=row.id,
+                tenant_slug=row.tenant_slug,
+                step=row.step,
+                resource_key=row.resource_key,
+                status=row.status,
+                render_name=row.render_name,
+                render_id=row.render_id,
+                detail=row.detail,
+                generation=row.generation,
+                at=row.at,
+            )
+            for row in rows
+        ]
 
     # ----------------------------------------------------------------- locks
 
@@ -471,7 +455,7 @@ class SqlStore:
         while True:
             try:
                 outcome = self._transaction(
-                    lambda session: self._try_acquire(session, slug, holder),
+                    lambda connection: self._try_acquire(connection, slug, holder),
                     on_conflict=lambda _exc: _InsertRace(),
                 )
             except _InsertRace:
@@ -484,23 +468,23 @@ class SqlStore:
             self._sleep(min(LOCK_POLL_SECONDS, remaining))
 
     def renew_lock(self, lease: Lease) -> None:
-        def work(session: Session) -> None:
-            result = session.exec(
-                update(TenantLockRow)
+        def work(connection: Connection) -> None:
+            result = connection.execute(
+                update(_locks)
                 .where(
-                    col(TenantLockRow.slug) == lease.slug,
-                    col(TenantLockRow.generation) == lease.generation,
-                    col(TenantLockRow.acquired_at).is_not(None),
+                    _locks.c.slug == lease.slug,
+                    _locks.c.generation == lease.generation,
+                    _locks.c.acquired_at.is_not(None),
                 )
-                .values(heartbeat_at=self._now(session))
+                .values(heartbeat_at=self._now(connection))
             )
             if result.rowcount != 1:
-                raise self._lost_error(session, lease)
+                raise self._lost_error(connection, lease)
 
         self._transaction(work)
 
     def check_lock(self, lease: Lease) -> None:
-        self._transaction(lambda session: self._fence(session, lease, lease.slug))
+        self._transaction(lambda connection: self._fence(connection, lease, lease.slug))
 
     def release_lock(self, lease: Lease) -> None:
         """Give the lease back. A lease already taken over is left alone (nothing to release).
@@ -508,13 +492,10 @@ class SqlStore:
         The row stays, holder cleared, so the next holder's generation is higher than ours.
         """
 
-        def work(session: Session) -> None:
-            session.exec(
-                update(TenantLockRow)
-                .where(
-                    col(TenantLockRow.slug) == lease.slug,
-                    col(TenantLockRow.generation) == lease.generation,
-                )
+        def work(connection: Connection) -> None:
+            connection.execute(
+                update(_locks)
+                .where(_locks.c.slug == lease.slug, _locks.c.generation == lease.generation)
                 .values(
                     actor=None,
                     host=None,
@@ -530,11 +511,9 @@ class SqlStore:
     def get_lock(self, slug: str) -> LockInfo | None:
         """The tenant's lease row as stored (for diagnostics), None if never locked."""
 
-        def work(session: Session) -> LockInfo | None:
-            row = session.get(TenantLockRow, slug)
-            return None if row is None else _lock_info(row)
-
-        return self._transaction(work)
+        with self._reading() as connection:
+            row = connection.execute(select(_locks).where(_locks.c.slug == slug)).first()
+        return None if row is None else _lock_info(row)
 
     @contextlib.contextmanager
     def keep_alive(self, lease: Lease) -> Iterator[None]:
@@ -566,9 +545,9 @@ class SqlStore:
     # ----------------------------------------------------------------- audit
 
     def append_audit(self, entry: AuditEntry) -> None:
-        def work(session: Session) -> None:
-            session.add(
-                AuditRow(
+        def work(connection: Connection) -> None:
+            connection.execute(
+                insert(_audit).values(
                     at=entry.at,
                     actor=entry.actor,
                     command=entry.command,
@@ -585,24 +564,21 @@ class SqlStore:
         self, *, tenant: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
         """Matching entries, newest first."""
-
-        def work(session: Session) -> list[AuditEntry]:
-            query = select(AuditRow).order_by(col(AuditRow.id).desc())
-            if tenant is not None:
-                query = query.where(col(AuditRow.tenant) == tenant)
-            if since is not None:
-                query = query.where(col(AuditRow.at) >= since)
-            if limit is not None:
-                query = query.limit(limit)
-            return [audit_entry_from_row(row) for row in session.exec(query).all()]
-
-        return self._transaction(work)
+        query = select(_audit).order_by(_audit.c.id.desc())
+        if tenant is not None:
+            query = query.where(_audit.c.tenant == tenant)
+        if since is not None:
+            query = query.where(_audit.c.at >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reading() as connection:
+            return [audit_entry_from_row(row) for row in connection.execute(query)]
 
     # ----------------------------------------------------------------- internals
 
     def _transaction(
         self,
-        work: Callable[[Session], T],
+        work: Callable[[Connection], T],
         *,
         on_conflict: Callable[[IntegrityError], Exception] | None = None,
     ) -> T:
@@ -615,8 +591,8 @@ class SqlStore:
         attempt = 0
         while True:
             try:
-                with Session(self._engine, expire_on_commit=False) as session, session.begin():
-                    return work(session)
+                with self._engine.begin() as connection:
+                    return work(connection)
             except IntegrityError as exc:
                 if on_conflict is not None:
                     raise on_conflict(exc) from None
@@ -663,12 +639,12 @@ class SqlStore:
         except SQLAlchemyError as exc:
             raise self._store_error(exc) from None
 
-    def _now(self, session: Session) -> datetime:
+    def _now(self, connection: Connection) -> datetime:
         """Now, in UTC: the injected clock, else the database server's clock on Postgres."""
         if self._clock is not None:
             return self._clock()
         if self._engine.dialect.name == "postgresql":
-            server_now = session.connection().exec_driver_sql("SELECT clock_timestamp()").scalar()
+            server_now = connection.exec_driver_sql("SELECT clock_timestamp()").scalar()
             if isinstance(server_now, datetime):
                 return server_now.astimezone(UTC)
         return utcnow()
@@ -688,29 +664,32 @@ class SqlStore:
             hint = "the database schema is missing or out of date; run `rcp db upgrade`"
         return StoreError(f"database error ({self.url}): {reason}", hint=hint)
 
-    def _fence(self, session: Session, lease: Lease, slug: str) -> None:
+    def _fence(self, connection: Connection, lease: Lease, slug: str) -> None:
         """Lock the tenant's lease row for this transaction; LockLost unless it is still ours."""
         if lease.slug != slug:
             raise ValueError(f"a lease on {lease.slug!r} cannot write tenant {slug!r}")
-        row = session.exec(
-            select(TenantLockRow).where(col(TenantLockRow.slug) == slug).with_for_update()
+        row = connection.execute(
+            select(_locks).where(_locks.c.slug == slug).with_for_update()
         ).first()
         if row is None or row.generation != lease.generation or row.acquired_at is None:
             raise _lost(lease, None if row is None else _lock_info(row))
 
-    def _lost_error(self, session: Session, lease: Lease) -> LockLost:
-        row = session.get(TenantLockRow, lease.slug)
+    def _lost_error(self, connection: Connection, lease: Lease) -> LockLost:
+        row = connection.execute(select(_locks).where(_locks.c.slug == lease.slug)).first()
         return _lost(lease, None if row is None else _lock_info(row))
 
-    def _try_acquire(self, session: Session, slug: str, holder: LockHolder) -> Lease | LockInfo:
+    def _try_acquire(
+        self, connection: Connection, slug: str, holder: LockHolder
+    ) -> Lease | LockInfo:
         """One attempt: the new lease, or the current holder when it may not be taken over."""
-        now = self._now(session)
-        row = session.exec(
-            select(TenantLockRow).where(col(TenantLockRow.slug) == slug).with_for_update()
+        now = self._now(connection)
+        row = connection.execute(
+            select(_locks).where(_locks.c.slug == slug).with_for_update()
         ).first()
         if row is None:
-            session.add(
-                TenantLockRow(
+            # A racing insert fails here with IntegrityError → _InsertRace.
+            connection.execute(
+                insert(_locks).values(
                     slug=slug,
                     actor=holder.actor,
                     host=holder.host,
@@ -721,19 +700,15 @@ class SqlStore:
                     heartbeat_at=now,
                 )
             )
-            session.flush()  # a racing insert fails here with IntegrityError → _InsertRace
             return Lease(slug=slug, holder=holder, generation=1, acquired_at=now)
         current = _lock_info(row)
         takeover_reason = self._takeover_reason(current, now)
         if takeover_reason is None:
             return current
         # Compare-and-set on the generation we read: of two racers only one can match.
-        result = session.exec(
-            update(TenantLockRow)
-            .where(
-                col(TenantLockRow.slug) == slug,
-                col(TenantLockRow.generation) == current.generation,
-            )
+        result = connection.execute(
+            update(_locks)
+            .where(_locks.c.slug == slug, _locks.c.generation == current.generation)
             .values(
                 actor=holder.actor,
                 host=holder.host,
@@ -792,28 +767,29 @@ class SqlStore:
         return LockBusy(message, hint=hint)
 
     @staticmethod
-    def _tenant_row(session: Session, slug: str) -> TenantRow | None:
-        return session.exec(select(TenantRow).where(col(TenantRow.slug) == slug)).first()
+    def _tenant_row(connection: Connection, slug: str) -> Any:
+        return connection.execute(
+            select(_tenants.c.id).where(_tenants.c.slug == slug)
+        ).first()
 
-    def _require_tenant(self, session: Session, slug: str) -> TenantRow:
-        row = self._tenant_row(session, slug)
+    def _require_tenant(self, connection: Connection, slug: str) -> Any:
+        row = self._tenant_row(connection, slug)
         if row is None:
             raise TenantNotFound(f"tenant {slug} not found", hint="see `rcp tenant list`")
         return row
 
-    def _load_tenant(self, session: Session, row: TenantRow) -> Tenant:
-        resources = session.exec(
-            select(TenantResourceRow)
-            .where(col(TenantResourceRow.tenant_id) == row.id)
-            .order_by(col(TenantResourceRow.id))
-        ).all()
-        return tenant_from_row(row, [resource_from_row(res) for res in resources])
+    def _touch(self, connection: Connection, tenant_id: int) -> None:
+        connection.execute(
+            update(_tenants)
+            .where(_tenants.c.id == tenant_id)
+            .values(updated_at=self._now(connection))
+        )
 
 
 # Built once: a statement made per call costs more than the query itself on SQLite.
-_TENANT_BY_ID = core_select(_tenants).where(_tenants.c.id == bindparam("tenant_id"))
+_TENANT_BY_ID = select(_tenants).where(_tenants.c.id == bindparam("tenant_id"))
 _RESOURCES_OF_TENANT = (
-    core_select(_resources)
+    select(_resources)
     .where(_resources.c.tenant_id == bindparam("tenant_id"))
     .order_by(_resources.c.id)
 )
@@ -823,12 +799,12 @@ def _tenants_by_slug(connection: Connection, slugs: Sequence[str]) -> dict[str, 
     """Tenants (with resources) among ``slugs`` (at most ``PAGE_SIZE`` of them): two queries."""
     if not slugs:
         return {}
-    rows = connection.execute(core_select(_tenants).where(_tenants.c.slug.in_(slugs))).all()
+    rows = connection.execute(select(_tenants).where(_tenants.c.slug.in_(slugs))).all()
     if not rows:
         return {}
     resources: dict[int, list[Resource]] = {row.id: [] for row in rows}
     query = (
-        core_select(_resources)
+        select(_resources)
         .where(_resources.c.tenant_id.in_(list(resources)))
         .order_by(_resources.c.id)
     )
@@ -850,7 +826,7 @@ def _tenant_pages(
 
         def page(connection: Connection, after: str | None = after) -> list[Tenant]:
             columns = _tenants.c if details else _SUMMARY_COLUMNS
-            query = core_select(*columns).order_by(_tenants.c.slug).limit(PAGE_SIZE)
+            query = select(*columns).order_by(_tenants.c.slug).limit(PAGE_SIZE)
             if after is not None:
                 query = query.where(_tenants.c.slug > after)
             if status is not None:
@@ -860,7 +836,7 @@ def _tenant_pages(
                 return []
             resources: dict[int, list[Resource]] = {row.id: [] for row in rows}
             in_range = (
-                core_select(_resources)
+                select(_resources)
                 .join(_tenants, _tenants.c.id == _resources.c.tenant_id)
                 .where(_tenants.c.slug >= rows[0].slug, _tenants.c.slug <= rows[-1].slug)
                 .order_by(_resources.c.id)
@@ -886,8 +862,8 @@ def _at_second(moment: datetime | None) -> str | None:
     return iso_z(moment.replace(microsecond=0)) if moment is not None else None
 
 
-# Row → domain record. Rows are ORM objects or Core result rows (``rcp.store.transfer``):
-# both expose the columns as attributes.
+# Row → domain record, from Core result rows (here and in ``rcp.store.transfer``), which
+# expose the columns as attributes.
 
 
 def tenant_from_row(row: Any, resources: list[Resource]) -> Tenant:
@@ -956,20 +932,20 @@ def audit_entry_from_row(row: Any) -> AuditEntry:
     )
 
 
-def _resource_row(tenant_id: int, resource: Resource) -> TenantResourceRow:
-    return TenantResourceRow(
-        tenant_id=tenant_id,
-        key=resource.key,
-        type=resource.type,
-        name=resource.name,
-        render_id=resource.render_id,
-        state=resource.state,
-        url=resource.url,
-        deploy_id=resource.deploy_id,
-    )
+def _resource_values(tenant_id: int, resource: Resource) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "key": resource.key,
+        "type": resource.type,
+        "name": resource.name,
+        "render_id": resource.render_id,
+        "state": resource.state,
+        "url": resource.url,
+        "deploy_id": resource.deploy_id,
+    }
 
 
-def _lock_info(row: TenantLockRow) -> LockInfo:
+def _lock_info(row: Any) -> LockInfo:
     return LockInfo(
         slug=row.slug,
         generation=row.generation,
@@ -1006,11 +982,6 @@ def _tenant_exists(slug: str) -> ConflictError:
 def _is_postgres_retryable(exc: OperationalError) -> bool:
     """Serialization failure or deadlock: Postgres rolled the transaction back; run it again."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in {"40001", "40P01"}
-
-
-def _id(value: int | None) -> int:
-    assert value is not None, "rows read back from the database always have an id"
-    return value
 
 
 if TYPE_CHECKING:

@@ -1,8 +1,10 @@
-"""SQLModel tables of the control-plane database.
+"""Tables of the control-plane database (SQLAlchemy Core).
 
-The tables live in their own registry (and so their own ``MetaData``) rather than SQLModel's
-global one, so that any other SQLModel table in the process (the sandbox has its own database)
-can never leak into our migrations.
+Core tables, not ORM classes: every store operation is a statement on a connection, and a
+read-only command never imports the ORM (nor pydantic, through SQLModel), which is what keeps
+`rcp tenant status` close to the cost of importing its framework. The tables live in their own
+``MetaData``, so nothing else in the process (the sandbox has its own database) can leak into
+our migrations.
 
 Portable on purpose: JSON is stored as text we serialise ourselves, and timestamps go through
 ``UTCDateTime`` so SQLite (which keeps no zone) and Postgres both hand back aware UTC values.
@@ -22,14 +24,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
 
 # Deterministic constraint names, identical on SQLite and Postgres, so the migration can name them.
 NAMING_CONVENTION = {
@@ -40,7 +41,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-store_registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -90,132 +91,113 @@ class JSONText(TypeDecorator[Any]):
         return json.loads(value)
 
 
-class StoreModel(SQLModel, registry=store_registry):
-    """Base of every table in this package (its own metadata, see the module docstring)."""
-
-
-class TenantRow(StoreModel, table=True):
-    __tablename__ = "tenants"
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    name: str = Field(sa_column=Column(String(255), nullable=False))
-    slug: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    template: str = Field(sa_column=Column(String(255), nullable=False))
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),
+    Column("template", String(255), nullable=False),
     # The template as rendered for this tenant at creation: later runs never re-read the file.
-    rendered_template: dict[str, Any] = Field(sa_column=Column(JSONText, nullable=False))
-    custom_plugin_repo: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    Column("rendered_template", JSONText, nullable=False),
+    Column("custom_plugin_repo", Text, nullable=True),
     # service key -> {ENV_KEY: value}; values are secrets at rest (the SQLite file is 0600).
-    env_overrides: dict[str, dict[str, str]] = Field(sa_column=Column(JSONText, nullable=False))
-    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    Column("env_overrides", JSONText, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
-
-class TenantResourceRow(StoreModel, table=True):
-    """One Render resource of a tenant. ``render_service_ids`` is derived from these rows."""
-
-    __tablename__ = "tenant_resources"
-    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    tenant_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    key: str = Field(sa_column=Column(String(20), nullable=False))
-    type: str = Field(sa_column=Column(String(40), nullable=False))
+# One Render resource of a tenant. ``render_service_ids`` is derived from these rows.
+tenant_resources = Table(
+    "tenant_resources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "tenant_id",
+        Integer,
+        ForeignKey("tenants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("key", String(20), nullable=False),
+    Column("type", String(40), nullable=False),
     # Indexed: create and adopt look up who owns a Render name or id (migration 0002).
-    name: str = Field(sa_column=Column(String(255), nullable=False, index=True))
-    render_id: str | None = Field(
-        default=None, sa_column=Column(String(64), nullable=True, index=True)
-    )
-    state: str = Field(sa_column=Column(String(40), nullable=False))
-    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    deploy_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    Column("name", String(255), nullable=False, index=True),
+    Column("render_id", String(64), nullable=True, index=True),
+    Column("state", String(40), nullable=False),
+    Column("url", Text, nullable=True),
+    Column("deploy_id", String(64), nullable=True),
+    UniqueConstraint("tenant_id", "key"),
+)
 
-
-class JournalRow(StoreModel, table=True):
-    """Append-only step journal. Keyed by slug, not a foreign key: it outlives the tenant."""
-
-    __tablename__ = "journal"
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    tenant_slug: str = Field(sa_column=Column(String(40), nullable=False, index=True))
-    step: str = Field(sa_column=Column(String(40), nullable=False))
-    resource_key: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
-    status: str = Field(sa_column=Column(String(20), nullable=False))
-    render_name: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
-    render_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+# Append-only step journal. Keyed by slug, not a foreign key: it outlives the tenant.
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_slug", String(40), nullable=False, index=True),
+    Column("step", String(40), nullable=False),
+    Column("resource_key", String(20), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("render_name", String(255), nullable=True),
+    Column("render_id", String(64), nullable=True),
+    Column("detail", Text, nullable=True),
     # The lock generation that wrote the row: tells one run's steps from another's.
-    generation: int = Field(sa_column=Column(Integer, nullable=False))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    Column("generation", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
 
+# The lease on one tenant. The row is kept when released (holder columns set to NULL) so that
+# ``generation`` only ever grows for a slug and a stale lease can never match again.
+tenant_locks = Table(
+    "tenant_locks",
+    metadata,
+    Column("slug", String(40), primary_key=True),
+    Column("actor", String(255), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("command", Text, nullable=True),
+    Column("generation", Integer, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+)
 
-class TenantLockRow(StoreModel, table=True):
-    """The lease on one tenant. The row is kept when released (holder columns set to NULL) so
-    that ``generation`` only ever grows for a slug and a stale lease can never match again."""
+# Append-only audit log; ``tenant`` is a plain slug so entries survive tenant deletion.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(255), nullable=False),
+    Column("command", Text, nullable=False),
+    Column("tenant", String(40), nullable=True, index=True),
+    Column("outcome", String(64), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+)
 
-    __tablename__ = "tenant_locks"
-
-    slug: str = Field(sa_column=Column(String(40), primary_key=True))
-    actor: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
-    host: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
-    pid: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    command: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    generation: int = Field(sa_column=Column(Integer, nullable=False))
-    acquired_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    heartbeat_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime, nullable=True)
-    )
-
-
-class AuditRow(StoreModel, table=True):
-    """Append-only audit log; ``tenant`` is a plain slug so entries survive tenant deletion."""
-
-    __tablename__ = "audit_log"
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
-    actor: str = Field(sa_column=Column(String(255), nullable=False))
-    command: str = Field(sa_column=Column(Text, nullable=False))
-    tenant: str | None = Field(
-        default=None, sa_column=Column(String(40), nullable=True, index=True)
-    )
-    outcome: str = Field(sa_column=Column(String(64), nullable=False))
-    exit_code: int = Field(sa_column=Column(Integer, nullable=False))
-    duration_ms: int = Field(sa_column=Column(Integer, nullable=False))
-
-
-class ApiTokenRow(StoreModel, table=True):
-    """A bearer token of ``rcp serve``. Only the SHA-256 of the token is kept (it is shown once,
-    at creation). A revoked token keeps its row, so ``token list`` still shows who it was; a
-    name is unique among the tokens not revoked."""
-
-    __tablename__ = "api_tokens"
-    __table_args__ = (
-        Index(
-            "ix_api_tokens_active_name",
-            "name",
-            unique=True,
-            sqlite_where=text("revoked_at IS NULL"),
-            postgresql_where=text("revoked_at IS NULL"),
-        ),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    name: str = Field(sa_column=Column(String(64), nullable=False))
-    scope: str = Field(sa_column=Column(String(10), nullable=False))
-    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+# A bearer token of ``rcp serve``. Only the SHA-256 of the token is kept (it is shown once, at
+# creation). A revoked token keeps its row, so ``token list`` still shows who it was; a name is
+# unique among the tokens not revoked.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("scope", String(10), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
     # The token's first characters, to tell tokens apart in `token list` without the secret.
-    prefix: str = Field(sa_column=Column(String(16), nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    last_used_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime, nullable=True)
-    )
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-
-
-metadata = store_registry.metadata
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(
+        "ix_api_tokens_active_name",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+)

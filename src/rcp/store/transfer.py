@@ -32,14 +32,12 @@ from rcp.store.repository import (
     resource_from_row,
     tenant_from_row,
 )
-from rcp.store.tables import (
-    AuditRow,
-    JournalRow,
-    TenantLockRow,
-    TenantResourceRow,
-    TenantRow,
-    metadata,
-)
+from rcp.store.tables import audit_log as _audit
+from rcp.store.tables import journal as _journal
+from rcp.store.tables import metadata
+from rcp.store.tables import tenant_locks as _locks
+from rcp.store.tables import tenant_resources as _resources
+from rcp.store.tables import tenants as _tenants
 
 T = TypeVar("T")
 
@@ -48,12 +46,6 @@ COPY_ORDER = ("tenants", "tenant_resources", "journal", "tenant_locks", "audit_l
 # Lease holder columns: a copy starts with every lease released (generation kept, so fencing
 # numbers only ever grow for a slug).
 _LOCK_HOLDER_COLUMNS = ("actor", "host", "pid", "command", "acquired_at", "heartbeat_at")
-
-_tenants: Table = TenantRow.__table__  # type: ignore[attr-defined]
-_resources: Table = TenantResourceRow.__table__  # type: ignore[attr-defined]
-_journal: Table = JournalRow.__table__  # type: ignore[attr-defined]
-_locks: Table = TenantLockRow.__table__  # type: ignore[attr-defined]
-_audit: Table = AuditRow.__table__  # type: ignore[attr-defined]
 
 
 def _store_error(store: SqlStore, exc: SQLAlchemyError, raw_url: str | None) -> RcpError:

@@ -27,37 +27,112 @@ server), ``redeploy``.
 
 from __future__ import annotations
 
-from rcp.core.tenants.accept import accept_create, accept_delete, plan_of_record
-from rcp.core.tenants.adopt import AdoptPlan, adopt_resources, parse_resource_args, plan_adopt
-from rcp.core.tenants.check import (
-    CheckReport,
-    Problem,
-    TenantHealth,
-    check_tenants,
-    inspect_tenant,
-)
-from rcp.core.tenants.converge import converge_tenant
-from rcp.core.tenants.env import (
-    ALL_SERVICES,
-    EnvChange,
-    check_service_key,
-    env_entries,
-    parse_assignments,
-    set_env,
-    unset_env,
-    validate_env_key,
-)
-from rcp.core.tenants.lifecycle import (
-    CreatePlan,
-    create_tenant,
-    delete_tenant,
-    live_status,
-    plan_create,
-)
-from rcp.core.tenants.operation import Operation, Operator, redacting, tenant_secrets
-from rcp.core.tenants.records import get_tenant, iter_tenants, list_tenants, refuse_deleting
-from rcp.core.tenants.redeploy import redeploy_targets, redeploy_tenant
-from rcp.core.tenants.suspension import resume_tenant, suspend_tenant
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rcp.core.tenants.accept import (
+        accept_create,
+        accept_delete,
+        plan_of_record,
+    )
+    from rcp.core.tenants.adopt import (
+        AdoptPlan,
+        adopt_resources,
+        parse_resource_args,
+        plan_adopt,
+    )
+    from rcp.core.tenants.check import (
+        CheckReport,
+        Problem,
+        TenantHealth,
+        check_tenants,
+        inspect_tenant,
+    )
+    from rcp.core.tenants.converge import (
+        converge_tenant,
+    )
+    from rcp.core.tenants.env import (
+        ALL_SERVICES,
+        EnvChange,
+        check_service_key,
+        env_entries,
+        parse_assignments,
+        set_env,
+        unset_env,
+        validate_env_key,
+    )
+    from rcp.core.tenants.lifecycle import (
+        CreatePlan,
+        create_tenant,
+        delete_tenant,
+        live_status,
+        plan_create,
+    )
+    from rcp.core.tenants.operation import (
+        Operation,
+        Operator,
+        redacting,
+        tenant_secrets,
+    )
+    from rcp.core.tenants.records import (
+        get_tenant,
+        iter_tenants,
+        list_tenants,
+        refuse_deleting,
+    )
+    from rcp.core.tenants.redeploy import (
+        redeploy_targets,
+        redeploy_tenant,
+    )
+    from rcp.core.tenants.suspension import (
+        resume_tenant,
+        suspend_tenant,
+    )
+
+# Public names → the module defining them, imported on first use: a read-only command that
+# needs ``records`` does not load every use case (and the engine) at start-up.
+_LAZY = {
+    "accept_create": "accept",
+    "accept_delete": "accept",
+    "plan_of_record": "accept",
+    "AdoptPlan": "adopt",
+    "adopt_resources": "adopt",
+    "parse_resource_args": "adopt",
+    "plan_adopt": "adopt",
+    "CheckReport": "check",
+    "Problem": "check",
+    "TenantHealth": "check",
+    "check_tenants": "check",
+    "inspect_tenant": "check",
+    "converge_tenant": "converge",
+    "ALL_SERVICES": "env",
+    "EnvChange": "env",
+    "check_service_key": "env",
+    "env_entries": "env",
+    "parse_assignments": "env",
+    "set_env": "env",
+    "unset_env": "env",
+    "validate_env_key": "env",
+    "CreatePlan": "lifecycle",
+    "create_tenant": "lifecycle",
+    "delete_tenant": "lifecycle",
+    "live_status": "lifecycle",
+    "plan_create": "lifecycle",
+    "Operation": "operation",
+    "Operator": "operation",
+    "redacting": "operation",
+    "tenant_secrets": "operation",
+    "get_tenant": "records",
+    "iter_tenants": "records",
+    "list_tenants": "records",
+    "refuse_deleting": "records",
+    "redeploy_targets": "redeploy",
+    "redeploy_tenant": "redeploy",
+    "resume_tenant": "suspension",
+    "suspend_tenant": "suspension",
+}
+
 
 __all__ = [
     "ALL_SERVICES",
@@ -99,3 +174,12 @@ __all__ = [
     "unset_env",
     "validate_env_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rcp.core.tenants' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"rcp.core.tenants.{module}"), name)
+    globals()[name] = value
+    return value
