@@ -14,7 +14,7 @@ A use case is written as::
             op.engine.provision(tenant, waiting)    # the provisioner, same lease and stop flag
             return op.tenant()
 
-What the pieces guarantee (DESIGN §7):
+What the pieces guarantee (docs/reliability.md):
 
 - ``operator.operation(slug)`` takes the tenant lease (``--lock-timeout`` = ``lock_wait``),
   renews it while the block runs, releases it after, and masks the tenant's env values (and
