@@ -65,7 +65,8 @@ class RenderKind:
     ready_states: frozenset[str] = frozenset()
     """States in which the resource is up (``live``, ``available``)."""
     failed_states: frozenset[str] = frozenset()
-    """States that need an operator: provisioning stops there."""
+    """States ``tenant check`` reports as failed (a wait for readiness goes through the
+    transient ones, e.g. a datastore's ``unavailable``, and stops only on final failures)."""
     creation_limited: bool = False
     """``POST {path}`` draws on Render's creation limit (20 per clock hour, raisable) rather
     than the generic write bucket (Render's documented limits and its recorded answers)."""
