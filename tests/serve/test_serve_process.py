@@ -109,7 +109,12 @@ def test_two_servers_on_one_postgres_share_the_work(
 
     def post(server: ServerProcess, slug: str) -> None:
         with server.client(token) as client:
-            answers.append(client.post("/api/tenants/", json={"name": slug.title(), "slug": slug}))
+            try:
+                answers.append(
+                    client.post("/api/tenants/", json={"name": slug.title(), "slug": slug})
+                )
+            except httpx.TransportError:
+                pass  # sent to the first server as it died: no answer, maybe no record
 
     # Tenants arrive at both servers at once; the first dies at its first database create.
     threads = [
