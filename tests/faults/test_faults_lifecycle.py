@@ -60,8 +60,9 @@ PRE_DEPLOY_TEMPLATE = FULL_TEMPLATE.replace(
 
 
 def scenario_pre_deploy_failure(sandbox: Sandbox, rcp: Rcp) -> None:
-    """The pre-deploy command fails: a true ERROR naming it (exit 5); a rerun creates
-    nothing new and reports the same failure."""
+    """The pre-deploy command fails: a true ERROR naming the service, the deploy, its status
+    and phase (exit 5). A rerun once the cause is fixed deploys the service again (instead of
+    reading the old failure back) → ACTIVE, and creates nothing new."""
     rcp.install_template("predeploy", PRE_DEPLOY_TEMPLATE)
     sandbox.add_faults(
         {
@@ -74,15 +75,22 @@ def scenario_pre_deploy_failure(sandbox: Sandbox, rcp: Rcp) -> None:
     first = rcp("-o", "json", "tenant", "create", "pre", "--template", "predeploy")
     assert first.exit_code == 5, first.describe()
     error = first.json()["error"]
-    assert error["code"] == "provisioning_failed" and "pre_deploy_failed" in error["message"]
-    assert rcp.tenants()["pre"].status.value == "ERROR"
+    assert error["code"] == "provisioning_failed"
     web = _service(sandbox, "pre-web")
     assert web is not None
-    statuses = [d["status"] for d in _deploys(sandbox, web)]
-    assert statuses == ["pre_deploy_failed"]
+    deploys = _deploys(sandbox, web)
+    assert [d["status"] for d in deploys] == ["pre_deploy_failed"]
+    assert (
+        f"web ({web}): deploy {deploys[0]['id']} ended pre_deploy_failed in the pre-deploy phase"
+        in error["message"]
+    )
+    assert rcp.tenants()["pre"].status.value == "ERROR"
+    # The rule fails only the create's deploy (POST /services): the cause is fixed for the
+    # deploy the rerun starts.
     again = rcp("-o", "json", "tenant", "create", "pre", "--template", "predeploy")
-    assert again.exit_code == 5, again.describe()
-    assert "pre_deploy_failed" in again.json()["error"]["message"]
+    assert again.exit_code == 0, again.describe()
+    assert again.json()["data"]["status"] == "ACTIVE"
+    assert [d["status"] for d in _deploys(sandbox, web)] == ["live", "pre_deploy_failed"]
     assert len(posts_to(sandbox.requests(), "/services")) == 1  # no second create
     converged("lifecycle: pre-deploy failure", sandbox, rcp, ["pre"], runs=2)
 
@@ -155,7 +163,7 @@ def test_superseded_create_deploy_is_followed(on_engines: EngineRunner) -> None:
     on_engines(scenario_superseded_create_deploy, deploy_seconds=2.0)
 
 
-def test_pre_deploy_failure_is_a_true_error_without_duplicates(on_engines: EngineRunner) -> None:
+def test_pre_deploy_failure_is_a_true_error_then_a_rerun_deploys_again(on_engines: EngineRunner) -> None:
     on_engines(scenario_pre_deploy_failure)
 
 

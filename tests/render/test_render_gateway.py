@@ -384,3 +384,60 @@ def test_in_flight_window_is_the_read_timeout_unless_overridden() -> None:
     assert gw.in_flight_seconds == gw.client.read_timeout
     in_process = Gateway(gw.client, OWNER, in_flight_seconds=0.0)
     assert in_process.in_flight_seconds == 0.0
+
+
+# -- deploys ---------------------------------------------------------------------------------
+
+
+def test_trigger_deploy_asks_for_a_clean_build_only_with_clear_cache() -> None:
+    gw, recorder = gateway_with(
+        {("POST", f"/services/{SRV}/deploys"): json_response(201, {"id": "dep-1"})}
+    )
+    assert gw.trigger_deploy(SRV) == "dep-1"
+    assert gw.trigger_deploy(SRV, clear_cache=True) == "dep-1"
+    assert recorder.bodies() == [{"clearCache": "do_not_clear"}, {"clearCache": "clear"}]
+
+
+def test_list_deploys_is_one_page_of_the_history_and_none_for_a_gone_service() -> None:
+    from datetime import UTC, datetime
+
+    from rcp.core.models import DeployInfo
+
+    git = {
+        "id": "dep-2",
+        "status": "build_failed",
+        "trigger": "api",
+        "commit": {"id": "a1b2c3", "message": "Fix it\n\nlong text", "createdAt": None},
+        "createdAt": "2026-12-01T10:00:00Z",
+        "startedAt": "2026-12-01T10:00:01Z",
+        "finishedAt": "2026-12-01T10:02:00Z",
+    }
+    image = {
+        "id": "dep-1",
+        "status": "deactivated",
+        "trigger": "new_commit",
+        "image": {"ref": "docker.io/acme/web:1", "sha": "sha256:ff"},
+        "createdAt": "2026-11-30T10:00:00Z",
+        "finishedAt": None,
+    }
+    gw, recorder = gateway_with(
+        {("GET", f"/services/{SRV}/deploys"): one_page("deploy", [git, image])}
+    )
+    found = gw.list_deploys(SRV, 5)
+    assert recorder.requests[0].url.params["limit"] == "5"
+    assert found == [
+        DeployInfo(
+            id="dep-2", status="build_failed", trigger="api", commit_id="a1b2c3",
+            commit_message="Fix it\n\nlong text", image_ref=None, image_sha=None,
+            created_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+            started_at=datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC),
+            finished_at=datetime(2026, 12, 1, 10, 2, tzinfo=UTC),
+        ),
+        DeployInfo(
+            id="dep-1", status="deactivated", trigger="new_commit", commit_id=None,
+            commit_message=None, image_ref="docker.io/acme/web:1", image_sha="sha256:ff",
+            created_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC), started_at=None,
+            finished_at=None,
+        ),
+    ]  # fmt: skip
+    assert gw.list_deploys("srv-gone", 5) is None

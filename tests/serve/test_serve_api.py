@@ -149,7 +149,9 @@ def test_every_endpoint_through_a_tenant_lifetime(live: Live) -> None:
 
         # redeploy (background): a new deploy of the web service
         deploys_before = len(world(live.data_dir)["deploys"][active["render_service_ids"]["web"]])
-        redeploy = client.post("/api/tenants/acme-corp/redeploy/", json={"service": "web"})
+        redeploy = client.post(
+            "/api/tenants/acme-corp/redeploy/", json={"service": "web", "clear_cache": True}
+        )
         assert redeploy.status_code == 202, redeploy.text
         wait_for(
             lambda: len(world(live.data_dir)["deploys"][active["render_service_ids"]["web"]])

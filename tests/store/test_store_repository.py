@@ -107,6 +107,7 @@ def test_to_json_derives_render_service_ids_from_resources(
         "name": "acme-web",
         "state": "live",
         "url": "https://acme-web.onrender.com",
+        "last_error": None,
     }
 
 

@@ -44,6 +44,7 @@ def test_adopt_creates_the_record(db_cli: Cli, sandbox: Sandbox) -> None:
         "name": "legacy-web",
         "state": "live",
         "url": "https://legacy-web.onrender.com",
+        "last_error": None,
     }
     assert by_key["db"]["name"] == "legacy-db" and by_key["db"]["state"] == "available"
     assert sandbox.mutations() == [("POST", "/services"), ("POST", "/postgres")]  # rcp only read

@@ -136,7 +136,7 @@ def test_recreate_adopts_a_resource_made_by_hand_under_the_name(cli: Cli, sandbo
     assert len(sandbox.call("GET", "/services?limit=100")) == 1
 
 
-def test_failed_deploy_and_plan_drift_are_reported_not_repaired(cli: Cli, sandbox: Sandbox) -> None:
+def test_failed_deploy_is_repaired_and_plan_drift_reported(cli: Cli, sandbox: Sandbox) -> None:
     tenant = create_tenant(cli, "acme")
     web = ids(tenant)["web"]
     sandbox.add_fault(
@@ -144,24 +144,27 @@ def test_failed_deploy_and_plan_drift_are_reported_not_repaired(cli: Cli, sandbo
     )
     deploy = sandbox.call("POST", f"/services/{web}/deploys", {}, expect=201)
     sandbox.call("PATCH", f"/services/{web}", {"serviceDetails": {"plan": "standard"}}, expect=200)
-
-    for args in (["acme"], ["acme", "--repair"]):
-        code, document = check(cli, *args)
-        assert code == 5
-        assert document["data"]["tenants"][0]["problems"] == [
-            {
-                "resource": "web",
-                "problem": "deploy_failed",
-                "detail": f"deploy {deploy['id']} of {web} ended build_failed",
-                "repaired": False,
-            },
-            {
-                "resource": "web",
-                "problem": "plan_drift",
-                "detail": "plan on Render is standard, the template says starter",
-                "repaired": False,
-            },
-        ]
+    failed = {
+        "resource": "web",
+        "problem": "deploy_failed",
+        "detail": f"deploy {deploy['id']} of {web} ended build_failed in the build phase",
+        "repaired": False,
+    }
+    drift = {
+        "resource": "web",
+        "problem": "plan_drift",
+        "detail": "plan on Render is standard, the template says starter",
+        "repaired": False,
+    }
+    code, document = check(cli, "acme")
+    assert code == 5
+    assert document["data"]["tenants"][0]["problems"] == [failed, drift]
+    # --repair deploys the service again (the fault fired once: this deploy goes live); the
+    # plan is an operator's decision (cost), so drift stays reported.
+    code, document = check(cli, "acme", "--repair")
+    assert code == 5
+    assert document["data"]["tenants"][0]["problems"] == [failed | {"repaired": True}, drift]
+    assert [d["status"] for d in sandbox.deploys(web)][:2] == ["live", "build_failed"]
     assert sandbox.get("services", web)["serviceDetails"]["plan"] == "standard"
 
 

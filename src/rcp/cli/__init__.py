@@ -235,6 +235,7 @@ from rcp.cli import (  # noqa: E402  (the root app and its callback come first)
     serve,
     template,
     tenant,
+    tenant_deploys,
     tenant_env,
     tenant_ops,
 )
@@ -263,6 +264,7 @@ def _mount_command(name: str, callback: Any) -> None:
 
 
 tenant.app.add_typer(tenant_ops.app)  # suspend, resume, check, adopt: commands of `tenant` itself
+tenant.app.add_typer(tenant_deploys.app)  # redeploy, deploys, logs: commands of `tenant` itself
 tenant_env.app.rich_markup_mode = None
 tenant.app.add_typer(tenant_env.app, name="env", help="Tenant environment variables.")
 _mount_command("plan", fleet.plan)

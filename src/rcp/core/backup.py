@@ -3,7 +3,8 @@
     {"format": "rcp-backup", "version": 1, "exported_at": "…Z", "secrets_included": false,
      "tenants": [{"name", "slug", "status", "template", "custom_plugin_repo", "rendered_template",
                   "created_at", "updated_at", "last_error",
-                  "resources": [{"key", "type", "name", "render_id", "state", "url", "deploy_id"}],
+                  "resources": [{"key", "type", "name", "render_id", "state", "url", "deploy_id",
+                                  "last_error"}],
                   "env_overrides": [{"service", "key", "value"?}],
                   "journal": [{"step", "resource_key", "status", "render_name", "render_id",
                                "detail", "generation", "at"}]}],
@@ -155,6 +156,7 @@ def tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
                 "state": r.state,
                 "url": r.url,
                 "deploy_id": r.deploy_id,
+                "last_error": r.last_error,
             }
             for r in tenant.resources
         ],
@@ -314,6 +316,7 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
                 state=entry.field("state").text(),
                 url=entry.optional("url").text_or_none(),
                 deploy_id=entry.optional("deploy_id").text_or_none(),
+                last_error=entry.optional("last_error").text_or_none(),
             )
         )
     overrides: dict[str, dict[str, str]] = {}

@@ -160,7 +160,10 @@ class Resource:
     render_id: str | None = None
     state: str = "pending"  # pending | creating | build_in_progress | live | available | suspended | failed | deleted …
     url: str | None = None
-    deploy_id: str | None = None
+    deploy_id: str | None = None  # a service's current (or awaited) deploy
+    # What last went wrong with this resource (e.g. its deploy failed: deploy id, status,
+    # phase); cleared once it is up again.
+    last_error: str | None = None
 
     @property
     def kind(self) -> ResourceKind:
@@ -174,6 +177,7 @@ class Resource:
             "name": self.name,
             "state": self.state,
             "url": self.url,
+            "last_error": self.last_error,
         }
 
 
@@ -230,6 +234,22 @@ class RemoteResource:
     url: str | None = None
     plan: str | None = None
     deploy_id: str | None = None  # for a freshly created service: the deploy Render started
+
+
+@dataclass(frozen=True)
+class DeployInfo:
+    """One deploy of a service as Render reports it (``rcp tenant deploys``)."""
+
+    id: str
+    status: str | None = None
+    trigger: str | None = None
+    commit_id: str | None = None  # Git-backed deploys
+    commit_message: str | None = None
+    image_ref: str | None = None  # image-backed deploys
+    image_sha: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)

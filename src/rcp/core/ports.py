@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from rcp.core.models import (
     AuditEntry,
+    DeployInfo,
     Lease,
     LockHolder,
     RemoteResource,
@@ -84,8 +85,14 @@ class RenderGateway(Protocol):
 
     def delete_env_var(self, service_id: str, key: str) -> bool: ...
 
-    def trigger_deploy(self, service_id: str) -> str | None:
-        """Start a deploy; its id, or None when Render answered 202 without a body."""
+    def list_deploys(self, service_id: str, limit: int) -> list[DeployInfo] | None:
+        """The service's latest ``limit`` (1–100) deploys, newest first; None when the service
+        is gone (404)."""
+        ...
+
+    def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
+        """Start a deploy (``clear_cache``: rebuild without the build cache); its id, or None
+        when Render answered 202 without a body."""
         ...
 
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource: ...

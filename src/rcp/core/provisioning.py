@@ -65,6 +65,13 @@ DEPLOY_FAILED_FINAL = frozenset({"build_failed", "update_failed", "pre_deploy_fa
 # deploy; `canceled`/`deactivated` as the service's latest deploy (between a resume's 202 and
 # its new deploy) is waited through, up to the timeout.
 DEPLOY_SUPERSEDED = frozenset({"canceled", "deactivated"})
+# The phase of a deploy each final failure ended in (Render's deploy statuses: the build, the
+# pre-deploy command, or the update that starts the new instances).
+DEPLOY_FAILURE_PHASE = {
+    "build_failed": "build",
+    "pre_deploy_failed": "pre-deploy",
+    "update_failed": "update",
+}
 # Datastores: only a failed recovery is final. `unavailable`, `config_restart`,
 # `updating_instance`, `maintenance_*`, `recovery_in_progress` are states Render passes through.
 DATASTORE_FAILED_FINAL = frozenset({"recovery_failed"})
@@ -144,6 +151,10 @@ class Engine:
     # When each resource was created by this run: the first readiness poll waits one interval,
     # since nothing Render has only just accepted is ready yet (one request saved per poll).
     created_at: dict[str, float] = field(default_factory=dict)
+    # Resource key → the deploy that was a service's latest when we asked Render for a new one
+    # without learning its id (202 with no body): while Render still shows that one as the
+    # latest, ours has not appeared yet, and its ended status says nothing about ours.
+    replaced_deploys: dict[str, str] = field(default_factory=dict)
     guard: Guard = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -476,12 +487,20 @@ class Engine:
                 state, url = self._poll_state(resource)
                 if state is None:
                     message = f"{key} ({resource.render_id}) disappeared from Render"
-                    self._fail(tenant, message)
+                    self._fail(tenant, message, resource)
                 assert state is not None
-                followed = resource.deploy_id != awaited_deploy
-                if state != resource.state or (url and url != resource.url) or followed:
+                followed = awaited_deploy is not None and resource.deploy_id != awaited_deploy
+                ready = state in (SERVICE_READY | DATASTORE_READY)
+                if (
+                    state != resource.state
+                    or (url and url != resource.url)
+                    or resource.deploy_id != awaited_deploy
+                    or (ready and resource.last_error)
+                ):
                     resource.state = state
                     resource.url = url or resource.url
+                    if ready:
+                        resource.last_error = None  # up again: the old failure is history
                     self.store.save_resource(tenant.slug, resource, lease=self.lease)
                     if followed and not quiet:
                         self.progress.event(
@@ -494,7 +513,7 @@ class Engine:
                     elif not quiet:
                         self.progress.event(tenant.slug, key, resource.state, resource.state)
                 if _failed_for_good(resource):
-                    self._fail(tenant, f"{key} ({resource.render_id}) reached {resource.state}")
+                    self._fail(tenant, describe_failure(resource), resource)
                 if resource.state not in (SERVICE_READY | DATASTORE_READY):
                     still.append(key)
             if not still:
@@ -536,26 +555,33 @@ class Engine:
         remote = self.gateway.get(resource.kind, resource.render_id)
         if remote is None:
             return None, None
-        if (
-            is_service
-            and not remote.suspended
-            and remote.deploy_id
-            and resource.deploy_id
-            and remote.deploy_id != resource.deploy_id
-        ):
+        if is_service and not remote.suspended and remote.deploy_id:
+            if self.replaced_deploys.get(resource.key) == remote.deploy_id:
+                # The deploy we asked for has not appeared yet (see ``replaced_deploys``).
+                return "queued", remote.url
+            # The service's current deploy is the one that counts (and the one a failure names).
             resource.deploy_id = remote.deploy_id
         return remote.state, remote.url
 
-    def _fail(self, tenant: Tenant, message: str) -> None:
+    def _fail(self, tenant: Tenant, message: str, resource: Resource | None = None) -> None:
+        """The tenant (and the resource, when one failed) ERROR with ``message``; exit 5."""
+        if resource is not None:
+            resource.last_error = message
+            self.store.save_resource(tenant.slug, resource, lease=self.lease)
         self.store.update_tenant(
             tenant.slug, lease=self.lease, status=TenantStatus.ERROR, last_error=message
         )
         tenant.status = TenantStatus.ERROR
         tenant.last_error = message
-        raise ProvisioningFailed(
-            f"provisioning {tenant.slug} failed: {message}",
-            hint=f"see `rcp tenant show {tenant.slug}`; fix the cause and rerun `rcp tenant create`",
-        )
+        slug = tenant.slug
+        if resource is not None and resource.state in DEPLOY_FAILURE_PHASE:
+            hint = (
+                f"fix the cause, then `rcp tenant redeploy {slug}` (or rerun "
+                "`rcp tenant create`) deploys again"
+            )
+        else:
+            hint = f"see `rcp tenant show {slug}`; fix the cause and rerun `rcp tenant create`"
+        raise ProvisioningFailed(f"provisioning {slug} failed: {message}", hint=hint)
 
     # ---- refresh (status --live) ----------------------------------------------------------
 
@@ -615,6 +641,8 @@ class Engine:
                     gone_now = self.gateway.delete(resource.kind, render_id)
                 except Exception as exc:
                     message = f"could not delete {key} ({render_id}): {exc}"
+                    resource.last_error = message
+                    self.store.save_resource(tenant.slug, resource, lease=self.lease)
                     self.store.update_tenant(tenant.slug, lease=self.lease, last_error=message)
                     raise
                 self.failpoint(f"delete:{key}:after")
@@ -631,6 +659,19 @@ class Engine:
             self.failpoint(f"delete:{key}:committed")
         self.store.delete_tenant(tenant.slug, lease=self.lease)
         return deleted
+
+
+def describe_failure(resource: Resource) -> str:
+    """A resource's final failure as errors and records name it: for a deploy, the service,
+    the deploy id, its status and the phase it failed in."""
+    phase = DEPLOY_FAILURE_PHASE.get(resource.state)
+    if resource.kind is ResourceKind.SERVICE and phase is not None:
+        deploy = f"deploy {resource.deploy_id}" if resource.deploy_id else "its latest deploy"
+        return (
+            f"{resource.key} ({resource.render_id}): {deploy} ended {resource.state} "
+            f"in the {phase} phase"
+        )
+    return f"{resource.key} ({resource.render_id}) reached {resource.state}"
 
 
 def _failed_for_good(resource: Resource) -> bool:

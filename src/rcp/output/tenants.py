@@ -46,6 +46,11 @@ def tenant(record: Tenant) -> Callable[[Console], None]:
         for r in record.resources:
             table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
         console.print(table)
+        # Each resource's own last error (a failed deploy: deploy id, status, phase). Render's
+        # and the record's text is data: never read as markup.
+        for r in record.resources:
+            if r.last_error:
+                console.print(f"{r.key}: last error: {r.last_error}", markup=False)
 
     return render
 

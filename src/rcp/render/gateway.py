@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rcp.core.models import RemoteResource, ResourceKind
+from rcp.core.models import DeployInfo, RemoteResource, ResourceKind
 from rcp.core.references import SERVICE_HOST, SERVICE_PORT
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
 from rcp.render.kinds import SERVICE, RenderKind, kind_of
-from rcp.render.models import RenderResource, connection_info_dict
+from rcp.render.models import Deploy, RenderResource, connection_info_dict
 
 if TYPE_CHECKING:
     from rcp.core.ports import RenderGateway
@@ -181,8 +181,16 @@ class Gateway:
             return False
         return True
 
-    def trigger_deploy(self, service_id: str) -> str | None:
-        deploy = self._client.trigger_deploy(service_id)
+    def list_deploys(self, service_id: str, limit: int) -> list[DeployInfo] | None:
+        """One page of the service's deploys (newest first); None when the service is gone."""
+        try:
+            deploys = self._client.list_deploys(service_id, limit=limit)
+        except RenderNotFound:
+            return None
+        return [_deploy_info(deploy) for deploy in deploys]
+
+    def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
+        deploy = self._client.trigger_deploy(service_id, clear_cache=clear_cache)
         return deploy.id if deploy is not None else None
 
     # -- updates ---------------------------------------------------------------------------
@@ -213,6 +221,24 @@ class Gateway:
             return _remote(entry, resource, STATE_NO_DEPLOYS)
         latest = deploys[0]
         return _remote(entry, resource, latest.status or STATE_UNKNOWN, deploy_id=latest.id)
+
+
+def _deploy_info(deploy: Deploy) -> DeployInfo:
+    commit = deploy.commit
+    image = deploy.image or {}
+    ref, sha = image.get("ref"), image.get("sha")
+    return DeployInfo(
+        id=deploy.id,
+        status=deploy.status,
+        trigger=deploy.trigger,
+        commit_id=commit.id if commit else None,
+        commit_message=commit.message if commit else None,
+        image_ref=ref if isinstance(ref, str) else None,
+        image_sha=sha if isinstance(sha, str) else None,
+        created_at=deploy.created_at,
+        started_at=deploy.started_at,
+        finished_at=deploy.finished_at,
+    )
 
 
 def _status_state(resource: RenderResource) -> str:

@@ -117,6 +117,9 @@ class Redeploy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: str | None = Field(default=None, description="Only this service (default: all).")
+    clear_cache: bool = Field(
+        default=False, description="Build without Render's build cache (--clear-cache)."
+    )
 
 
 # ---------------------------------------------------------------------- authentication
@@ -459,9 +462,13 @@ def _install_api(app: FastAPI, runtime: Runtime) -> None:
         body = body or Redeploy()
         tenant = service.resolve(ref)
         service.check_redeploy(tenant, body.service)
-        slug, key = tenant.slug, body.service
+        slug, key, clear_cache = tenant.slug, body.service, body.clear_cache
         busy_unless(
-            runtime.jobs.submit(slug, "redeploy", lambda: service.redeploy(slug, token.name, key)),
+            runtime.jobs.submit(
+                slug,
+                "redeploy",
+                lambda: service.redeploy(slug, token.name, key, clear_cache=clear_cache),
+            ),
             slug,
         )
         return accepted(tenant)

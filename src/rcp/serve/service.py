@@ -313,18 +313,21 @@ class TenantService:
                 Waiting(timeout=self.config.provision_timeout),
             )
 
-    def redeploy(self, slug: str, actor: str, service: str | None) -> None:
+    def redeploy(
+        self, slug: str, actor: str, service: str | None, *, clear_cache: bool = False
+    ) -> None:
         from rcp.core.provisioning import Waiting
         from rcp.core.tenants import redeploy_tenant
 
         target = f" --service {service}" if service else ""
-        command = f"tenant redeploy {slug}{target}"
+        command = f"tenant redeploy {slug}{target}" + (" --clear-cache" if clear_cache else "")
         with self.audited(actor, f"{command} (background)", slug) as audit:
             redeploy_tenant(
                 self.operator(actor, command, on_locked=audit.proceed),
                 slug,
                 service=service,
                 waiting=Waiting(timeout=self.config.provision_timeout),
+                clear_cache=clear_cache,
             )
 
     def check_resume_allowed(self, tenant: Tenant) -> None:

@@ -916,6 +916,7 @@ def resource_from_row(row: Any) -> Resource:
         state=row.state,
         url=row.url,
         deploy_id=row.deploy_id,
+        last_error=row.last_error,
     )
 
 
@@ -942,6 +943,7 @@ def _resource_values(tenant_id: int, resource: Resource) -> dict[str, Any]:
         "state": resource.state,
         "url": resource.url,
         "deploy_id": resource.deploy_id,
+        "last_error": resource.last_error,
     }
 
 

@@ -129,6 +129,9 @@ tenant_resources = Table(
     Column("state", String(40), nullable=False),
     Column("url", Text, nullable=True),
     Column("deploy_id", String(64), nullable=True),
+    # What last went wrong with this resource (a failed deploy: deploy id, status, phase);
+    # cleared when it is up again (migration 0004).
+    Column("last_error", Text, nullable=True),
     UniqueConstraint("tenant_id", "key"),
 )
 

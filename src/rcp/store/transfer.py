@@ -279,6 +279,7 @@ def _replace_tenant(connection: Connection, item: TenantBackup) -> None:
                 state=resource.state,
                 url=resource.url,
                 deploy_id=resource.deploy_id,
+                last_error=resource.last_error,
             )
         )
     for record in item.journal:
@@ -374,6 +375,7 @@ def bulk_insert_tenants(store: SqlStore, tenants: Iterable[Tenant], *, batch: in
                     "state": resource.state,
                     "url": resource.url,
                     "deploy_id": resource.deploy_id,
+                    "last_error": resource.last_error,
                 }
                 for resource in tenant.resources
             )

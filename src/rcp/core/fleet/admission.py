@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rcp.core.models import RemoteResource, ResourceKind
+from rcp.core.models import DeployInfo, RemoteResource, ResourceKind
 from rcp.core.ports import RenderGateway
 
 # The wait, in seconds from now, before each of these creates could be sent (in this order).
@@ -199,8 +199,11 @@ class CreateTracker:
     def delete_env_var(self, service_id: str, key: str) -> bool:
         return self.inner.delete_env_var(service_id, key)
 
-    def trigger_deploy(self, service_id: str) -> str | None:
-        return self.inner.trigger_deploy(service_id)
+    def list_deploys(self, service_id: str, limit: int) -> list[DeployInfo] | None:
+        return self.inner.list_deploys(service_id, limit)
+
+    def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
+        return self.inner.trigger_deploy(service_id, clear_cache=clear_cache)
 
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
         return self.inner.update_service(service_id, body)

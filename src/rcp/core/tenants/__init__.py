@@ -82,8 +82,10 @@ if TYPE_CHECKING:
         refuse_deleting,
     )
     from rcp.core.tenants.redeploy import (
+        redeploy_failed,
         redeploy_targets,
         redeploy_tenant,
+        start_deploy,
     )
     from rcp.core.tenants.suspension import (
         resume_tenant,
@@ -127,8 +129,10 @@ _LAZY = {
     "iter_tenants": "records",
     "list_tenants": "records",
     "refuse_deleting": "records",
+    "redeploy_failed": "redeploy",
     "redeploy_targets": "redeploy",
     "redeploy_tenant": "redeploy",
+    "start_deploy": "redeploy",
     "resume_tenant": "suspension",
     "suspend_tenant": "suspension",
 }
@@ -164,11 +168,13 @@ __all__ = [
     "plan_create",
     "plan_of_record",
     "redacting",
+    "redeploy_failed",
     "redeploy_targets",
     "redeploy_tenant",
     "refuse_deleting",
     "resume_tenant",
     "set_env",
+    "start_deploy",
     "suspend_tenant",
     "tenant_secrets",
     "unset_env",

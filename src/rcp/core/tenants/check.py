@@ -16,8 +16,9 @@ Problems (``problem`` values scripts can match on):
 a tenant that should run (``ACTIVE``, ``PROVISIONING``, ``ERROR``) gets suspended resources
 resumed and missing ones recreated by the engine (which looks the name up first), dependents
 re-pointed at recreated datastores, then the engine waits until everything is up → ``ACTIVE``;
+a service whose latest deploy failed (build, pre-deploy command, update) is deployed again;
 a ``SUSPENDED`` tenant gets resources running out of band suspended again. Plan drift and
-failed deploys are reported, not repaired: both need an operator's decision (cost, code).
+canceled deploys are reported, not repaired: both need an operator's decision (cost, intent).
 After a repair the tenant is inspected again; a problem that is gone is ``repaired: true``,
 and the tenant is healthy when nothing is left.
 """
@@ -30,9 +31,15 @@ from typing import Any
 
 from rcp.core.models import RemoteResource, Tenant, TenantStatus
 from rcp.core.ports import RenderGateway
-from rcp.core.provisioning import DATASTORE_FAILED, SERVICE_FAILED, Waiting
+from rcp.core.provisioning import (
+    DATASTORE_FAILED,
+    DEPLOY_FAILURE_PHASE,
+    SERVICE_FAILED,
+    Waiting,
+)
 from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.records import template_of
+from rcp.core.tenants.redeploy import redeploy_if_failed
 from rcp.core.tenants.repair import mark_for_recreation, recreate_and_await
 from rcp.errors import LockBusy, ProvisioningFailed, TenantNotFound
 
@@ -144,7 +151,9 @@ def _remote_problems(
         found.append(Problem(key, "suspended", f"{render_id} was suspended outside rcp"))
     if remote.state in DEPLOY_FAILED:
         deploy = f"deploy {remote.deploy_id}" if remote.deploy_id else "the latest deploy"
-        found.append(Problem(key, "deploy_failed", f"{deploy} of {render_id} ended {remote.state}"))
+        phase = DEPLOY_FAILURE_PHASE.get(remote.state)
+        ended = f"ended {remote.state}" + (f" in the {phase} phase" if phase else "")
+        found.append(Problem(key, "deploy_failed", f"{deploy} of {render_id} {ended}"))
     elif remote.state in DATASTORE_FAILED:
         found.append(Problem(key, "unavailable", f"{render_id} is {remote.state}"))
     if template_plan and remote.plan and not _same_plan(template_plan, remote.plan):
@@ -238,11 +247,17 @@ def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: 
     if tenant.status not in RUNNING_STATUSES:
         return  # DELETING: only `rcp tenant delete` finishes it
     recreated: set[str] = set()
+    redeployed: set[str] = set()
     for problem in problems:
         resource = tenant.resource(problem.resource or "")
         if resource is None or not resource.render_id:
             continue
-        if problem.problem == "suspended":
+        if problem.problem == "deploy_failed":
+            # A deploy that failed its build, pre-deploy command or update: deploy again (a
+            # canceled one stays reported: someone stopped it on purpose).
+            if redeploy_if_failed(op, tenant, resource, detail="check --repair"):
+                redeployed.add(resource.key)
+        elif problem.problem == "suspended":
             with op.step(tenant, resource, "resume", detail="check --repair"):
                 op.gateway.resume(resource.kind, resource.render_id)
             resource.state = "resuming"
@@ -252,6 +267,6 @@ def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: 
             mark_for_recreation(op, tenant, resource, "no longer exists on Render")
             recreated.add(resource.key)
     actionable = kinds & {"suspended", "missing", "not_created", "tenant_error"}
-    if not actionable:
-        return  # plan drift, failed deploys: reported only
+    if not actionable and not redeployed:
+        return  # plan drift, canceled deploys: reported only
     recreate_and_await(op, tenant, recreated, waiting)

@@ -19,6 +19,7 @@ from rcp.core.models import RenderedTemplate, ResourceKind, Tenant, TenantStatus
 from rcp.core.provisioning import Waiting
 from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.records import check_render_names_free
+from rcp.core.tenants.redeploy import redeploy_failed
 from rcp.core.tenants.repair import effective_env, generated_value
 from rcp.errors import ConflictError
 
@@ -127,6 +128,8 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
         ),
     )
     if not suspended and (change.creates or deploys or change.resume):
+        # An unfinished tenant whose deploy failed: deploy it again rather than re-read it.
+        redeploy_failed(op, tenant, exclude=deploys)
         engine.provision(tenant, waiting)
     return "updated"
 

@@ -9,6 +9,7 @@ from typing import Any
 from rcp.core.models import Lease, Tenant, TenantStatus, utcnow
 from rcp.core.provisioning import Waiting
 from rcp.core.tenants.operation import Operator
+from rcp.core.tenants.redeploy import redeploy_failed
 from rcp.errors import ConflictError
 
 
@@ -74,7 +75,8 @@ def create_tenant(
     operator: Operator, plan: CreatePlan, *, waiting: Waiting | None, if_exists: str
 ) -> Tenant:
     """Record the tenant and provision it; an existing tenant with the same definition is
-    resumed (idempotent), or refused with ``if_exists == "fail"``. A new tenant whose Render
+    resumed (idempotent; a service whose deploy failed is deployed again), or refused with
+    ``if_exists == "fail"``. A new tenant whose Render
     names another tenant already uses is refused (exit 4) before anything is written."""
     with operator.operation(plan.slug) as op:
         existing = op.find()
@@ -109,6 +111,8 @@ def create_tenant(
             if tenant.status == TenantStatus.ACTIVE and all(r.render_id for r in tenant.resources):
                 return tenant
             op.progress.event(plan.slug, None, f"resuming ({tenant.status})", str(tenant.status))
+            # A deploy that failed for good is deployed again, not read back as the outcome.
+            redeploy_failed(op, tenant)
         op.engine.provision(tenant, waiting)
         return op.tenant()
 

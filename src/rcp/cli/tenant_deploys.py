@@ -1,0 +1,77 @@
+"""`rcp tenant redeploy|deploys|logs`: recovering a failed deploy and seeing what a tenant's
+services did (commands of the tenant group, mounted on it in ``rcp.cli``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rcp.cli._common import (
+    app_context,
+    duration_option,
+    handle_errors,
+    mutation_waits,
+    operation,
+)
+from rcp.cli._options import LockTimeoutOption, MaxWaitOption
+from rcp.output.tenants import tenant as tenant_human
+
+app = typer.Typer()
+
+
+@app.command("redeploy")
+@handle_errors
+def redeploy(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="Only this service (its key in the template, e.g. web)."),
+    ] = None,
+    clear_cache: Annotated[
+        bool, typer.Option("--clear-cache", help="Build without Render's build cache.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until every resource is up.")
+    ] = True,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="Give up waiting after this long.")
+    ] = "30m",
+    max_wait: MaxWaitOption = None,
+    lock_timeout: LockTimeoutOption = "0",
+) -> None:
+    """Start a new deploy of the tenant's services (or one) and wait until it is live → ACTIVE.
+
+    How a failed deploy is recovered: fix the cause (code, env), then redeploy.
+
+    \b
+    Examples:
+      rcp tenant redeploy acme
+      rcp tenant redeploy acme --service web --clear-cache
+      rcp -o json tenant redeploy acme --no-wait
+    """
+    from rcp.core.provisioning import Waiting
+    from rcp.core.slugs import validate_slug, validate_template_key
+    from rcp.core.tenants import get_tenant, redeploy_targets, redeploy_tenant
+
+    app_ctx = app_context(ctx)
+    validate_slug(slug)
+    if service is not None:
+        validate_template_key(service)
+    timeout_seconds = duration_option(timeout, "--timeout")
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
+    # Input against the record (exit 2/3/4) before the Render key is even needed.
+    redeploy_targets(get_tenant(app_ctx.store(), slug), service)
+    app_ctx.gateway()  # the API key is a precondition
+    with operation(
+        app_ctx, command="tenant redeploy", slug=slug, lock_wait=lock_wait
+    ) as operator:
+        tenant = redeploy_tenant(
+            operator,
+            slug,
+            service=service,
+            waiting=Waiting(timeout=timeout_seconds) if wait else None,
+            clear_cache=clear_cache,
+        )
+    app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
