@@ -75,3 +75,48 @@ def redeploy(
             clear_cache=clear_cache,
         )
     app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
+
+
+ServiceOption = Annotated[
+    str | None,
+    typer.Option("--service", help="Only this service (its key in the template, e.g. web)."),
+]
+
+
+@app.command("deploys")
+@handle_errors
+def deploys(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    service: ServiceOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="The latest N deploys of each service (1-100).")
+    ] = 10,
+) -> None:
+    """Deploy history of the tenant's services, newest first: id, status, trigger, commit or
+    image, started, finished.
+
+    \b
+    Examples:
+      rcp tenant deploys acme
+      rcp tenant deploys acme --service web --limit 3
+      rcp -o json tenant deploys acme
+    """
+    from rcp.core.slugs import validate_slug, validate_template_key
+    from rcp.core.tenants import deploy_history, deploy_targets, get_tenant
+    from rcp.core.tenants.deploys import check_limit
+    from rcp.output.tenants import deploys_table
+
+    app_ctx = app_context(ctx)
+    validate_slug(slug)
+    if service is not None:
+        validate_template_key(service)
+    check_limit(limit)
+    tenant = get_tenant(app_ctx.store(), slug)
+    deploy_targets(tenant, service)  # --service against the record (exit 2) before Render
+    history = deploy_history(app_ctx.gateway(), tenant, service=service, limit=limit)
+    for missing in history.missing:
+        app_ctx.output.warn(f"{missing} no longer exists on Render")
+    app_ctx.output.result(
+        [item.to_json() for item in history.deploys], human=deploys_table(history)
+    )

@@ -7,6 +7,7 @@ person reads, so a new output format never has to touch ``rcp.cli``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rcp.output.tables import rows_table
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.core.models import Tenant
-    from rcp.core.tenants import CheckReport, EnvChange
+    from rcp.core.tenants import CheckReport, DeployHistory, EnvChange
     from rcp.output import HumanRender
 
 # The columns of `rcp tenant list` and `rcp tenant status --all` (streamed with
@@ -46,11 +47,10 @@ def tenant(record: Tenant) -> Callable[[Console], None]:
         for r in record.resources:
             table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
         console.print(table)
-        # Each resource's own last error (a failed deploy: deploy id, status, phase). Render's
-        # and the record's text is data: never read as markup.
+        # Each resource's own last error (a failed deploy: deploy id, status, phase).
         for r in record.resources:
             if r.last_error:
-                console.print(f"{r.key}: last error: {r.last_error}", markup=False)
+                console.print(f"{r.key}: last error: {r.last_error}")
 
     return render
 
@@ -107,3 +107,46 @@ def check_report(report: CheckReport) -> Callable[[Console], None]:
         console.print(f"{total - bad} of {total} tenants healthy")
 
     return render
+
+
+DEPLOY_COLUMNS = ["service", "id", "status", "trigger", "source", "started", "finished"]
+
+
+def deploys_table(history: DeployHistory) -> HumanRender:
+    """``tenant deploys``: one row per deploy, newest first. ``source`` is the commit (id and
+    the first line of its message) or the image; ``started`` falls back to when Render took
+    the deploy (a queued or running one has no start time of its own yet)."""
+    if not history.deploys:
+        return f"{history.slug}: no deploys"
+    rows = []
+    for item in history.deploys:
+        deploy = item.deploy
+        if deploy.commit_id or deploy.commit_message:
+            title = (deploy.commit_message or "").splitlines()[0] if deploy.commit_message else ""
+            source = " ".join(part for part in (deploy.commit_id, title) if part)
+        else:
+            source = deploy.image_ref or ""
+        status = deploy.status or "unknown"
+        if item.failed_phase:
+            status = f"{status} ({item.failed_phase})"
+        rows.append(
+            {
+                "service": item.service,
+                "id": deploy.id,
+                "status": status,
+                "trigger": deploy.trigger,
+                "source": source,
+                "started": _moment(deploy.started_at or deploy.created_at),
+                "finished": _moment(deploy.finished_at),
+            }
+        )
+    return rows_table(rows, DEPLOY_COLUMNS)
+
+
+def _moment(value: datetime | None) -> str | None:
+    """UTC to the second, as a person reads it in a table (JSON keeps Render's precision)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

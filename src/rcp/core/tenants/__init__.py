@@ -22,7 +22,7 @@ Modules: ``operation`` (Operator, Operation, secret masking), ``records`` (readi
 the rules on them), ``lifecycle`` (create, delete, status --live), ``suspension``, ``env``,
 ``check`` (check / --repair), ``repair`` (recreate through the journal), ``adopt``,
 ``converge`` (one tenant of a fleet apply), ``accept`` (record now, work in the background: the
-server), ``redeploy``.
+server), ``redeploy``; read-only: ``deploys`` (deploy history), ``logs``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     )
     from rcp.core.tenants.converge import (
         converge_tenant,
+    )
+    from rcp.core.tenants.deploys import (
+        DeployHistory,
+        ServiceDeploy,
+        deploy_history,
+        deploy_targets,
     )
     from rcp.core.tenants.env import (
         ALL_SERVICES,
@@ -108,6 +114,10 @@ _LAZY = {
     "check_tenants": "check",
     "inspect_tenant": "check",
     "converge_tenant": "converge",
+    "DeployHistory": "deploys",
+    "ServiceDeploy": "deploys",
+    "deploy_history": "deploys",
+    "deploy_targets": "deploys",
     "ALL_SERVICES": "env",
     "EnvChange": "env",
     "check_service_key": "env",
@@ -143,10 +153,12 @@ __all__ = [
     "AdoptPlan",
     "CheckReport",
     "CreatePlan",
+    "DeployHistory",
     "EnvChange",
     "Operation",
     "Operator",
     "Problem",
+    "ServiceDeploy",
     "TenantHealth",
     "accept_create",
     "accept_delete",
@@ -156,6 +168,8 @@ __all__ = [
     "converge_tenant",
     "create_tenant",
     "delete_tenant",
+    "deploy_history",
+    "deploy_targets",
     "env_entries",
     "get_tenant",
     "inspect_tenant",
