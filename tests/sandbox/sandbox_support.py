@@ -125,6 +125,10 @@ def reality_adjusted_spec(spec: dict[str, Any]) -> dict[str, Any]:
     - Postgres / Key Value ``ipAllowList`` is ``null`` when empty.
     - a deploy's ``commit`` and ``finishedAt`` are explicit ``null``s while not applicable.
     - ``postgresDetail`` never carries the ``project`` the spec lists as required.
+    - an environment's ``serviceIds``/``databasesIds``/``redisIds``/``envGroupIds`` are
+      ``null`` when empty; ``networkIsolationEnabled`` is missing from the January 2025
+      recordings (added to Render later); ``POST /environments/{id}/resources`` answers 201
+      with the environment (the spec says 200).
     """
     adjusted = copy.deepcopy(spec)
 
@@ -145,6 +149,11 @@ def reality_adjusted_spec(spec: dict[str, Any]) -> dict[str, Any]:
     _nullable(schemas["deploy"]["properties"]["commit"])
     _nullable(schemas["deploy"]["properties"]["finishedAt"])
     schemas["postgresDetail"]["required"].remove("project")
+    for name in ("serviceIds", "databasesIds", "redisIds", "envGroupIds"):
+        _nullable(schemas["environment"]["properties"][name])
+    schemas["environment"]["required"].remove("networkIsolationEnabled")
+    resources = adjusted["paths"]["/environments/{environmentId}/resources"]["post"]
+    resources["responses"]["201"] = resources["responses"]["200"]
     return adjusted
 
 
@@ -241,6 +250,31 @@ IMPLEMENTED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/key-value/{keyValueId}/connection-info"),
         ("POST", "/key-value/{keyValueId}/suspend"),
         ("POST", "/key-value/{keyValueId}/resume"),
+        ("GET", "/projects"),
+        ("POST", "/projects"),
+        ("GET", "/projects/{projectId}"),
+        ("PATCH", "/projects/{projectId}"),
+        ("DELETE", "/projects/{projectId}"),
+        ("GET", "/environments"),
+        ("POST", "/environments"),
+        ("GET", "/environments/{environmentId}"),
+        ("PATCH", "/environments/{environmentId}"),
+        ("DELETE", "/environments/{environmentId}"),
+        ("POST", "/environments/{environmentId}/resources"),
+        ("DELETE", "/environments/{environmentId}/resources"),
+        ("GET", "/env-groups"),
+        ("POST", "/env-groups"),
+        ("GET", "/env-groups/{envGroupId}"),
+        ("PATCH", "/env-groups/{envGroupId}"),
+        ("DELETE", "/env-groups/{envGroupId}"),
+        ("POST", "/env-groups/{envGroupId}/services/{serviceId}"),
+        ("DELETE", "/env-groups/{envGroupId}/services/{serviceId}"),
+        ("GET", "/env-groups/{envGroupId}/env-vars/{envVarKey}"),
+        ("PUT", "/env-groups/{envGroupId}/env-vars/{envVarKey}"),
+        ("DELETE", "/env-groups/{envGroupId}/env-vars/{envVarKey}"),
+        ("GET", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
+        ("PUT", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
+        ("DELETE", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
     }
 )
 

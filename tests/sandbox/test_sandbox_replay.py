@@ -1,8 +1,8 @@
 """Strict replay: Render's real recorded calls against a fresh sandbox, compared in depth.
 
 For each go-vcr cassette (``shared/render-api/recordings``) the recorded requests of the
-endpoint families rcp uses (services, env vars, secret files, deploys, Postgres, Key Value;
-the recordings hold no ``/owners`` call), and of those that change what a service looks like
+endpoint families rcp uses (services, env vars, secret files, deploys, Postgres, Key Value,
+projects, environments and env groups; the recordings hold no ``/owners`` call), and of those that change what a service looks like
 (autoscaling, scale, disks, notification overrides), are sent in order to a fresh world whose clock follows the recorded ``Date``
 headers. Ids and cursors differ, so each one found in a recorded answer is mapped to the one
 at the same place in the sandbox's answer (list items are paired by name/key, not by
@@ -16,9 +16,7 @@ Three measures, per endpoint family:
   present on either (≥ 98 %).
 - **exact** (shown, not asserted): the share of calls whose answer has exactly the recorded
   keys and types. Two known causes keep it lower for services: recordings made before Render
-  added ``autoDeployTrigger`` lack it, and ``environmentId`` is set through
-  ``/environments/{id}/resources`` after a ``POST /projects``, endpoints the sandbox does not
-  have (rcp uses neither).
+  added ``autoDeployTrigger`` lack it, and other fields Render added since.
 - **values**: every leaf value present on both sides, except generated ones (ids, cursors,
   timestamps, passwords, commits, … see ``GENERATED``), plus the order of every list
   (≥ 95 %). The lifecycle values among them (deploy and datastore ``status``,
@@ -80,6 +78,10 @@ FAMILY_OF_PREFIX = (
     ("/services", "services"),
     ("/postgres", "postgres"),
     ("/key-value", "key-value"),
+    # Issue 14: projects, environments (+ resources) and env groups (+ links, vars, files).
+    ("/projects", "projects"),
+    ("/environments", "environments"),
+    ("/env-groups", "env-groups"),
 )
 
 # Leaf keys whose values Render generates (or scrubbed from the recordings): never compared.
@@ -111,6 +113,26 @@ GENERATED = frozenset(
 # The recorded workspace's name is its own; the sandbox's workspace has another.
 GENERATED_PATHS = frozenset({"owner.name", "[].owner.name"})
 LIFECYCLE_KEYS = frozenset({"status", "suspended", "suspenders"})
+
+# Shape paths left out of the shape measure, with why (issue 14's families):
+SHAPE_DRIFT = {
+    # Missing from the January 2025 recordings only (background_worker): Render added the
+    # field later; every recording from May 2025 on has it, and the spec requires it.
+    ("environments", "networkIsolationEnabled"),
+    # Only postgres_cassette (May 2026) shows an allow list on an environment created without
+    # one; keyvalue/redis (June 2026) and all older ones do not: the sandbox shows it once set.
+    ("environments", "ipAllowList"),
+    ("environments", "ipAllowList[]"),
+    ("environments", "ipAllowList[].cidrBlock"),
+    ("environments", "ipAllowList[].description"),
+}
+# Cassettes whose calls of a family cannot be replayed, with why.
+SKIPPED = {
+    # Its Key Value instance is created through the deprecated ``/redis`` endpoints, which the
+    # sandbox does not implement (rcp uses ``/key-value``): its environment holds a resource
+    # the sandbox never saw.
+    ("redis_cassette", "environments"),
+}
 
 # The recordings were made against Render's testing environment: its hosts are normalised
 # to production's before values are compared.
@@ -373,7 +395,10 @@ def replay(cassette: Path, state_path: Path) -> dict[str, Tally]:
             template = matcher().template(api_path)
             if template is None or (request["method"], template) not in IMPLEMENTED_OPERATIONS:
                 continue
-            tally = tallies.setdefault(family_of(template), Tally())
+            family = family_of(template)
+            if (cassette.stem, family) in SKIPPED:
+                continue
+            tally = tallies.setdefault(family, Tally())
             date = (response.get("headers") or {}).get("Date")
             if date:
                 clock.now = parsedate_to_datetime(date[0]).timestamp()
@@ -396,7 +421,10 @@ def replay(cassette: Path, state_path: Path) -> dict[str, Tally]:
             my_body = mine.json() if mine.content else None
             ids.learn(recorded_body, my_body)
             ids.learn_slugs(recorded_body, my_body)
-            recorded_shape, my_shape = shape(recorded_body), shape(my_body)
+            recorded_shape, my_shape = (
+                {item for item in shape(body) if (family, item[0]) not in SHAPE_DRIFT}
+                for body in (recorded_body, my_body)
+            )
             tally.shape_common += len(recorded_shape & my_shape)
             tally.shape_total += len(recorded_shape | my_shape)
             tally.shape_exact += recorded_shape == my_shape
@@ -468,3 +496,11 @@ def test_replay_covers_every_family_rcp_uses(replayed: dict[str, Tally]) -> None
     # 3,274 recorded calls; the endpoints rcp needs account for more than half of them.
     assert total >= 3000
     assert replayed_calls >= 1500, (replayed_calls, total)
+
+
+def test_replay_covers_projects_environments_and_env_groups(replayed: dict[str, Tally]) -> None:
+    """Issue 14: the recorded project (122), environment (134, of which redis_cassette's 16
+    are skipped, see SKIPPED) and env-group (19) calls are all replayed."""
+    assert replayed["projects"].calls == 122
+    assert replayed["environments"].calls == 118
+    assert replayed["env-groups"].calls == 19

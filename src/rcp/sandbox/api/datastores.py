@@ -18,6 +18,7 @@ from rcp.sandbox.api.enums import (
     REGIONS,
     SUSPENDED_VALUES,
 )
+from rcp.sandbox.api.isolation import check_environment_id
 from rcp.sandbox.api.pagination import paginate
 from rcp.sandbox.api.plumbing import (
     ApiRequest,
@@ -136,7 +137,7 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     requested_user = check_string(body.get("databaseUser"), "databaseUser") or ""
     database_name = f"{database_identifier(requested_db or name)}_{random_suffix()}"
     database_user = requested_user or f"{database_name}_user"
-    environment_id = check_string(body.get("environmentId"), "environmentId") or None
+    environment_id = check_environment_id(ctx, body)
     overrides = body.get("parameterOverrides")
     if overrides is not None and not (
         isinstance(overrides, dict) and all(isinstance(v, str) for v in overrides.values())
@@ -377,7 +378,7 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
         if persistence_raw is None
         else check_enum(persistence_raw, PERSISTENCE_MODES, "persistenceMode")
     )
-    environment_id = check_string(body.get("environmentId"), "environmentId") or None
+    environment_id = check_environment_id(ctx, body)
     now = iso(ctx.now)
     record: dict[str, Any] = {"createdAt": now}
     if environment_id:

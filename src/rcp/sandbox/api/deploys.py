@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rcp.sandbox.api.enums import DEPLOY_STATUSES
+from rcp.sandbox.api.isolation import effective_env
 from rcp.sandbox.api.pagination import paginate
 from rcp.sandbox.api.plumbing import (
     ApiRequest,
@@ -98,6 +99,9 @@ def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str)
         "_phases": phases,
         "_end": end,
         "_static": service["type"] == "static_site",
+        # What the deploy starts with: the service's variables and its linked groups'
+        # (issue 14: a group linked before a deploy reaches that deploy).
+        "_env": effective_env(ctx, service["id"]),
     }
     if "imagePath" in service:
         record["commit"] = None

@@ -18,6 +18,7 @@ from rcp.sandbox.api.enums import (
     WEB_PLANS,
 )
 from rcp.sandbox.api.env import env_var_inputs, replace_items, secret_file_inputs
+from rcp.sandbox.api.isolation import check_environment_id, forget_service
 from rcp.sandbox.api.pagination import paginate
 from rcp.sandbox.api.plumbing import (
     ApiError,
@@ -213,7 +214,7 @@ def create_service(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     )
     env_vars = env_var_inputs(body.get("envVars"), "envVars")
     secret_files = secret_file_inputs(body.get("secretFiles"), "secretFiles")
-    environment_id = check_string(body.get("environmentId"), "environmentId") or None
+    environment_id = check_environment_id(ctx, body)
     root_dir = check_string(body.get("rootDir"), "rootDir") or ""
     branch = check_string(body.get("branch"), "branch") or None
 
@@ -553,6 +554,7 @@ def update_service_details(service_type: str, details: dict[str, Any], raw: dict
 def delete_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
     load_resource(ctx, "service", service_id)
     delete_resource(ctx, service_id)
+    forget_service(ctx, service_id)
     ctx.connection.execute("DELETE FROM service_items WHERE service_id = ?", (service_id,))
     ctx.connection.execute("DELETE FROM deploys WHERE service_id = ?", (service_id,))
     return ApiResult(204, empty=True)

@@ -8,6 +8,7 @@ from typing import Any
 from rcp.sandbox.api.datastores import render_datastore
 from rcp.sandbox.api.deploys import service_deploys
 from rcp.sandbox.api.env import load_items
+from rcp.sandbox.api.isolation import render_environment, render_group, render_project
 from rcp.sandbox.api.plumbing import WorldContext, iso, load_resources, public
 
 
@@ -80,6 +81,14 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             {**render_datastore(ctx, record), "password": record["_password"]}
             for _, record in load_resources(ctx, "key_value")
         ],
+        "projects": [render_project(ctx, p) for _, p in load_resources(ctx, "project")],
+        "environments": [render_environment(ctx, e) for _, e in load_resources(ctx, "environment")],
+        "envGroups": [render_group(ctx, g) for _, g in load_resources(ctx, "env_group")],
+        # The variables each deploy started with (a service's own and its linked groups').
+        "deployEnv": {
+            row["id"]: json.loads(row["data"]).get("_env", {})
+            for row in ctx.connection.execute("SELECT id, data FROM deploys ORDER BY seq")
+        },
         "faults": faults,
         "requests": requests,
     }
