@@ -316,8 +316,8 @@ def test_prune_needs_yes_without_a_terminal_then_deletes(
 
     plan = fleet_cli("plan", str(fleet))
     assert (
-        "1 recorded tenants are not in the file and stay as they are (--prune deletes them): beta"
-        in plan.stdout
+        "1 recorded tenants are not in the file and stay as they are (--prune deletes those a "
+        "fleet apply created or updated): beta" in plan.stdout
     )
     assert fleet_cli("-o", "json", "plan", str(fleet)).json()["data"]["unmanaged"] == ["beta"]
     kept = fleet_cli("-o", "json", "apply", str(fleet))

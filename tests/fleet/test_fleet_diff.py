@@ -73,6 +73,7 @@ def recorded_from(tenant: DesiredTenant, status: TenantStatus = TenantStatus.ACT
         rendered_template=json.loads(json.dumps(tenant.rendered)),
         custom_plugin_repo=tenant.plugin_repo,
         env_overrides={k: dict(v) for k, v in tenant.env_overrides.items()},
+        fleet_managed=True,
         resources=[
             Resource(
                 key=spec.key,

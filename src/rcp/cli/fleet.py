@@ -23,7 +23,7 @@ from rcp.output import fleet as human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
-    from rcp.core.fleet import ApplyReport, FleetPlan, Schedule, TenantResult
+    from rcp.core.fleet import ApplyReport, FleetFile, FleetPlan, Schedule, TenantResult
 
 FileArgument = Annotated[
     Path,
@@ -44,15 +44,70 @@ AbsoluteTemplatesOption = Annotated[
     ),
 ]
 
+DetailedExitcodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on any error.",
+    ),
+]
+MassDeleteOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mass-delete",
+        help="Let --prune delete more than 10 % of the fleet-managed tenants (at least 1).",
+    ),
+]
+
+
 def _load_plan(
     app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
-) -> FleetPlan:
-    from rcp.core.fleet import load_fleet, plan_fleet
+) -> tuple[FleetFile, FleetPlan]:
+    from rcp.core.cost import load_price_table
+    from rcp.core.fleet import load_fleet, plan_fleet, price_plan
 
     fleet = load_fleet(
         file, app_ctx.settings.config_dir, allow_absolute_templates=allow_absolute_templates
     )
-    return plan_fleet(fleet, app_ctx.store(), prune=prune)
+    fleet_plan = plan_fleet(fleet, app_ctx.store(), prune=prune)
+    return fleet, price_plan(fleet_plan, load_price_table(app_ctx.settings.config_dir))
+
+
+def _load_saved_or_plan(
+    app_ctx: AppContext, file: Path, prune: bool, allow_absolute_templates: bool
+) -> FleetPlan:
+    """`rcp apply FILE`: FILE is a fleet file, or a plan saved by `rcp plan --out` (told apart
+    by content), which is applied only if it is still exactly what would be done now."""
+    from rcp.core.fleet.saved import check_fresh, read_saved_plan
+
+    saved = read_saved_plan(file)
+    if saved is None:
+        return _load_plan(app_ctx, file, prune, allow_absolute_templates)[1]
+    if prune and not saved.prune:
+        raise UsageError(
+            f"saved plan {file} was made without --prune; a saved plan is applied as it was made",
+            hint="make the plan with --prune (rcp plan FILE --prune --out PLAN)",
+        )
+    fleet, fleet_plan = _load_plan(
+        app_ctx, saved.fleet_file, saved.prune, saved.allow_absolute_templates
+    )
+    check_fresh(saved, fleet, fleet_plan)
+    return fleet_plan
+
+
+def _check_mass_delete(fleet_plan: FleetPlan, allow: bool) -> None:
+    deletions = fleet_plan.deletions
+    threshold = fleet_plan.delete_threshold()
+    if allow or len(deletions) <= threshold:
+        return
+    raise UsageError(
+        f"refusing to delete {len(deletions)} of {fleet_plan.managed_total} fleet-managed "
+        f"tenants (more than the limit of {threshold}: 10 %, at least 1) without "
+        "--allow-mass-delete",
+        hint="check that the fleet file is complete; if these deletions are meant, pass "
+        "--allow-mass-delete",
+        code="mass_delete_refused",
+    )
 
 
 @handle_errors
@@ -61,6 +116,15 @@ def plan(
     file: FileArgument,
     prune: PruneOption = False,
     allow_absolute_templates: AbsoluteTemplatesOption = False,
+    detailed_exitcode: DetailedExitcodeOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="PLAN",
+            help="Save the plan to PLAN (JSON) for `rcp apply PLAN`, which applies exactly it.",
+        ),
+    ] = None,
 ) -> None:
     """Show what `rcp apply FILE` would change (the records only; no Render call).
 
@@ -68,10 +132,30 @@ def plan(
     Examples:
       rcp plan fleet.yaml
       rcp plan fleet.yaml --prune -o json > plan.json
+      rcp plan fleet.yaml --out fleet.plan --detailed-exitcode   # 0 none, 2 changes, 1 error
+      rcp apply fleet.plan
     """
+    from rcp.errors import RcpError
+
     app_ctx = app_context(ctx)
-    fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
+    try:
+        fleet, fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
+        if out is not None:
+            from rcp.core.fleet.saved import plan_document, write_plan
+
+            write_plan(
+                out,
+                plan_document(fleet, fleet_plan, allow_absolute_templates=allow_absolute_templates),
+            )
+    except RcpError as exc:
+        if detailed_exitcode:
+            exc.exit_code = 1  # Terraform's convention: 2 means "changes", so errors are 1
+        raise
     app_ctx.output.result(fleet_plan.to_json(), human=human.plan(fleet_plan))
+    if out is not None:
+        app_ctx.output.info(f"plan saved to {out}; apply it with: rcp apply {out}")
+    if detailed_exitcode and fleet_plan.pending:
+        raise typer.Exit(2)
 
 
 @handle_errors
@@ -89,12 +173,17 @@ def apply(
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
     allow_absolute_templates: AbsoluteTemplatesOption = False,
+    allow_mass_delete: MassDeleteOption = False,
 ) -> None:
     """Converge the fleet: create, update (and with --prune delete) tenants in parallel.
+
+    FILE is a fleet file, or a plan saved by `rcp plan FILE --out PLAN`: that plan is applied
+    exactly, and refused (exit 4) if the fleet file or the records changed since.
 
     \b
     Examples:
       rcp apply fleet.yaml
+      rcp apply fleet.plan
       rcp -o json apply fleet.yaml --concurrency 8 --prune --yes > apply.json
     """
     from rcp.core.fleet import FleetApplier, failure_summary, schedule
@@ -104,8 +193,9 @@ def apply(
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
-    fleet_plan = _load_plan(app_ctx, file, prune, allow_absolute_templates)
+    fleet_plan = _load_saved_or_plan(app_ctx, file, prune, allow_absolute_templates)
     output = app_ctx.output
+    _check_mass_delete(fleet_plan, allow_mass_delete)
     deletions = fleet_plan.deletions
     if deletions and not yes:
         names = ", ".join(c.slug for c in deletions)

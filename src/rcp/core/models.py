@@ -196,6 +196,8 @@ class Tenant:
     resources: list[Resource] = field(default_factory=list)
     # env overrides: service key → {ENV_KEY: value}; values are secrets (masked on output)
     env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Created or updated by `rcp apply` (a fleet file manages it): what `apply --prune` may delete.
+    fleet_managed: bool = False
 
     def resource(self, key: str) -> Resource | None:
         for res in self.resources:
@@ -217,6 +219,7 @@ class Tenant:
             "created_at": iso_z(self.created_at),
             "updated_at": iso_z(self.updated_at),
             "last_error": self.last_error,
+            "fleet_managed": self.fleet_managed,
         }
 
 

@@ -156,6 +156,7 @@ class TenantStore(Protocol):
         env_overrides: dict[str, dict[str, str]] | None = None,
         rendered_template: dict[str, Any] | None = None,
         definition: tuple[str, str, str | None] | None = None,
+        fleet_managed: bool | None = None,
     ) -> None:
         """Fenced partial update. ``definition`` = (name, template, custom_plugin_repo)."""
         ...

@@ -6,6 +6,7 @@ The JSON of the same results is ``FleetPlan.to_json()`` / ``ApplyReport.to_json(
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,10 +52,18 @@ def describe_detail(detail: dict[str, Any]) -> str:
     return str(detail.get("reason") or change)
 
 
+def _usd_change(value: Decimal | None) -> str:
+    if value is None:
+        return "unknown (a plan the price table does not price)"
+    sign = "+" if value > 0 else "-" if value < 0 else "±"
+    return f"{sign}${abs(value):,.2f}/month"
+
+
 def plan(plan: FleetPlan) -> str:
     lines: list[str] = []
     for change in plan.pending:
-        lines.append(f"{_SYMBOLS[change.action]} {change.action} {change.slug}")
+        cost = f"  ({_usd_change(change.cost_change)})" if change.priced else ""
+        lines.append(f"{_SYMBOLS[change.action]} {change.action} {change.slug}{cost}")
         lines.extend(f"    {describe_detail(detail)}" for detail in change.details)
     counts = plan.summary()
     if not plan.pending:
@@ -64,10 +73,26 @@ def plan(plan: FleetPlan) -> str:
             f"Plan: {counts['create']} to create, {counts['update']} to update, "
             f"{counts['delete']} to delete, {counts['noop']} unchanged."
         )
+        if plan.prices_as_of is not None:
+            lines.append(
+                f"Monthly cost change: {_usd_change(plan.cost_change)} "
+                f"(prices as of {plan.prices_as_of})."
+            )
+    deletions = len(plan.deletions)
+    if deletions > plan.delete_threshold():
+        lines.append(
+            f"apply will refuse to delete {deletions} of {plan.managed_total} fleet-managed "
+            "tenants without --allow-mass-delete (limit: 10 %, at least 1)."
+        )
     if plan.unmanaged:
+        why = (
+            "not managed by a fleet file (made by hand or adopted): --prune leaves them"
+            if plan.prune
+            else "--prune deletes those a fleet apply created or updated"
+        )
         lines.append(
             f"{len(plan.unmanaged)} recorded tenants are not in the file and stay as they are "
-            f"(--prune deletes them): {', '.join(plan.unmanaged)}"
+            f"({why}): {', '.join(plan.unmanaged)}"
         )
     return "\n".join(lines)
 

@@ -308,6 +308,7 @@ class SqlStore:
                     custom_plugin_repo=tenant.custom_plugin_repo,
                     env_overrides=tenant.env_overrides,
                     last_error=tenant.last_error,
+                    fleet_managed=tenant.fleet_managed,
                     created_at=now,
                     updated_at=now,
                 )
@@ -331,11 +332,14 @@ class SqlStore:
         env_overrides: dict[str, dict[str, str]] | None = None,
         rendered_template: dict[str, Any] | None = None,
         definition: tuple[str, str, str | None] | None = None,
+        fleet_managed: bool | None = None,
     ) -> None:
         def work(connection: Connection) -> None:
             self._fence(connection, lease, slug)
             row = self._require_tenant(connection, slug)
             values: dict[str, Any] = {}
+            if fleet_managed is not None:
+                values["fleet_managed"] = fleet_managed
             if definition is not None:
                 values["name"], values["template"], values["custom_plugin_repo"] = definition
             if status is not None:
@@ -880,6 +884,7 @@ def tenant_from_row(row: Any, resources: list[Resource]) -> Tenant:
         last_error=row.last_error,
         env_overrides=row.env_overrides,
         resources=resources,
+        fleet_managed=bool(row.fleet_managed),
     )
 
 
@@ -904,6 +909,7 @@ def _summary_from_row(row: Any, resources: list[Resource]) -> Tenant:
         last_error=row.last_error,
         env_overrides={},
         resources=resources,
+        fleet_managed=bool(row.fleet_managed),
     )
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -107,6 +109,8 @@ tenants = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Created or updated by `rcp apply`: the only tenants `apply --prune` may delete (0005).
+    Column("fleet_managed", Boolean, nullable=False, server_default=false()),
 )
 
 # One Render resource of a tenant. ``render_service_ids`` is derived from these rows.

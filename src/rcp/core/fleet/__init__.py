@@ -25,6 +25,7 @@ from rcp.core.fleet.diff import (
     compute_plan,
     diff_tenant,
     plan_fleet,
+    price_plan,
 )
 from rcp.core.fleet.spec import ALL_SERVICES, DesiredTenant, FleetFile, load_fleet, parse_fleet
 
@@ -46,5 +47,6 @@ __all__ = [
     "load_fleet",
     "parse_fleet",
     "plan_fleet",
+    "price_plan",
     "schedule",
 ]

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
+from rcp.core.cost import PriceTable, money, price_tenant
 from rcp.core.fleet.spec import ALL_SERVICES, DesiredTenant, FleetFile
 from rcp.core.models import (
     EnvVarSpec,
@@ -30,6 +32,9 @@ from rcp.core.ports import TenantStore
 
 Action = Literal["create", "update", "delete", "noop"]
 READY_STATES = frozenset({"live", "available"})
+# `apply --prune` deletes at most this share of the managed tenants (at least 1) unless
+# --allow-mass-delete: an emptied or truncated fleet file must not wipe the fleet.
+MASS_DELETE_PERCENT = 10.0
 
 # Create-body fields Render lets us PATCH in place, per kind (dotted paths into the body).
 # Anything else that differs (region, runtime family, Postgres version, …) needs a new resource.
@@ -100,9 +105,27 @@ class TenantChange:
     record_changed: bool = False  # name / template / plugin repo / rendered template / overrides
     resume: bool = False  # an unfinished provisioning to finish
     blocked: str | None = None  # why apply must refuse this tenant (e.g. being deleted)
+    # Monthly USD of the recorded and of the desired resources (None: a plan the price table
+    # does not know; 0 for a side that does not exist); set by ``price_plan``.
+    cost_before: Decimal | None = None
+    cost_after: Decimal | None = None
+    priced: bool = False
+
+    @property
+    def cost_change(self) -> Decimal | None:
+        if self.cost_before is None or self.cost_after is None:
+            return None
+        return self.cost_after - self.cost_before
 
     def to_json(self) -> dict[str, Any]:
-        return {"slug": self.slug, "action": self.action, "details": self.details}
+        data: dict[str, Any] = {"slug": self.slug, "action": self.action, "details": self.details}
+        if self.priced:
+            data["cost"] = {
+                "monthly_usd_before": money(self.cost_before),
+                "monthly_usd_after": money(self.cost_after),
+                "monthly_usd_change": money(self.cost_change),
+            }
+        return data
 
     @property
     def unsupported(self) -> list[str]:
@@ -116,8 +139,31 @@ class TenantChange:
 @dataclass
 class FleetPlan:
     changes: list[TenantChange]
-    # Tenants on record but not in the file, left alone because prune was not asked for.
+    # Tenants on record but not in the file that stay as they are: without prune, all of them;
+    # with prune, those no fleet apply created or updated (made by hand, adopted, imported).
     unmanaged: list[str] = field(default_factory=list)
+    prune: bool = False
+    # Recorded tenants that a fleet file manages (counted with prune: the mass-delete guard).
+    managed_total: int = 0
+    # SHA-256 over the records the plan read (see ``records_fingerprint``).
+    records_fingerprint: str = ""
+    # The price table's date and currency once ``price_plan`` ran.
+    prices_as_of: str | None = None
+    currency: str | None = None
+
+    def delete_threshold(self, percent: float = MASS_DELETE_PERCENT) -> int:
+        """Most tenants apply may delete without --allow-mass-delete: ``percent`` of the
+        managed tenants, at least 1."""
+        return max(1, int(self.managed_total * percent / 100))
+
+    @property
+    def cost_change(self) -> Decimal | None:
+        total = Decimal(0)
+        for change in self.changes:
+            if change.cost_change is None:
+                return None
+            total += change.cost_change
+        return total
 
     def summary(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0, "noop": 0}
@@ -134,11 +180,78 @@ class FleetPlan:
         return [c for c in self.changes if c.action == "delete"]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "changes": [c.to_json() for c in self.changes],
             "summary": self.summary(),
             "unmanaged": list(self.unmanaged),
         }
+        if self.prices_as_of is not None:
+            data["cost"] = {
+                "currency": self.currency,
+                "prices_as_of": self.prices_as_of,
+                "monthly_usd_change": money(self.cost_change),
+            }
+        return data
+
+
+def price_plan(plan: FleetPlan, prices: PriceTable) -> FleetPlan:
+    """Give each change its monthly cost before and after (the price table of ``rcp cost``)."""
+    for change in plan.changes:
+        before = change.recorded.rendered_template if change.recorded is not None else None
+        after = change.desired.rendered if change.desired is not None else None
+        if change.action == "delete":
+            after = None
+        change.cost_before = _monthly(before, prices)
+        change.cost_after = _monthly(after, prices)
+        change.priced = True
+    plan.prices_as_of = prices.prices_as_of.isoformat()
+    plan.currency = prices.currency
+    return plan
+
+
+def _monthly(rendered: dict[str, Any] | None, prices: PriceTable) -> Decimal | None:
+    if not rendered:
+        return Decimal(0)
+    shell = Tenant(
+        name="-", slug="-", status=TenantStatus.ACTIVE, template="-", rendered_template=rendered
+    )
+    total = Decimal(0)
+    for item in price_tenant(shell, prices):
+        if item.monthly_usd is None:
+            return None
+        total += item.monthly_usd
+    return total
+
+
+def records_fingerprint(recorded: Iterable[Tenant], slugs: Iterable[str]) -> str:
+    """SHA-256 over what a plan reads from the records: every recorded slug, and of each record
+    read its definition, status, fleet flag and resources. A saved plan is refused when it
+    changed (someone created, deleted or changed a tenant since)."""
+    import hashlib
+    import json
+
+    def of(tenant: Tenant) -> dict[str, Any]:
+        return {
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "status": str(tenant.status),
+            "template": tenant.template,
+            "plugin_repo": tenant.custom_plugin_repo,
+            "rendered": tenant.rendered_template,
+            # Values matter (a change is a change) but never leave this hash.
+            "env": tenant.env_overrides,
+            "fleet_managed": tenant.fleet_managed,
+            "resources": [
+                [r.key, r.type, r.name, r.render_id, r.state] for r in tenant.resources
+            ],
+        }
+
+    document = {
+        "slugs": sorted(slugs),
+        "tenants": [of(t) for t in sorted(recorded, key=lambda t: t.slug)],
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def plan_fleet(fleet: FleetFile, store: TenantStore, *, prune: bool) -> FleetPlan:
@@ -149,7 +262,9 @@ def plan_fleet(fleet: FleetFile, store: TenantStore, *, prune: bool) -> FleetPla
     slugs = store.list_slugs()
     if prune:
         recorded.update(store.get_tenants(slug for slug in slugs if slug not in wanted))
-    return compute_plan(fleet, list(recorded.values()), prune=prune, recorded_slugs=slugs)
+    plan = compute_plan(fleet, list(recorded.values()), prune=prune, recorded_slugs=slugs)
+    plan.records_fingerprint = records_fingerprint(recorded.values(), slugs)
+    return plan
 
 
 def compute_plan(
@@ -168,8 +283,12 @@ def compute_plan(
     strays = sorted(slug for slug in every_slug if slug not in wanted)
     if not prune:
         return FleetPlan(changes=changes, unmanaged=strays)
+    kept: list[str] = []
     for slug in strays:
         tenant = by_slug[slug]
+        if not tenant.fleet_managed:
+            kept.append(slug)  # made by hand, adopted or imported: prune never deletes it
+            continue
         details = [
             {
                 "change": "delete_resource",
@@ -180,7 +299,8 @@ def compute_plan(
             for r in tenant.resources
         ]
         changes.append(TenantChange(slug=slug, action="delete", recorded=tenant, details=details))
-    return FleetPlan(changes=changes)
+    managed = sum(1 for tenant in by_slug.values() if tenant.fleet_managed)
+    return FleetPlan(changes=changes, unmanaged=kept, prune=True, managed_total=managed)
 
 
 def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange:

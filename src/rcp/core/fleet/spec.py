@@ -56,6 +56,8 @@ class DesiredTenant:
 class FleetFile:
     path: Path
     tenants: list[DesiredTenant]
+    # SHA-256 of the file's text: a saved plan (`rcp plan --out`) is refused when it changed.
+    sha256: str = ""
 
     def slugs(self) -> list[str]:
         return [t.slug for t in self.tenants]
@@ -100,7 +102,11 @@ def parse_fleet(
             f"fleet file {path}: {first}{suffix}",
             hint="nothing was changed; fix the file and rerun",
         )
-    return FleetFile(path=path, tenants=tenants)
+    import hashlib
+
+    return FleetFile(
+        path=path, tenants=tenants, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest()
+    )
 
 
 class _FleetChecker:

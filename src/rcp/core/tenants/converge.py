@@ -55,6 +55,7 @@ def _create(op: Operation, desired: DesiredTenant, waiting: Waiting) -> str:
         plugin_repo=desired.plugin_repo,
         env_overrides=desired.env_overrides,
     )
+    tenant.fleet_managed = True  # created by apply: the fleet file manages it (prune may delete)
     op.proceed()
     op.engine.provision(op.insert(tenant), waiting)
     return "created"
@@ -126,6 +127,7 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
             if definition != (tenant.name, tenant.template, tenant.custom_plugin_repo)
             else None
         ),
+        fleet_managed=True,  # updated by apply: from now on the fleet file manages it
     )
     if not suspended and (change.creates or deploys or change.resume):
         # An unfinished tenant whose deploy failed: deploy it again rather than re-read it.
