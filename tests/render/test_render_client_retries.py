@@ -385,7 +385,9 @@ def test_lists_follow_cursors_to_the_empty_page(
         return json_response(200, pages[request.url.params.get("cursor")])
 
     client, recorder = client_factory(handler)
-    services = client.list_resources(SERVICE, name=["a", "b"], service_type="web_service", owner_id="tea-x")
+    services = client.list_resources(
+        SERVICE, name=["a", "b"], service_type="web_service", owner_id="tea-x"
+    )
     assert [s.name for s in services] == [f"svc-{i}" for i in range(201)]
     assert [r.url.params.get("cursor") for r in recorder.requests] == [None, "c99", "c199", "c200"]
     first = recorder.requests[0].url.params

@@ -40,6 +40,10 @@ CREATE_BODIES: dict[ResourceKind, dict[str, Any]] = {
     },
     ResourceKind.POSTGRES: {"plan": "basic_256mb", "version": "16", "region": "oregon"},
     ResourceKind.KEY_VALUE: {"plan": "starter", "region": "oregon"},
+    ResourceKind.ENV_GROUP: {"envVars": [{"key": "GREETING", "value": "hello"}]},
+    ResourceKind.PROJECT: {"environments": [{"name": "production"}]},
+    # ``projectId`` is added by the test (a project created first).
+    ResourceKind.ENVIRONMENT: {"protectedStatus": "protected", "networkIsolationEnabled": True},
 }
 
 
@@ -107,7 +111,10 @@ def test_ids_map_to_their_kind() -> None:
     assert kind_for_id("crn-d0000000000000000001") is kind_of(ResourceKind.SERVICE)
     assert kind_for_id("dpg-d0000000000000000001-a") is kind_of(ResourceKind.POSTGRES)
     assert kind_for_id("red-d0000000000000000001") is kind_of(ResourceKind.KEY_VALUE)
-    assert kind_for_id("evg-d0000000000000000001") is None
+    assert kind_for_id("evg-d0000000000000000001") is kind_of(ResourceKind.ENV_GROUP)
+    assert kind_for_id("evm-d0000000000000000001") is kind_of(ResourceKind.ENVIRONMENT)
+    assert kind_for_id("prj-d0000000000000000001") is kind_of(ResourceKind.PROJECT)
+    assert kind_for_id("dsk-d0000000000000000001") is None
 
 
 def test_every_kind_has_a_create_body() -> None:
@@ -123,15 +130,27 @@ def test_kind_lifecycle_on_the_sandbox(
     name = f"kinds-{kind.value.replace('_', '-')}"
     env = [{"key": "GREETING", "value": "hello"}] if entry.takes_env_vars else []
 
-    created = gateway.create(kind, {"name": name, **CREATE_BODIES[kind]}, env)
+    body: dict[str, Any] = {"name": name, **CREATE_BODIES[kind]}
+    if entry.list_scope is not None:
+        project = gateway.create(
+            ResourceKind.PROJECT, {"name": "kinds", "environments": [{"name": "other"}]}, []
+        )
+        body["projectId"] = project.render_id
+    created = gateway.create(kind, body, env)
     assert created.kind is kind and created.name == name
     assert created.render_id.startswith(entry.id_prefixes)
     assert created.type in entry.type_names
     if entry.state_source == "deploy":
         assert created.deploy_id, "a create that starts a deploy reports it"
 
-    found = gateway.find_by_name(kind, name)
-    assert [r.render_id for r in found] == [created.render_id]
+    def find() -> list[RemoteResource]:
+        if entry.list_scope is not None:
+            return gateway.find_environment(body["projectId"], name)
+        return gateway.find_by_name(kind, name)
+
+    assert [r.render_id for r in find()] == [created.render_id]
+    if entry.ready_on_create:
+        assert created.state in entry.ready_states
 
     ready = await_state(gateway, clock, entry, created.render_id, entry.ready_states)
     assert not ready.suspended
@@ -153,13 +172,13 @@ def test_kind_lifecycle_on_the_sandbox(
 
     assert gateway.delete(kind, created.render_id) is True
     assert gateway.get(kind, created.render_id) is None
-    assert gateway.find_by_name(kind, name) == []
+    assert find() == []
     assert gateway.delete(kind, created.render_id) is False
 
 
 def test_a_missing_entry_is_named() -> None:
     with pytest.raises(ValueError, match="rcp.render.kinds"):
-        kind_of("environment")  # type: ignore[arg-type]
+        kind_of("disk")  # type: ignore[arg-type]
 
 
 def test_client_refuses_what_a_kind_does_not_have() -> None:
@@ -176,3 +195,41 @@ def test_client_refuses_what_a_kind_does_not_have() -> None:
     with pytest.raises(TypeError, match="cannot be filtered"):
         client.list_resources(kind_of(ResourceKind.POSTGRES), service_type="web_service")
     assert requests == []
+
+
+def test_env_group_links_and_environment_resources(world: tuple[Gateway, FakeClock]) -> None:
+    """Issue 14's calls: per-service links (another service's link stays), per-key group
+    variables, resources added to and removed from an environment."""
+    gateway, _ = world
+    services = [
+        gateway.create(
+            ResourceKind.SERVICE, {"name": f"linked-{n}", **CREATE_BODIES[ResourceKind.SERVICE]}, []
+        )
+        for n in (1, 2)
+    ]
+    group = gateway.create(ResourceKind.ENV_GROUP, {"name": "shared", "envVars": []}, [])
+    for service in services:
+        gateway.link_env_group(group.render_id, service.render_id)
+    gateway.link_env_group(group.render_id, services[0].render_id)  # idempotent
+    assert gateway.env_group_links(group.render_id) == [s.render_id for s in services]
+    assert gateway.unlink_env_group(group.render_id, services[0].render_id) is True
+    assert gateway.unlink_env_group(group.render_id, services[0].render_id) is False
+    assert gateway.env_group_links(group.render_id) == [services[1].render_id]
+    gateway.set_env_group_var(group.render_id, "K", "v")
+    assert gateway.delete_env_group_var(group.render_id, "K") is True
+    assert gateway.delete_env_group_var(group.render_id, "K") is False
+
+    project = gateway.create(
+        ResourceKind.PROJECT, {"name": "p", "environments": [{"name": "e"}]}, []
+    )
+    [environment] = gateway.find_environment(project.render_id, "e")
+    gateway.add_to_environment(environment.render_id, [services[0].render_id, group.render_id])
+    assert sorted(gateway.environment_resources(environment.render_id) or []) == sorted(
+        [services[0].render_id, group.render_id]
+    )
+    gateway.remove_from_environment(environment.render_id, [services[0].render_id])
+    assert gateway.environment_resources(environment.render_id) == [group.render_id]
+    assert gateway.delete(ResourceKind.ENV_GROUP, group.render_id) is True
+    assert gateway.env_group_links(group.render_id) is None
+    assert gateway.delete(ResourceKind.ENVIRONMENT, environment.render_id) is True
+    assert gateway.environment_resources(environment.render_id) is None

@@ -22,6 +22,9 @@ class ResourceKind(StrEnum):
     SERVICE = "service"  # /services  (srv-, crn-)
     POSTGRES = "postgres"  # /postgres  (dpg-…-a)
     KEY_VALUE = "key_value"  # /key-value (red-)
+    ENV_GROUP = "env_group"  # /env-groups (evg-)
+    PROJECT = "project"  # /projects (prj-)
+    ENVIRONMENT = "environment"  # /environments (evm-)
 
 
 # Render API `type` of a resource → its kind. Services use Render's serviceType values.
@@ -32,6 +35,9 @@ RENDER_TYPE_KIND: dict[str, ResourceKind] = {
     "cron_job": ResourceKind.SERVICE,
     "postgres": ResourceKind.POSTGRES,
     "key_value": ResourceKind.KEY_VALUE,
+    "env_group": ResourceKind.ENV_GROUP,
+    "project": ResourceKind.PROJECT,
+    "environment": ResourceKind.ENVIRONMENT,
 }
 
 
@@ -91,7 +97,9 @@ class ResourceSpec:
     """
 
     key: str
-    render_type: str  # web_service | private_service | background_worker | cron_job | postgres | key_value
+    render_type: (
+        str  # web_service | private_service | background_worker | cron_job | postgres | key_value
+    )
     name: str  # deterministic Render name: <slug>-<key>
     body: dict[str, Any]
     plan: str | None = None  # API spelling, e.g. "starter", "basic_256mb"

@@ -101,6 +101,37 @@ class RenderGateway(Protocol):
         self, kind: ResourceKind, render_id: str, body: dict[str, Any]
     ) -> RemoteResource: ...
 
+    # Env groups and environments (issue 14). Projects, environments and groups are created,
+    # read and deleted with the generic calls above (their kinds are ready once created).
+
+    def find_environment(self, project_id: str, name: str) -> list[RemoteResource]:
+        """Exact-name matches among one project's environments."""
+        ...
+
+    def env_group_links(self, group_id: str) -> list[str] | None:
+        """Ids of the services linked to a group; None when the group is gone."""
+        ...
+
+    def link_env_group(self, group_id: str, service_id: str) -> None:
+        """Link one service; every other link stays (idempotent)."""
+        ...
+
+    def unlink_env_group(self, group_id: str, service_id: str) -> bool:
+        """False when the link was already gone."""
+        ...
+
+    def set_env_group_var(self, group_id: str, key: str, value: str) -> None: ...
+
+    def delete_env_group_var(self, group_id: str, key: str) -> bool: ...
+
+    def environment_resources(self, environment_id: str) -> list[str] | None:
+        """Every resource id an environment holds; None when it is gone."""
+        ...
+
+    def add_to_environment(self, environment_id: str, resource_ids: list[str]) -> None: ...
+
+    def remove_from_environment(self, environment_id: str, resource_ids: list[str]) -> None: ...
+
 
 class TenantStore(Protocol):
     """Persistence of tenants, their resources, the step journal, locks and the audit log.
@@ -185,9 +216,7 @@ class TenantStore(Protocol):
         "failed"), committed before returning."""
         ...
 
-    def acquire_lock(
-        self, slug: str, holder: LockHolder, *, wait_seconds: float = 0.0
-    ) -> Lease:
+    def acquire_lock(self, slug: str, holder: LockHolder, *, wait_seconds: float = 0.0) -> Lease:
         """Take the tenant's lease (a row with a generation). Takes over at once from a dead
         process on this host, and from any holder whose lease expired (30 s after its last
         heartbeat). Raises LockBusy naming the holder (actor, host, pid, since) otherwise,
@@ -218,8 +247,9 @@ class TenantStore(Protocol):
 class ProgressSink(Protocol):
     """Where the engine reports progress (``rcp.output`` renders it on stderr)."""
 
-    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
-        ...
+    def event(
+        self, tenant: str, resource: str | None, message: str, state: str | None = None
+    ) -> None: ...
 
 
 Sleep = Callable[[float], None]

@@ -56,6 +56,7 @@ from rcp.render.models import (
     ConnectionInfo,
     CreatedAnswer,
     Deploy,
+    EnvGroup,
     EnvVar,
     Owner,
     RenderResource,
@@ -452,7 +453,13 @@ class RenderClient:
             if not page:
                 return items
             for entry in page:
-                inner = entry.get(wrapper) if isinstance(entry, dict) else None
+                inner = (
+                    entry
+                    if not wrapper
+                    else entry.get(wrapper)
+                    if isinstance(entry, dict)
+                    else None
+                )
                 items.append(self._model(model, inner, f"item of GET {path}"))
             cursor = page[-1].get("cursor") if isinstance(page[-1], dict) else None
             if not isinstance(cursor, str) or not cursor or cursor in seen:
@@ -513,6 +520,41 @@ class RenderClient:
 
     def delete_resource(self, kind: RenderKind, render_id: str) -> None:
         self.request("DELETE", kind.item_path(_segment(render_id)))
+
+    # -- env groups and environments (issue 14) ---------------------------------------------
+
+    def link_env_group(self, group_id: str, service_id: str) -> EnvGroup:
+        """``POST /env-groups/{id}/services/{serviceId}``: links one service, every other link
+        stays (never the group-wide replace that detached other services)."""
+        path = f"/env-groups/{_segment(group_id)}/services/{_segment(service_id)}"
+        return self._send_one(EnvGroup, "POST", path, None)
+
+    def unlink_env_group(self, group_id: str, service_id: str) -> None:
+        self.request("DELETE", f"/env-groups/{_segment(group_id)}/services/{_segment(service_id)}")
+
+    def set_env_group_var(self, group_id: str, key: str, value: str) -> None:
+        self.request(
+            "PUT",
+            f"/env-groups/{_segment(group_id)}/env-vars/{_segment(key)}",
+            json_body={"value": value},
+        )
+
+    def delete_env_group_var(self, group_id: str, key: str) -> None:
+        self.request("DELETE", f"/env-groups/{_segment(group_id)}/env-vars/{_segment(key)}")
+
+    def add_environment_resources(self, environment_id: str, resource_ids: list[str]) -> None:
+        self.request(
+            "POST",
+            f"/environments/{_segment(environment_id)}/resources",
+            json_body={"resourceIds": list(resource_ids)},
+        )
+
+    def remove_environment_resources(self, environment_id: str, resource_ids: list[str]) -> None:
+        self.request(
+            "DELETE",
+            f"/environments/{_segment(environment_id)}/resources",
+            params={"resourceIds": ",".join(resource_ids)},
+        )
 
     def suspend(self, kind: RenderKind, render_id: str) -> None:
         if not kind.suspendable:

@@ -15,8 +15,14 @@ from rcp.core.models import DeployInfo, RemoteResource, ResourceKind
 from rcp.core.references import SERVICE_HOST, SERVICE_PORT
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
-from rcp.render.kinds import SERVICE, RenderKind, kind_of
-from rcp.render.models import Deploy, RenderResource, connection_info_dict
+from rcp.render.kinds import SERVICE, STATE_EXISTS, RenderKind, kind_of
+from rcp.render.models import (
+    Deploy,
+    EnvGroup,
+    Environment,
+    RenderResource,
+    connection_info_dict,
+)
 
 if TYPE_CHECKING:
     from rcp.core.ports import RenderGateway
@@ -84,7 +90,16 @@ class Gateway:
         """Exact-name matches in the workspace (Render's ``name`` filter is not trusted to be
         exact, so the result is filtered again here)."""
         entry = kind_of(kind)
+        if entry.list_scope is not None:
+            raise ValueError(f"{kind} is found by name within a {entry.list_scope} only")
         found = self._client.list_resources(entry, name=name, owner_id=self.owner_id())
+        return [self._remote(entry, item) for item in found if item.name == name]
+
+    def find_environment(self, project_id: str, name: str) -> list[RemoteResource]:
+        """Exact-name matches among a project's environments (Render lists environments of
+        given projects only: ``projectId`` is required)."""
+        entry = kind_of(ResourceKind.ENVIRONMENT)
+        found = self._client.list_resources(entry, name=name, project_id=project_id)
         return [self._remote(entry, item) for item in found if item.name == name]
 
     def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
@@ -108,7 +123,8 @@ class Gateway:
     ) -> RemoteResource:
         entry = kind_of(kind)
         payload = dict(body)
-        payload["ownerId"] = self.owner_id()
+        if entry.owned:
+            payload["ownerId"] = self.owner_id()
         if entry.takes_env_vars:
             payload["envVars"] = [dict(item) for item in env]
         elif env:
@@ -124,6 +140,8 @@ class Gateway:
                 path=entry.path,
             )
         resource = created.resource
+        if entry.ready_on_create:
+            return _remote(entry, resource, STATE_EXISTS)
         if entry.state_source == "status" or resource.is_suspended:
             return _remote(entry, resource, _status_state(resource))
         # The create started a deploy whose status the answer does not carry.
@@ -206,6 +224,56 @@ class Gateway:
             raise ValueError(f"{kind!r} is not a datastore")
         return self._update(entry, render_id, body)
 
+    # -- env groups and environments (issue 14) -------------------------------------------
+
+    def env_group_links(self, group_id: str) -> list[str] | None:
+        """The ids of the services linked to a group; None when the group is gone."""
+        try:
+            group = self._client.get_resource(kind_of(ResourceKind.ENV_GROUP), group_id)
+        except RenderNotFound:
+            return None
+        assert isinstance(group, EnvGroup)
+        return group.linked_service_ids
+
+    def link_env_group(self, group_id: str, service_id: str) -> None:
+        """Link one service (the per-service endpoint: other services' links stay)."""
+        self._client.link_env_group(group_id, service_id)
+
+    def unlink_env_group(self, group_id: str, service_id: str) -> bool:
+        """Unlink one service; False when the link (or the group) was already gone."""
+        try:
+            self._client.unlink_env_group(group_id, service_id)
+        except RenderNotFound:
+            return False
+        return True
+
+    def set_env_group_var(self, group_id: str, key: str, value: str) -> None:
+        self._client.set_env_group_var(group_id, key, value)
+
+    def delete_env_group_var(self, group_id: str, key: str) -> bool:
+        try:
+            self._client.delete_env_group_var(group_id, key)
+        except RenderNotFound:
+            return False
+        return True
+
+    def environment_resources(self, environment_id: str) -> list[str] | None:
+        """Every resource id an environment holds; None when the environment is gone."""
+        try:
+            environment = self._client.get_resource(
+                kind_of(ResourceKind.ENVIRONMENT), environment_id
+            )
+        except RenderNotFound:
+            return None
+        assert isinstance(environment, Environment)
+        return environment.resource_ids
+
+    def add_to_environment(self, environment_id: str, resource_ids: list[str]) -> None:
+        self._client.add_environment_resources(environment_id, resource_ids)
+
+    def remove_from_environment(self, environment_id: str, resource_ids: list[str]) -> None:
+        self._client.remove_environment_resources(environment_id, resource_ids)
+
     def _update(self, entry: RenderKind, render_id: str, body: dict[str, Any]) -> RemoteResource:
         return self._remote(entry, self._client.update_resource(entry, render_id, body))
 
@@ -213,7 +281,10 @@ class Gateway:
 
     def _remote(self, entry: RenderKind, resource: RenderResource) -> RemoteResource:
         """A resource with its current state: suspended; else a service's latest deploy's
-        status (no deploy at all: "live"); else Render's ``status``."""
+        status (no deploy at all: "live"); else Render's ``status``; a kind without readiness
+        is "exists"."""
+        if entry.ready_on_create:
+            return _remote(entry, resource, STATE_EXISTS)
         if entry.state_source == "status" or resource.is_suspended:
             return _remote(entry, resource, _status_state(resource))
         deploys = self._client.list_deploys(resource.id, limit=1)

@@ -21,17 +21,23 @@ from typing import Literal
 from rcp.core.models import ResourceKind
 from rcp.render.models import (
     ConnectionInfo,
+    EnvGroup,
+    Environment,
     KeyValue,
     KeyValueConnectionInfo,
     Postgres,
     PostgresConnectionInfo,
+    Project,
     RenderResource,
     Service,
 )
 
 # How the state of a resource is read: a service's from its deploys (its own JSON carries no
-# progress), a datastore's from its ``status`` field.
-StateSource = Literal["deploy", "status"]
+# progress), a datastore's from its ``status`` field; a kind with no readiness at all (projects,
+# environments, env groups: Render's JSON has neither a status nor deploys) is ready as soon
+# as its create is answered ("exists").
+StateSource = Literal["deploy", "status", "exists"]
+STATE_EXISTS = "exists"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class RenderKind:
     path: str
     """Collection path relative to ``/v1`` (``/services``); one resource is ``{path}/{id}``."""
     list_wrapper: str
-    """Key of the resource in each list item (``[{"cursor", "<wrapper>": {…}}]``)."""
+    """Key of the resource in each list item (``[{"cursor", "<wrapper>": {…}}]``); empty when
+    the list holds the resources themselves (``GET /env-groups``, spec)."""
     model: type[RenderResource]
     """Model of the resource (the list item and the detail answer alike)."""
     type_names: tuple[str, ...]
@@ -75,6 +82,16 @@ class RenderKind:
     list_filters: Mapping[str, str] = field(default_factory=dict)
     """Query filters of the list endpoint beyond ``name`` and ``ownerId``: our keyword → Render's
     query parameter (``service_type`` → ``type``)."""
+    owned: bool = True
+    """The create body names the workspace (``ownerId``); an environment's names its project."""
+    list_scope: str | None = None
+    """The list filter Render requires (``project_id`` for environments): such a kind is
+    found by name only within one scope."""
+
+    @property
+    def ready_on_create(self) -> bool:
+        """No readiness to wait for: the resource is usable once its create is answered."""
+        return self.state_source == "exists"
 
     @property
     def default_type(self) -> str:
@@ -139,8 +156,50 @@ KEY_VALUE = RenderKind(
     failed_states=DATASTORE_FAILED_STATES,
 )
 
+# Issue 14. None has a status, suspend/resume or connection info (spec); their creates are
+# not counted against the creation limit (only services and datastores are, Render's docs).
+ENV_GROUP = RenderKind(
+    kind=ResourceKind.ENV_GROUP,
+    path="/env-groups",
+    list_wrapper="",
+    model=EnvGroup,
+    type_names=("env_group",),
+    id_prefixes=("evg-",),
+    suspendable=False,
+    state_source="exists",
+    ready_states=frozenset({STATE_EXISTS}),
+    list_filters={"environment_id": "environmentId"},
+)
+
+PROJECT = RenderKind(
+    kind=ResourceKind.PROJECT,
+    path="/projects",
+    list_wrapper="project",
+    model=Project,
+    type_names=("project",),
+    id_prefixes=("prj-",),
+    suspendable=False,
+    state_source="exists",
+    ready_states=frozenset({STATE_EXISTS}),
+)
+
+ENVIRONMENT = RenderKind(
+    kind=ResourceKind.ENVIRONMENT,
+    path="/environments",
+    list_wrapper="environment",
+    model=Environment,
+    type_names=("environment",),
+    id_prefixes=("evm-",),
+    suspendable=False,
+    state_source="exists",
+    ready_states=frozenset({STATE_EXISTS}),
+    owned=False,
+    list_filters={"project_id": "projectId"},
+    list_scope="project_id",
+)
+
 KINDS: Mapping[ResourceKind, RenderKind] = {
-    entry.kind: entry for entry in (SERVICE, POSTGRES, KEY_VALUE)
+    entry.kind: entry for entry in (SERVICE, POSTGRES, KEY_VALUE, ENV_GROUP, PROJECT, ENVIRONMENT)
 }
 
 

@@ -256,6 +256,55 @@ class KeyValue(RenderResource):
         return self.plan
 
 
+class Project(RenderResource):
+    """``project`` (spec): a named set of environments."""
+
+    owner: Owner | None = None
+    environment_ids: list[str] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Environment(RenderResource):
+    """``environment`` (spec). Render answers ``null`` for an empty list of members
+    (recorded), hence every list is optional."""
+
+    project_id: str | None = None
+    protected_status: str | None = None
+    network_isolation_enabled: bool | None = None
+    ip_allow_list: list[dict[str, Any]] | None = None
+    service_ids: list[str] | None = None
+    databases_ids: list[str] | None = None
+    redis_ids: list[str] | None = None
+    env_group_ids: list[str] | None = None
+
+    @property
+    def resource_ids(self) -> list[str]:
+        """Every resource the environment holds."""
+        return [
+            *(self.service_ids or []),
+            *(self.databases_ids or []),
+            *(self.redis_ids or []),
+            *(self.env_group_ids or []),
+        ]
+
+
+class EnvGroup(RenderResource):
+    """``envGroup`` (detail, with variables and files) and ``envGroupMeta`` (list item)."""
+
+    owner_id: str | None = None
+    environment_id: str | None = None
+    service_links: list[dict[str, Any]] | None = None
+    env_vars: list[EnvVar] | None = None
+    secret_files: list[dict[str, Any]] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def linked_service_ids(self) -> list[str]:
+        return [str(link["id"]) for link in self.service_links or [] if "id" in link]
+
+
 class ConnectionInfo(RenderModel):
     """``GET …/connection-info`` of a datastore. Secrets: never log or print these values."""
 

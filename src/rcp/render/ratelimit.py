@@ -527,7 +527,9 @@ class RateLimiter:
             and remaining >= ticket.remaining_at_send
         )
 
-    def _learn_sharing(self, counter: _Counter, ticket: Ticket, status: int, remaining: int) -> None:
+    def _learn_sharing(
+        self, counter: _Counter, ticket: Ticket, status: int, remaining: int
+    ) -> None:
         used = counter.limit - remaining
         counted = 0 if status == 429 else 1
         own_certain = ticket.own_answered + counted  # answered before it went out, plus itself

@@ -212,3 +212,30 @@ class CreateTracker:
         self, kind: ResourceKind, render_id: str, body: dict[str, Any]
     ) -> RemoteResource:
         return self.inner.update_datastore(kind, render_id, body)
+
+    def find_environment(self, project_id: str, name: str) -> list[RemoteResource]:
+        return self.inner.find_environment(project_id, name)
+
+    def env_group_links(self, group_id: str) -> list[str] | None:
+        return self.inner.env_group_links(group_id)
+
+    def link_env_group(self, group_id: str, service_id: str) -> None:
+        self.inner.link_env_group(group_id, service_id)
+
+    def unlink_env_group(self, group_id: str, service_id: str) -> bool:
+        return self.inner.unlink_env_group(group_id, service_id)
+
+    def set_env_group_var(self, group_id: str, key: str, value: str) -> None:
+        self.inner.set_env_group_var(group_id, key, value)
+
+    def delete_env_group_var(self, group_id: str, key: str) -> bool:
+        return self.inner.delete_env_group_var(group_id, key)
+
+    def environment_resources(self, environment_id: str) -> list[str] | None:
+        return self.inner.environment_resources(environment_id)
+
+    def add_to_environment(self, environment_id: str, resource_ids: list[str]) -> None:
+        self.inner.add_to_environment(environment_id, resource_ids)
+
+    def remove_from_environment(self, environment_id: str, resource_ids: list[str]) -> None:
+        self.inner.remove_from_environment(environment_id, resource_ids)
