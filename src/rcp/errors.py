@@ -26,6 +26,7 @@ Only ``rcp.cli`` turns these into process exit codes.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,6 +53,31 @@ class RcpError(Exception):
 class UsageError(RcpError):
     code = "usage_error"
     exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        problems: list[dict[str, str | None]] | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, code=code)
+        # Every problem of an invalid file ({"file", "location", "message"}): listed one per line
+        # on stderr and as "problems" in the JSON error, so none hides behind the first.
+        self.problems = problems
+
+
+_LOCATION = re.compile(r"[A-Za-z_][\w.\[\]-]*(?: \([^()]*\))?")
+
+
+def problem_entry(text: str, file: str | None = None) -> dict[str, str | None]:
+    """``tenants[3].slug: must …`` → ``{"file", "location": "tenants[3].slug", "message"}``;
+    a text with no leading location keeps ``location`` None."""
+    head, sep, rest = text.partition(": ")
+    if sep and _LOCATION.fullmatch(head):
+        return {"file": file, "location": head, "message": rest}
+    return {"file": file, "location": None, "message": text}
 
 
 class TenantNotFound(RcpError):

@@ -129,11 +129,12 @@ def test_validate_invalid_lists_every_problem(cli: Any, templates: Path) -> None
     result = cli("template", "validate", "broken")
     assert result.exit_code == 2
     assert result.stdout == ""
+    source = templates / "broken.yaml"
     assert result.stderr.splitlines() == [
-        "  services[0].plan: free plans cannot be created through Render's API; use a paid plan such as starter",
-        "  services[0].region: unknown value 'mars': use one of oregon, ohio, frankfurt, singapore, virginia",
         "Error: template 'broken': services[0].plan: free plans cannot be created through Render's API; "
         "use a paid plan such as starter (and 1 more problem)",
+        f"  {source}: services[0].plan: free plans cannot be created through Render's API; use a paid plan such as starter",
+        f"  {source}: services[0].region: unknown value 'mars': use one of oregon, ohio, frankfurt, singapore, virginia",
     ]
 
 

@@ -346,7 +346,8 @@ def test_validate_raises_usage_error_with_first_problem_and_count() -> None:
         "template 'broken': services[0].plan: free plans cannot be created through Render's API; "
         "use a paid plan such as starter (and 1 more problem)"
     )
-    assert error.hint == "run 'rcp template validate /templates/broken.yaml' to see them all"
+    assert error.hint == "run 'rcp template validate /templates/broken.yaml' to check it"
+    assert error.problems is not None and len(error.problems) == 2
     assert "\n" not in error.message
 
 

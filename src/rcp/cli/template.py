@@ -84,10 +84,7 @@ def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None
     loaded = load_template(template, app_ctx.settings.config_dir)
     problems = template_problems(loaded)
     if problems:
-        if len(problems) > 1:
-            # The error itself is one line; the full list goes to stderr first.
-            for problem in problems:
-                app_ctx.output.info(f"  {problem}")
+        # The error lists every problem (stderr lines, "problems" in JSON).
         raise invalid_template_error(loaded, problems, suggest_validate=False)
     resources = describe_resources(preview_template(loaded))
     warnings = template_warnings(loaded, load_price_table(app_ctx.settings.config_dir))

@@ -150,11 +150,23 @@ class Output:
         hint = _redact(error.hint, self.secrets) if error.hint else None
         # One line each, whatever Render or the user put in the text.
         self.stderr.write(f"Error: {escape_control(message)}\n")
+        problems = getattr(error, "problems", None) or []
+        # Several problems: each on its own line, with where it is (file: location: message);
+        # a single one is the error line itself.
+        for problem in problems if len(problems) > 1 else []:
+            where = ": ".join(str(p) for p in (problem.get("file"), problem.get("location")) if p)
+            text = _redact(str(problem.get("message")), self.secrets)
+            self.stderr.write(f"  {escape_control(where + ': ' if where else '')}{escape_control(text)}\n")
         if hint:
             self.stderr.write(f"Hint: {escape_control(hint)}\n")
         self.stderr.flush()
         if self.json and not self.result_written:
             body: dict[str, Any] = {"code": error.code, "message": message, "hint": hint}
+            if problems:
+                body["problems"] = [
+                    {**problem, "message": _redact(str(problem.get("message")), self.secrets)}
+                    for problem in problems
+                ]
             retry_at = getattr(error, "retry_at", None)
             if retry_at is not None:
                 from rcp.core.models import iso_z

@@ -95,12 +95,18 @@ def parse_fleet(
     checker = _FleetChecker(path, config_dir, allow_absolute_templates)
     tenants = checker.run(data)
     if checker.problems:
+        from rcp.errors import problem_entry
+
         first = checker.problems[0]
         more = len(checker.problems) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        entries = [problem_entry(text, str(path)) for text in checker.problems]
+        # A tenant's invalid template: its own problems, each at its place in the template.
+        entries.extend(checker.template_problems)
         raise UsageError(
             f"fleet file {path}: {first}{suffix}",
             hint="nothing was changed; fix the file and rerun",
+            problems=entries,
         )
     import hashlib
 
@@ -115,6 +121,8 @@ class _FleetChecker:
         self.config_dir = config_dir
         self.allow_absolute_templates = allow_absolute_templates
         self.problems: list[str] = []
+        self.template_problems: list[dict[str, str | None]] = []
+        self._reported_templates: set[str | None] = set()
         self._templates: dict[str, Any] = {}
 
     def run(self, data: dict[str, Any]) -> list[DesiredTenant]:
@@ -198,6 +206,11 @@ class _FleetChecker:
             )
         except UsageError as exc:
             self.problems.append(f"{where} ({slug}): {exc.message}")
+            source = exc.problems[0]["file"] if exc.problems else None
+            if exc.problems and source not in self._reported_templates:
+                # Each invalid template's problems once, however many tenants use it.
+                self._reported_templates.add(source)
+                self.template_problems.extend(exc.problems)
             return None
         overrides = self._env(where, entry.get("env"), rendered)
         if overrides is None:

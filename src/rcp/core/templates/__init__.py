@@ -182,8 +182,11 @@ def _raise_for_problems(template: Template, problems: list[str]) -> None:
 def invalid_template_error(
     template: Template, problems: list[str], *, suggest_validate: bool = True
 ) -> UsageError:
-    """The one-line UsageError for an invalid template: the first problem and how many more.
-    ``suggest_validate`` adds a hint to run ``rcp template validate`` to list them all."""
+    """The UsageError for an invalid template: the first problem and how many more on its line,
+    and every problem with its location in ``problems`` (listed on stderr and in JSON).
+    ``suggest_validate`` adds a hint to run ``rcp template validate``."""
+    from rcp.errors import problem_entry
+
     more = len(problems) - 1
     message = f"template {template.name!r}: {problems[0]}"
     hint = None
@@ -191,5 +194,8 @@ def invalid_template_error(
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
         if suggest_validate:
             reference = template.name if template.builtin else template.source
-            hint = f"run 'rcp template validate {reference}' to see them all"
-    return UsageError(message, hint=hint)
+            hint = f"run 'rcp template validate {reference}' to check it"
+    source = template.name if template.builtin else str(template.source)
+    return UsageError(
+        message, hint=hint, problems=[problem_entry(text, source) for text in problems]
+    )
