@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from rcp.core.models import (
     RENDER_TYPE_KIND,
     AuditEntry,
+    JournalEntry,
     Lease,
     LockHolder,
     Resource,
@@ -44,36 +45,10 @@ FORMAT = "rcp-backup"
 VERSION = 1
 
 
-@dataclass(frozen=True)
-class JournalRecord:
-    """One journal row, without its database id."""
-
-    step: str
-    resource_key: str | None
-    status: str
-    render_name: str | None
-    render_id: str | None
-    detail: str | None
-    generation: int
-    at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "resource_key": self.resource_key,
-            "status": self.status,
-            "render_name": self.render_name,
-            "render_id": self.render_id,
-            "detail": self.detail,
-            "generation": self.generation,
-            "at": iso_z(self.at),
-        }
-
-
 @dataclass
 class TenantBackup:
     tenant: Tenant
-    journal: list[JournalRecord] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)
     # (service, key) of overrides whose value the document does not carry
     env_keys_without_value: list[tuple[str, str]] = field(default_factory=list)
 
@@ -330,8 +305,10 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
             overrides.setdefault(service, {})[key] = entry.field("value").text()
         else:
             without_value.append((service, key))
+    slug = item.field("slug").text()
     journal = [
-        JournalRecord(
+        JournalEntry(
+            tenant_slug=slug,
             step=entry.field("step").text(),
             resource_key=entry.optional("resource_key").text_or_none(),
             status=entry.field("status").text(),
@@ -345,7 +322,7 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
     ]
     tenant = Tenant(
         name=item.field("name").text(),
-        slug=item.field("slug").text(),
+        slug=slug,
         status=TenantStatus(status_text),
         template=item.field("template").text(),
         rendered_template=dict(rendered.mapping()),

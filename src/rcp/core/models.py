@@ -301,3 +301,34 @@ class AuditEntry:
             "exit_code": self.exit_code,
             "duration_ms": self.duration_ms,
         }
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One step of the journal of a tenant's operations (``step`` e.g. "create", ``status``
+    "pending" | "done" | …). The store records them and the backup carries them: one type."""
+
+    tenant_slug: str
+    step: str
+    resource_key: str | None
+    status: str
+    render_name: str | None
+    render_id: str | None
+    detail: str | None
+    generation: int  # the lease generation that wrote it: tells one run's steps from another's
+    at: datetime
+    id: int | None = None  # the database's (None before it is written)
+
+    def to_json(self) -> dict[str, Any]:
+        """As in the backup document: no database id (local to one database) and no slug (the
+        entry sits under its tenant there)."""
+        return {
+            "step": self.step,
+            "resource_key": self.resource_key,
+            "status": self.status,
+            "render_name": self.render_name,
+            "render_id": self.render_id,
+            "detail": self.detail,
+            "generation": self.generation,
+            "at": iso_z(self.at),
+        }

@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rcp.store.connect import open_store
-    from rcp.store.repository import JournalEntry, LockInfo, SqlStore
+    from rcp.store.repository import LockInfo, SqlStore
 
-__all__ = ["JournalEntry", "LockInfo", "SqlStore", "open_store"]
+__all__ = ["LockInfo", "SqlStore", "open_store"]
 
 _LAZY = {
     "open_store": "rcp.store.connect",
     "SqlStore": "rcp.store.repository",
     "LockInfo": "rcp.store.repository",
-    "JournalEntry": "rcp.store.repository",
 }
 
 

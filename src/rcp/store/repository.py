@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from rcp.core.models import (
     AuditEntry,
+    JournalEntry,
     Lease,
     LockHolder,
     Resource,
@@ -43,6 +44,16 @@ from rcp.errors import (
 )
 from rcp.store import migrate
 from rcp.store.engine import READ_ONLY_OPTION, database_error, is_sqlite_busy, scrub
+from rcp.store.records import (
+    audit_entry_from_row,
+    audit_values,
+    journal_entry_from_row,
+    journal_values,
+    resource_from_row,
+    resource_values,
+    tenant_from_row,
+    tenant_values,
+)
 from rcp.store.tables import audit_log as _audit
 from rcp.store.tables import journal as _journal
 from rcp.store.tables import tenant_locks as _locks
@@ -91,20 +102,6 @@ class LockInfo:
         if not self.host or actor.endswith(f"@{self.host}"):
             return actor
         return f"{actor}@{self.host}"
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    id: int
-    tenant_slug: str
-    step: str
-    resource_key: str | None
-    status: str
-    render_name: str | None
-    render_id: str | None
-    detail: str | None
-    generation: int
-    at: datetime
 
 
 class _InsertRace(Exception):
@@ -299,23 +296,11 @@ class SqlStore:
             now = self._now(connection)
             tenant_id = connection.execute(
                 insert(_tenants)
-                .values(
-                    name=tenant.name,
-                    slug=tenant.slug,
-                    status=str(tenant.status),
-                    template=tenant.template,
-                    rendered_template=tenant.rendered_template,
-                    custom_plugin_repo=tenant.custom_plugin_repo,
-                    env_overrides=tenant.env_overrides,
-                    last_error=tenant.last_error,
-                    fleet_managed=tenant.fleet_managed,
-                    created_at=now,
-                    updated_at=now,
-                )
+                .values(**tenant_values(tenant, created_at=now, updated_at=now))
                 .returning(_tenants.c.id)
             ).scalar_one()
             for resource in tenant.resources:
-                connection.execute(insert(_resources).values(**_resource_values(tenant_id, resource)))
+                connection.execute(insert(_resources).values(**resource_values(tenant_id, resource)))
             found = _tenants_by_slug(connection, [tenant.slug])
             return found[tenant.slug]
 
@@ -361,7 +346,7 @@ class SqlStore:
         def work(connection: Connection) -> None:
             self._fence(connection, lease, slug)
             tenant_row = self._require_tenant(connection, slug)
-            values = _resource_values(tenant_row.id, resource)
+            values = resource_values(tenant_row.id, resource)
             changed = connection.execute(
                 update(_resources)
                 .where(
@@ -414,19 +399,18 @@ class SqlStore:
     ) -> None:
         def work(connection: Connection) -> None:
             self._fence(connection, lease, slug)
-            connection.execute(
-                insert(_journal).values(
-                    tenant_slug=slug,
-                    step=step,
-                    resource_key=resource_key,
-                    status=status,
-                    render_name=render_name,
-                    render_id=render_id,
-                    detail=detail,
-                    generation=lease.generation,
-                    at=self._now(connection),
-                )
+            entry = JournalEntry(
+                tenant_slug=slug,
+                step=step,
+                resource_key=resource_key,
+                status=status,
+                render_name=render_name,
+                render_id=render_id,
+                detail=detail,
+                generation=lease.generation,
+                at=self._now(connection),
             )
+            connection.execute(insert(_journal).values(**journal_values(entry)))
 
         self._transaction(work)
 
@@ -436,21 +420,7 @@ class SqlStore:
             rows = connection.execute(
                 select(_journal).where(_journal.c.tenant_slug == slug).order_by(_journal.c.id)
             ).all()
-        return [
-            JournalEntry(
-                id=row.id,
-                tenant_slug=row.tenant_slug,
-                step=row.step,
-                resource_key=row.resource_key,
-                status=row.status,
-                render_name=row.render_name,
-                render_id=row.render_id,
-                detail=row.detail,
-                generation=row.generation,
-                at=row.at,
-            )
-            for row in rows
-        ]
+        return [journal_entry_from_row(row) for row in rows]
 
     # ----------------------------------------------------------------- locks
 
@@ -550,17 +520,7 @@ class SqlStore:
 
     def append_audit(self, entry: AuditEntry) -> None:
         def work(connection: Connection) -> None:
-            connection.execute(
-                insert(_audit).values(
-                    at=entry.at,
-                    actor=entry.actor,
-                    command=entry.command,
-                    tenant=entry.tenant,
-                    outcome=entry.outcome,
-                    exit_code=entry.exit_code,
-                    duration_ms=entry.duration_ms,
-                )
-            )
+            connection.execute(insert(_audit).values(**audit_values(entry)))
 
         self._transaction(work)
 
@@ -852,7 +812,7 @@ def _tenant_pages(
                     found.append(resource_from_row(res))
             if details:
                 return [tenant_from_row(row, resources[row.id]) for row in rows]
-            return [_summary_from_row(row, resources[row.id]) for row in rows]
+            return [tenant_from_row(row, resources[row.id], details=False) for row in rows]
 
         tenants = run(page)
         yield from tenants
@@ -870,87 +830,11 @@ def _at_second(moment: datetime | None) -> str | None:
 # expose the columns as attributes.
 
 
-def tenant_from_row(row: Any, resources: list[Resource]) -> Tenant:
-    return Tenant(
-        id=row.id,
-        name=row.name,
-        slug=row.slug,
-        status=TenantStatus(row.status),
-        template=row.template,
-        rendered_template=row.rendered_template,
-        custom_plugin_repo=row.custom_plugin_repo,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_error=row.last_error,
-        env_overrides=row.env_overrides,
-        resources=resources,
-        fleet_managed=bool(row.fleet_managed),
-    )
-
-
 _SUMMARY_COLUMNS = [
     column
     for column in _tenants.c
     if column.name not in ("rendered_template", "env_overrides")
 ]
-
-
-def _summary_from_row(row: Any, resources: list[Resource]) -> Tenant:
-    return Tenant(
-        id=row.id,
-        name=row.name,
-        slug=row.slug,
-        status=TenantStatus(row.status),
-        template=row.template,
-        rendered_template={},
-        custom_plugin_repo=row.custom_plugin_repo,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_error=row.last_error,
-        env_overrides={},
-        resources=resources,
-        fleet_managed=bool(row.fleet_managed),
-    )
-
-
-def resource_from_row(row: Any) -> Resource:
-    return Resource(
-        key=row.key,
-        type=row.type,
-        name=row.name,
-        render_id=row.render_id,
-        state=row.state,
-        url=row.url,
-        deploy_id=row.deploy_id,
-        last_error=row.last_error,
-    )
-
-
-def audit_entry_from_row(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor=row.actor,
-        command=row.command,
-        tenant=row.tenant,
-        outcome=row.outcome,
-        exit_code=row.exit_code,
-        duration_ms=row.duration_ms,
-    )
-
-
-def _resource_values(tenant_id: int, resource: Resource) -> dict[str, Any]:
-    return {
-        "tenant_id": tenant_id,
-        "key": resource.key,
-        "type": resource.type,
-        "name": resource.name,
-        "render_id": resource.render_id,
-        "state": resource.state,
-        "url": resource.url,
-        "deploy_id": resource.deploy_id,
-        "last_error": resource.last_error,
-    }
 
 
 def _lock_info(row: Any) -> LockInfo:

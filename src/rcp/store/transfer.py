@@ -14,24 +14,28 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from rcp.core.backup import JournalRecord, Snapshot, TenantBackup, audit_identity
-from rcp.core.models import AuditEntry, Lease, LockHolder, Resource, Tenant
+from rcp.core.backup import Snapshot, TenantBackup, audit_identity
+from rcp.core.models import AuditEntry, JournalEntry, Lease, LockHolder, Resource, Tenant
 from rcp.errors import ConflictError, LockLost, RcpError, StoreError
 from rcp.store.engine import READ_ONLY_OPTION, database_error, scrub
-from rcp.store.repository import (
-    PAGE_SIZE,
-    SqlStore,
+from rcp.store.records import (
     audit_entry_from_row,
+    audit_values,
+    journal_entry_from_row,
+    journal_values,
     resource_from_row,
+    resource_values,
     tenant_from_row,
+    tenant_values,
 )
+from rcp.store.repository import PAGE_SIZE, SqlStore
 from rcp.store.tables import audit_log as _audit
 from rcp.store.tables import journal as _journal
 from rcp.store.tables import metadata
@@ -115,9 +119,9 @@ class SnapshotStore:
             resources: dict[int, list[Resource]] = {}
             for row in connection.execute(select(_resources).order_by(_resources.c.id)):
                 resources.setdefault(row.tenant_id, []).append(resource_from_row(row))
-            journals: dict[str, list[JournalRecord]] = {}
+            journals: dict[str, list[JournalEntry]] = {}
             for row in connection.execute(select(_journal).order_by(_journal.c.id)):
-                journals.setdefault(row.tenant_slug, []).append(_journal_record(row))
+                journals.setdefault(row.tenant_slug, []).append(journal_entry_from_row(row))
             audit = [
                 audit_entry_from_row(row)
                 for row in connection.execute(select(_audit).order_by(_audit.c.id))
@@ -169,7 +173,7 @@ class SnapshotStore:
             for item in tenants:
                 _replace_tenant(connection, item)
             for entry in audit:
-                connection.execute(insert(_audit).values(**_audit_values(entry)))
+                connection.execute(insert(_audit).values(**audit_values(entry)))
 
         _run(self.store, work)
 
@@ -200,7 +204,7 @@ class SnapshotReader:
             )
             for row in self._connection.execute(in_range):
                 resources[row.tenant_id].append(resource_from_row(row))
-            journals: dict[str, list[JournalRecord]] = {row.slug: [] for row in rows}
+            journals: dict[str, list[JournalEntry]] = {row.slug: [] for row in rows}
             journal_range = (
                 select(_journal)
                 .where(_journal.c.tenant_slug >= first, _journal.c.tenant_slug <= last)
@@ -210,7 +214,7 @@ class SnapshotReader:
                 # The journal outlives tenants: rows of a deleted slug in the range stay out.
                 found = journals.get(row.tenant_slug)
                 if found is not None:
-                    found.append(_journal_record(row))
+                    found.append(journal_entry_from_row(row))
             for row in rows:
                 yield TenantBackup(
                     tenant=tenant_from_row(row, resources[row.id]), journal=journals[row.slug]
@@ -253,80 +257,15 @@ def _replace_tenant(connection: Connection, item: TenantBackup) -> None:
     # The journal is keyed by slug and outlives records: the backup's history replaces it.
     connection.execute(delete(_journal).where(_journal.c.tenant_slug == tenant.slug))
     tenant_id = connection.execute(
-        insert(_tenants)
-        .values(
-            name=tenant.name,
-            slug=tenant.slug,
-            status=str(tenant.status),
-            template=tenant.template,
-            rendered_template=tenant.rendered_template,
-            custom_plugin_repo=tenant.custom_plugin_repo,
-            env_overrides=tenant.env_overrides,
-            last_error=tenant.last_error,
-            created_at=tenant.created_at,
-            updated_at=tenant.updated_at,
-        )
-        .returning(_tenants.c.id)
+        insert(_tenants).values(**tenant_values(tenant)).returning(_tenants.c.id)
     ).scalar_one()
     for resource in tenant.resources:
+        connection.execute(insert(_resources).values(**resource_values(tenant_id, resource)))
+    for entry in item.journal:
+        # Under the tenant it is restored as (a document's entries carry no slug of their own).
         connection.execute(
-            insert(_resources).values(
-                tenant_id=tenant_id,
-                key=resource.key,
-                type=resource.type,
-                name=resource.name,
-                render_id=resource.render_id,
-                state=resource.state,
-                url=resource.url,
-                deploy_id=resource.deploy_id,
-                last_error=resource.last_error,
-            )
+            insert(_journal).values(**journal_values(replace(entry, tenant_slug=tenant.slug)))
         )
-    for record in item.journal:
-        connection.execute(
-            insert(_journal).values(
-                tenant_slug=tenant.slug,
-                step=record.step,
-                resource_key=record.resource_key,
-                status=record.status,
-                render_name=record.render_name,
-                render_id=record.render_id,
-                detail=record.detail,
-                generation=record.generation,
-                at=record.at,
-            )
-        )
-
-
-
-
-
-
-def _journal_record(row: Any) -> JournalRecord:
-    return JournalRecord(
-        step=row.step,
-        resource_key=row.resource_key,
-        status=row.status,
-        render_name=row.render_name,
-        render_id=row.render_id,
-        detail=row.detail,
-        generation=row.generation,
-        at=row.at,
-    )
-
-
-
-
-def _audit_values(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "at": entry.at,
-        "actor": entry.actor,
-        "command": entry.command,
-        "tenant": entry.tenant,
-        "outcome": entry.outcome,
-        "exit_code": entry.exit_code,
-        "duration_ms": entry.duration_ms,
-    }
 
 
 # ----------------------------------------------------------------------------- bulk seeding
@@ -353,32 +292,14 @@ def bulk_insert_tenants(store: SqlStore, tenants: Iterable[Tenant], *, batch: in
             tenant_rows.append(
                 {
                     "id": tenant_id,
-                    "name": tenant.name,
-                    "slug": tenant.slug,
-                    "status": str(tenant.status),
-                    "template": tenant.template,
-                    "rendered_template": tenant.rendered_template,
-                    "custom_plugin_repo": tenant.custom_plugin_repo,
-                    "env_overrides": tenant.env_overrides,
-                    "last_error": tenant.last_error,
-                    "created_at": tenant.created_at or now,
-                    "updated_at": tenant.updated_at or now,
+                    **tenant_values(
+                        tenant,
+                        created_at=tenant.created_at or now,
+                        updated_at=tenant.updated_at or now,
+                    ),
                 }
             )
-            resource_rows.extend(
-                {
-                    "tenant_id": tenant_id,
-                    "key": resource.key,
-                    "type": resource.type,
-                    "name": resource.name,
-                    "render_id": resource.render_id,
-                    "state": resource.state,
-                    "url": resource.url,
-                    "deploy_id": resource.deploy_id,
-                    "last_error": resource.last_error,
-                }
-                for resource in tenant.resources
-            )
+            resource_rows.extend(resource_values(tenant_id, r) for r in tenant.resources)
         connection.execute(insert(_tenants), tenant_rows)
         if resource_rows:
             connection.execute(insert(_resources), resource_rows)
