@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from rcp.core.models import (
     RENDER_TYPE_KIND,
+    TENANT_RESOURCE_TYPES,
     AuditEntry,
     JournalEntry,
     Lease,
@@ -276,7 +277,7 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
     keys: set[str] = set()
     for entry in item.field("resources").items():
         resource_type = entry.field("type").text()
-        if resource_type not in RENDER_TYPE_KIND:
+        if resource_type not in TENANT_RESOURCE_TYPES:
             raise entry.field("type").fail(f"unknown resource type {resource_type!r}")
         key = entry.field("key").text()
         if key in keys:

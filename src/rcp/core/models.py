@@ -39,6 +39,13 @@ RENDER_TYPE_KIND: dict[str, ResourceKind] = {
     "project": ResourceKind.PROJECT,
     "environment": ResourceKind.ENVIRONMENT,
 }
+# The kinds a template declares per tenant today (tenant records hold only these): env groups,
+# projects and environments have Render kinds (rcp.render.kinds) but no template syntax yet.
+TENANT_RESOURCE_TYPES: frozenset[str] = frozenset(
+    name
+    for name, kind in RENDER_TYPE_KIND.items()
+    if kind in (ResourceKind.SERVICE, ResourceKind.POSTGRES, ResourceKind.KEY_VALUE)
+)
 
 
 def utcnow() -> datetime:
