@@ -16,7 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcp.errors import ConfigError, RcpError
 from rcp.output import Output
@@ -225,6 +225,12 @@ class AppContext:
         """When each of a list of creates (by kind, in order) could be sent, from the rate
         limits Render reported: what ``rcp apply`` plans its schedule with."""
         return self._render_gateway().create_forecast
+
+    def notify_webhook(self, url: str, payload: Any) -> str | None:
+        """POST ``payload`` to a webhook: None when it took it, else a warning to show."""
+        from rcp.webhooks import post_json
+
+        return post_json(url, payload)
 
     # -- what an operation needs besides adapters --------------------------------------------
 

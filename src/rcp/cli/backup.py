@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcp.cli._common import app_context, handle_errors, mark_audited
+from rcp.cli._common import app_context, handle_errors, mark_audited, mutation_waits
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
 from rcp.output import admin as human
@@ -171,12 +171,10 @@ def import_(
     refused (exit 4) unless --overwrite. Audit entries already present are not added twice.
     """
     from rcp.core.backup import import_backup, parse_document
-    from rcp.core.durations import parse_duration
 
     app_ctx = app_context(ctx)
-    lock_wait = parse_duration(lock_timeout, option="--lock-timeout")
-    if max_wait is not None:
-        parse_duration(max_wait, option="--max-wait")  # accepted for uniformity: no Render call
+    # --max-wait is accepted for uniformity with the other mutating commands (no Render call).
+    lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     snapshot = parse_document(_read_document(file))
     report = import_backup(
         app_ctx.backup_store(),

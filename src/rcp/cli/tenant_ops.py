@@ -22,10 +22,6 @@ from rcp.output.tenants import tenant as tenant_human
 if TYPE_CHECKING:
     from rcp.context import AppContext
     from rcp.core.tenants import CheckReport
-    from rcp.output import Output
-
-# A webhook that does not answer within this long is reported as a warning, never waited on.
-NOTIFY_TIMEOUT_SECONDS = 5.0
 
 app = typer.Typer()
 
@@ -150,7 +146,7 @@ def check(
         )
     data = report.to_json()
     if notify is not None:
-        data["notified"] = _notify(notify, report, repair=repair, output=app_ctx.output)
+        data["notified"] = _notify(app_ctx, notify, report, repair=repair)
     app_ctx.output.result(data, human=check_report(report))
     if not report.healthy:
         unhealthy = [t.slug for t in report.tenants if not t.healthy]
@@ -176,10 +172,8 @@ def _validate_webhook(url: str) -> None:
         raise UsageError("invalid --notify URL: use an http:// or https:// URL with a host")
 
 
-def _notify(url: str, report: CheckReport, *, repair: bool, output: Output) -> bool:
+def _notify(app_ctx: AppContext, url: str, report: CheckReport, *, repair: bool) -> bool:
     """POST the summary; a failing webhook is a warning, never the outcome of the check."""
-    import httpx
-
     from rcp.core.models import iso_z, utcnow
 
     payload = {
@@ -190,15 +184,10 @@ def _notify(url: str, report: CheckReport, *, repair: bool, output: Output) -> b
         **report.to_json(),
         "unhealthy": [t.slug for t in report.tenants if not t.healthy],
     }
-    try:
-        response = httpx.post(url, json=payload, timeout=NOTIFY_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        output.warn(f"could not notify the webhook ({type(exc).__name__})")
-        return False
-    if response.status_code >= 300:
-        output.warn(f"the webhook answered HTTP {response.status_code}")
-        return False
-    return True
+    problem = app_ctx.notify_webhook(url, payload)
+    if problem is not None:
+        app_ctx.output.warn(problem)
+    return problem is None
 
 
 @app.command("adopt")

@@ -8,10 +8,13 @@ them, so a column added to a table is mapped in one place.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from rcp.core.models import AuditEntry, JournalEntry, Resource, Tenant, TenantStatus
+
+R = TypeVar("R")
 
 # ------------------------------------------------------------------------------- tenants
 
@@ -56,94 +59,47 @@ def tenant_values(
     }
 
 
-# ----------------------------------------------------------------------------- resources
+# ------------------------------------------------- resources, journal, audit: column = field
+#
+# These records map one to one onto their tables: each field is the column of the same name
+# (``id`` is the database's, never written). A field added to the record is a column to add to
+# the table and a migration — not a line here.
+
+_RESOURCE_FIELDS = tuple(f.name for f in fields(Resource))
+_JOURNAL_FIELDS = tuple(f.name for f in fields(JournalEntry))
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditEntry))
+
+
+def _record(record_type: type[R], names: tuple[str, ...], row: Any) -> R:
+    return record_type(**{name: getattr(row, name) for name in names})
+
+
+def _values(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in names if name != "id"}
 
 
 def resource_from_row(row: Any) -> Resource:
-    return Resource(
-        key=row.key,
-        type=row.type,
-        name=row.name,
-        render_id=row.render_id,
-        state=row.state,
-        url=row.url,
-        deploy_id=row.deploy_id,
-        last_error=row.last_error,
-    )
+    return _record(Resource, _RESOURCE_FIELDS, row)
 
 
 def resource_values(tenant_id: int, resource: Resource) -> dict[str, Any]:
     """The row of ``resource`` under the tenant row ``tenant_id``."""
-    return {
-        "tenant_id": tenant_id,
-        "key": resource.key,
-        "type": resource.type,
-        "name": resource.name,
-        "render_id": resource.render_id,
-        "state": resource.state,
-        "url": resource.url,
-        "deploy_id": resource.deploy_id,
-        "last_error": resource.last_error,
-    }
-
-
-# ------------------------------------------------------------------------------- journal
+    return {"tenant_id": tenant_id, **_values(resource, _RESOURCE_FIELDS)}
 
 
 def journal_entry_from_row(row: Any) -> JournalEntry:
-    return JournalEntry(
-        id=row.id,
-        tenant_slug=row.tenant_slug,
-        step=row.step,
-        resource_key=row.resource_key,
-        status=row.status,
-        render_name=row.render_name,
-        render_id=row.render_id,
-        detail=row.detail,
-        generation=row.generation,
-        at=row.at,
-    )
+    return _record(JournalEntry, _JOURNAL_FIELDS, row)
 
 
 def journal_values(entry: JournalEntry) -> dict[str, Any]:
     """A new journal row (the database assigns its id)."""
-    return {
-        "tenant_slug": entry.tenant_slug,
-        "step": entry.step,
-        "resource_key": entry.resource_key,
-        "status": entry.status,
-        "render_name": entry.render_name,
-        "render_id": entry.render_id,
-        "detail": entry.detail,
-        "generation": entry.generation,
-        "at": entry.at,
-    }
-
-
-# --------------------------------------------------------------------------------- audit
+    return _values(entry, _JOURNAL_FIELDS)
 
 
 def audit_entry_from_row(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        at=row.at,
-        actor=row.actor,
-        command=row.command,
-        tenant=row.tenant,
-        outcome=row.outcome,
-        exit_code=row.exit_code,
-        duration_ms=row.duration_ms,
-    )
+    return _record(AuditEntry, _AUDIT_FIELDS, row)
 
 
 def audit_values(entry: AuditEntry) -> dict[str, Any]:
     """A new audit row (the database assigns its id)."""
-    return {
-        "at": entry.at,
-        "actor": entry.actor,
-        "command": entry.command,
-        "tenant": entry.tenant,
-        "outcome": entry.outcome,
-        "exit_code": entry.exit_code,
-        "duration_ms": entry.duration_ms,
-    }
+    return _values(entry, _AUDIT_FIELDS)
