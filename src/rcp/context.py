@@ -76,8 +76,11 @@ class AppContext:
             except RcpError:
                 # A broken setting must still be reported, in the mode the user asked for.
                 mode = self.options.output or os.environ.get("RCP_OUTPUT", "human")
+                log_format = self.options.log_format or os.environ.get("RCP_LOG_FORMAT", "text")
                 self._output = Output(
-                    mode if mode in ("human", "json") else "human", quiet=self.options.quiet
+                    mode if mode in ("human", "json") else "human",
+                    quiet=self.options.quiet,
+                    log_format="json" if log_format == "json" else "text",
                 )
                 return self._output
             self._output = Output(
@@ -85,6 +88,7 @@ class AppContext:
                 quiet=settings.quiet,
                 no_color=settings.no_color,
                 secrets=settings.secrets(),
+                log_format=settings.log_format,
             )
         return self._output
 

@@ -63,7 +63,9 @@ def test_failed_deploy_named_then_redeploy_recovers(db_cli: Cli, sandbox: Sandbo
     assert web_of(record)["last_error"] == record["last_error"]
     assert web_of(record)["state"] == "build_failed"
     human = db_cli("tenant", "show", "acme")
-    assert f"web: last error: web ({service}): deploy {deploy} ended build_failed" in human.stdout
+    # The web resource's block (tenant show prints each resource's own last error).
+    web_block = human.stdout.split("web (web_service)", 1)[1]
+    assert f"last error:   web ({service}): deploy {deploy} ended build_failed" in web_block
 
     # While the cause is still there, a redeploy fails again, naming its own deploy.
     again = db_cli("-o", "json", "tenant", "redeploy", "acme")

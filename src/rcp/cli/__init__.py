@@ -72,6 +72,18 @@ def _json_requested(args: Sequence[str]) -> bool:
     return os.environ.get("RCP_OUTPUT") == "json"
 
 
+def _log_json_requested(args: Sequence[str]) -> bool:
+    """``--log-format json`` (or RCP_LOG_FORMAT=json) for errors raised before the context
+    exists (click's usage errors)."""
+    args = list(args)
+    for index, arg in enumerate(args):
+        if arg == "--log-format" and index + 1 < len(args):
+            return args[index + 1] == "json"
+        if arg == "--log-format=json":
+            return True
+    return os.environ.get("RCP_LOG_FORMAT") == "json"
+
+
 _CURRENT_ARGV: list[str] = []
 
 
@@ -128,9 +140,18 @@ class RcpGroup(_lazy.LazyGroup):
             hint = None
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f"see '{exc.ctx.command_path} --help'"
-            sys.stderr.write(f"Error: {message}\n")
-            if hint:
-                sys.stderr.write(f"Hint: {hint}\n")
+            if _log_json_requested(argv):
+                from rcp.output import log_record
+
+                record = log_record(
+                    "error", message, event="error", code="usage_error", exit_code=exc.exit_code,
+                    hint=hint,
+                )
+                sys.stderr.write(record + "\n")
+            else:
+                sys.stderr.write(f"Error: {message}\n")
+                if hint:
+                    sys.stderr.write(f"Hint: {hint}\n")
             if _json_requested(argv):
                 import json
 
@@ -138,7 +159,12 @@ class RcpGroup(_lazy.LazyGroup):
                 sys.stdout.write(json.dumps(envelope) + "\n")
             sys.exit(exc.exit_code)
         except click.Abort:
-            sys.stderr.write("Aborted.\n")
+            if _log_json_requested(argv):
+                from rcp.output import log_record
+
+                sys.stderr.write(log_record("error", "Aborted.", event="error", code="aborted") + "\n")
+            else:
+                sys.stderr.write("Aborted.\n")
             sys.exit(130)
         if isinstance(result, int):
             sys.exit(result)

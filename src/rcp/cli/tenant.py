@@ -18,7 +18,7 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
-from rcp.output.tenants import LIST_COLUMNS, STATUS_COLUMNS
+from rcp.output.tenants import LIST_COLUMNS, STATUS_COLUMNS, full_record
 from rcp.output.tenants import tenant as tenant_human
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
@@ -211,7 +211,11 @@ def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant sl
         for service, values in sorted(tenant.env_overrides.items())
         for key in sorted(values)
     ]
-    app_ctx.output.result(data, human=tenant_human(tenant))
+    plans = tenant.resource_plans()
+    for resource in data["resources"]:
+        resource.update(plans.get(resource["key"], {"plan": None, "region": None}))
+    data["template_revision"] = tenant.rendered_template.get("revision")
+    app_ctx.output.result(data, human=full_record(tenant))
 
 
 @app.command("delete")

@@ -144,6 +144,8 @@ def check(
             waiting=Waiting(timeout=timeout_seconds),
             skip_busy=all_,
         )
+    if all_ and repair:
+        _audit_repairs(app_ctx, report)
     data = report.to_json()
     if notify is not None:
         data["notified"] = _notify(app_ctx, notify, report, repair=repair)
@@ -155,6 +157,26 @@ def check(
             f"{len(unhealthy)} of {len(report.tenants)} tenants unhealthy: {shown}",
             hint=None if repair else "`rcp tenant check --repair` reconciles what it can",
         )
+
+
+def _audit_repairs(app_ctx: AppContext, report: CheckReport) -> None:
+    """`check --all --repair`: one audit entry per tenant a repair ran on, so `rcp audit
+    --tenant S` shows it (the command's own entry names no tenant)."""
+    from rcp.cli._common import append_audit
+
+    for health in report.tenants:
+        if not health.repaired:
+            continue
+        try:
+            append_audit(
+                app_ctx,
+                tenant=health.slug,
+                outcome="ok" if health.healthy else "unhealthy",
+                exit_code=0 if health.healthy else 5,
+                duration_ms=int(health.seconds * 1000),
+            )
+        except Exception:  # the audit must never change the check's outcome
+            app_ctx.output.warn(f"could not write the audit entry of {health.slug}")
 
 
 def _validate_webhook(url: str) -> None:

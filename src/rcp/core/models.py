@@ -220,6 +220,21 @@ class Tenant:
                 return res
         return None
 
+    def resource_plans(self) -> dict[str, dict[str, str | None]]:
+        """Each resource's plan and region as its rendered template asks (``tenant show``)."""
+        found: dict[str, dict[str, str | None]] = {}
+        for spec in (self.rendered_template or {}).get("resources") or []:
+            if not isinstance(spec, dict):
+                continue
+            body = spec.get("body") if isinstance(spec.get("body"), dict) else {}
+            details = body.get("serviceDetails") if isinstance(body, dict) else None
+            # Datastores carry the region at the top of the create body, services in details.
+            region = body.get("region") if isinstance(body, dict) else None
+            if region is None and isinstance(details, dict):
+                region = details.get("region")
+            found[str(spec.get("key"))] = {"plan": spec.get("plan"), "region": region}
+        return found
+
     def to_json(self) -> dict[str, Any]:
         """The tenant object of docs/json.md (fields may be added, never removed)."""
         return {

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 HumanRender = str | Callable[["Console"], None] | None
 
 
+def log_record(level: str, message: str, **fields: Any) -> str:
+    """One line of ``--log-format json``: the fields of the logging records (``ts``, ``level``,
+    ``logger``, ``message``) plus what the event adds (``event``, ``code``, ``hint``, …)."""
+    import time
+
+    record: dict[str, Any] = {
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "level": level,
+        "logger": "rcp",
+        "message": message,
+    }
+    record.update({key: value for key, value in fields.items() if value is not None})
+    return json.dumps(record, default=str)
+
+
 def _redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
@@ -37,8 +52,11 @@ class Output:
         secrets: Iterable[str] = (),
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
+        log_format: str = "text",
     ) -> None:
         self.mode = mode
+        # "json": every line rcp writes on stderr is one JSON record (log pipelines).
+        self.log_format = log_format
         self.quiet = quiet
         self.no_color = no_color
         self.secrets = list(secrets)
@@ -148,9 +166,47 @@ class Output:
         in JSON mode."""
         message = _redact(error.message, self.secrets)
         hint = _redact(error.hint, self.secrets) if error.hint else None
+        if self.log_json:
+            self._error_record(error, message, hint)
+        else:
+            self._error_text(message, hint, getattr(error, "problems", None) or [])
+        if self.json and not self.result_written:
+            self._error_envelope(error, message, hint)
+
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json"
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        """One JSON record on stderr (``--log-format json``); secrets masked."""
+        self.stderr.write(log_record(level, _redact(message, self.secrets), **fields) + "\n")
+        self.stderr.flush()
+
+    def _redacted_problems(self, error: RcpError) -> list[dict[str, Any]]:
+        return [
+            {**problem, "message": _redact(str(problem.get("message")), self.secrets)}
+            for problem in getattr(error, "problems", None) or []
+        ]
+
+    def _error_record(self, error: RcpError, message: str, hint: str | None) -> None:
+        problems = self._redacted_problems(error)
+        retry_at = getattr(error, "retry_at", None)
+        from rcp.core.models import iso_z
+
+        self.log(
+            "error",
+            message,
+            event="error",
+            code=error.code,
+            exit_code=error.exit_code,
+            hint=hint,
+            retry_at=iso_z(retry_at) if retry_at is not None else None,
+            problems=problems or None,
+        )
+
+    def _error_text(self, message: str, hint: str | None, problems: list[Any]) -> None:
         # One line each, whatever Render or the user put in the text.
         self.stderr.write(f"Error: {escape_control(message)}\n")
-        problems = getattr(error, "problems", None) or []
         # Several problems: each on its own line, with where it is (file: location: message);
         # a single one is the error line itself.
         for problem in problems if len(problems) > 1 else []:
@@ -160,29 +216,37 @@ class Output:
         if hint:
             self.stderr.write(f"Hint: {escape_control(hint)}\n")
         self.stderr.flush()
-        if self.json and not self.result_written:
-            body: dict[str, Any] = {"code": error.code, "message": message, "hint": hint}
-            if problems:
-                body["problems"] = [
-                    {**problem, "message": _redact(str(problem.get("message")), self.secrets)}
-                    for problem in problems
-                ]
-            retry_at = getattr(error, "retry_at", None)
-            if retry_at is not None:
-                from rcp.core.models import iso_z
 
-                body["retry_at"] = iso_z(retry_at)
-            self.stdout.write(json.dumps({"error": body}) + "\n")
-            self.stdout.flush()
-            self.result_written = True
+    def _error_envelope(self, error: RcpError, message: str, hint: str | None) -> None:
+        body: dict[str, Any] = {"code": error.code, "message": message, "hint": hint}
+        problems = self._redacted_problems(error)
+        if problems:
+            body["problems"] = problems
+        retry_at = getattr(error, "retry_at", None)
+        if retry_at is not None:
+            from rcp.core.models import iso_z
+
+            body["retry_at"] = iso_z(retry_at)
+        self.stdout.write(json.dumps({"error": body}) + "\n")
+        self.stdout.flush()
+        self.result_written = True
 
     def warn(self, message: str) -> None:
-        if not self.quiet:
-            self.stderr.write(f"Warning: {escape_control(_redact(message, self.secrets))}\n")
-            self.stderr.flush()
+        if self.quiet:
+            return
+        if self.log_json:
+            self.log("warning", message, event="warning")
+            return
+        self.stderr.write(f"Warning: {escape_control(_redact(message, self.secrets))}\n")
+        self.stderr.flush()
 
     def info(self, message: str) -> None:
-        """A status line for humans on stderr (suppressed by -q)."""
-        if not self.quiet:
-            self.stderr.write(escape_control(_redact(message, self.secrets)) + "\n")
-            self.stderr.flush()
+        """A status line for humans on stderr (suppressed by -q); a JSON record with
+        ``--log-format json``."""
+        if self.quiet:
+            return
+        if self.log_json:
+            self.log("info", message, event="info")
+            return
+        self.stderr.write(escape_control(_redact(message, self.secrets)) + "\n")
+        self.stderr.flush()

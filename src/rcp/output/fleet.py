@@ -138,7 +138,7 @@ def apply_report(report: ApplyReport) -> Callable[[Console], None]:
         actions = {c.slug: c.action for c in report.plan.changes}
         table = Table(box=None, pad_edge=False)
         for column in ("SLUG", "ACTION", "OUTCOME", "EXIT", "SECONDS", "ERROR"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for result in report.results:
             if result.outcome == "noop":
                 continue

@@ -37,6 +37,27 @@ class PlainProgress:
         return None
 
 
+class JsonProgress:
+    """``--log-format json``: one JSON record per event (also on a terminal: a log pipeline
+    reads every line)."""
+
+    def __init__(self, output: Any) -> None:
+        self.output = output
+
+    def event(self, tenant: str, resource: str | None, message: str, state: str | None = None) -> None:
+        self.output.log(
+            "info",
+            f"{tenant}: {resource}: {message}" if resource else f"{tenant}: {message}",
+            event="progress",
+            tenant=tenant,
+            resource=resource,
+            state=state,
+        )
+
+    def close(self) -> None:
+        return None
+
+
 class LiveProgress:
     """A table per resource (spinner, state, elapsed), redrawn in place on the terminal."""
 
@@ -57,8 +78,8 @@ class LiveProgress:
 
         table = Table(box=None, show_header=True, pad_edge=False)
         table.add_column("")
-        table.add_column("TENANT")
-        table.add_column("RESOURCE")
+        table.add_column("TENANT", overflow="fold")
+        table.add_column("RESOURCE", overflow="fold")
         table.add_column("STATE")
         table.add_column("ELAPSED", justify="right")
         now = time.monotonic()
@@ -87,10 +108,13 @@ class LiveProgress:
         self.live.stop()
 
 
-def make_progress(output: Any) -> NullProgress | PlainProgress | LiveProgress:
-    """Pick the sink for this run: nothing with -q, live on a TTY, plain lines otherwise."""
+def make_progress(output: Any) -> NullProgress | PlainProgress | JsonProgress | LiveProgress:
+    """Pick the sink for this run: nothing with -q, JSON records with --log-format json, live
+    on a TTY, plain lines otherwise."""
     if output.quiet:
         return NullProgress()
+    if getattr(output, "log_json", False):
+        return JsonProgress(output)
     if output.stderr_is_tty():
         return LiveProgress(output.err_console())
     return PlainProgress(output.stderr)

@@ -17,7 +17,7 @@ def rows_table(rows: list[dict[str, Any]], columns: list[str]) -> Callable[[Cons
 
         table = Table(box=None, pad_edge=False)
         for column in columns:
-            table.add_column(column.upper())
+            table.add_column(column.upper(), overflow="fold")
         for row in rows:
             table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
         console.print(table)

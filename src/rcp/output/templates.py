@@ -27,7 +27,7 @@ def template_list(infos: list[TemplateInfo]) -> Callable[[Console], None]:
 
         table = Table(box=None, pad_edge=False)
         for column in ("NAME", "RESOURCES", "SOURCE"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for info in infos:
             resources = (
                 ", ".join(info.resources) if info.error is None else f"INVALID: {info.error}"

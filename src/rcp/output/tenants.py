@@ -43,7 +43,8 @@ def tenant(record: Tenant) -> Callable[[Console], None]:
             console.print(f"last error: {record.last_error}")
         table = Table(box=None, pad_edge=False)
         for column in ("KEY", "TYPE", "RENDER ID", "NAME", "STATE", "URL"):
-            table.add_column(column)
+            # Ids, names and URLs are copied from here: wrapped, never cut (…).
+            table.add_column(column, overflow="fold")
         for r in record.resources:
             table.add_row(r.key, r.type, r.render_id or "-", r.name, r.state, r.url or "")
         console.print(table)
@@ -51,6 +52,62 @@ def tenant(record: Tenant) -> Callable[[Console], None]:
         for r in record.resources:
             if r.last_error:
                 console.print(f"{r.key}: last error: {r.last_error}")
+
+    return render
+
+
+def full_record(record: Tenant) -> Callable[[Console], None]:
+    """``tenant show``: everything on record — definition (template and revision, plugin repo,
+    fleet management), env override keys (values masked), and each resource with its id, URL,
+    plan, region, state and last error. ``tenant status`` is the short view."""
+
+    def render(console: Console) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        console.print(Text(record.slug, style="bold"), record.name, sep="  ")
+        revision = record.rendered_template.get("revision")
+        fields = [
+            ("status", str(record.status)),
+            ("template", record.template + (f" (revision {revision})" if revision else "")),
+            ("plugin repo", record.custom_plugin_repo or "-"),
+            ("fleet managed", "yes" if record.fleet_managed else "no"),
+            ("created", _moment(record.created_at) or "-"),
+            ("updated", _moment(record.updated_at) or "-"),
+            ("last error", record.last_error or "-"),
+        ]
+        overrides = [
+            f"{service}/{key}=***" if service != "*" else f"{key}=***"
+            for service, values in sorted(record.env_overrides.items())
+            for key in sorted(values)
+        ]
+        fields.append(("env overrides", ", ".join(overrides) if overrides else "none"))
+        head = Table(box=None, pad_edge=False, show_header=False)
+        head.add_column(no_wrap=True)
+        head.add_column(overflow="fold")
+        for label, value in fields:
+            head.add_row(f"{label}:", value)
+        console.print(head)
+        # One block per resource, label: value — every id and URL on a line of its own, so it
+        # can be copied whole at any terminal width (a long value folds, never cut).
+        plans = record.resource_plans()
+        for r in record.resources:
+            spec = plans.get(r.key, {})
+            console.print(Text(f"{r.key} ({r.type})", style="bold"))
+            block = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1, 0, 2))
+            block.add_column(no_wrap=True)
+            block.add_column(overflow="fold")
+            for label, value in (
+                ("render id", r.render_id or "-"),
+                ("name", r.name),
+                ("url", r.url or "-"),
+                ("plan", spec.get("plan") or "-"),
+                ("region", spec.get("region") or "-"),
+                ("state", r.state),
+                ("last error", r.last_error or "-"),
+            ):
+                block.add_row(f"{label}:", value)
+            console.print(block)
 
     return render
 
@@ -93,7 +150,7 @@ def check_report(report: CheckReport) -> Callable[[Console], None]:
             if checked.problems:
                 table = Table(box=None, pad_edge=False, show_header=False)
                 for _ in range(4):
-                    table.add_column()
+                    table.add_column(overflow="fold")
                 for problem in checked.problems:
                     table.add_row(
                         "  " + (problem.resource or "-"),

@@ -25,6 +25,7 @@ and the tenant is healthy when nothing is left.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,9 @@ class TenantHealth:
     slug: str
     status: str
     problems: list[Problem] = field(default_factory=list)
+    # A repair ran on this tenant (it had problems): a fleet-wide repair audits it on its own.
+    repaired: bool = False
+    seconds: float = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -183,8 +187,11 @@ def check_tenants(
     results: list[TenantHealth] = []
     for tenant in tenants:
         if repair:
+            started = time.monotonic()
             try:
-                results.append(_repair(operator, tenant.slug, waiting))
+                health = _repair(operator, tenant.slug, waiting)
+                health.seconds = time.monotonic() - started
+                results.append(health)
             except TenantNotFound:
                 continue  # deleted since the list was read: nothing left to check
             except LockBusy as busy:
@@ -225,7 +232,7 @@ def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
             problem.detail = f"{problem.detail} (repair failed: {failure})"
     known = {p.identity for p in found}
     problems = found + [p for p in remaining if p.identity not in known]
-    return TenantHealth(slug, str(after.status), problems)
+    return TenantHealth(slug, str(after.status), problems, repaired=bool(found))
 
 
 def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: Waiting) -> None:
