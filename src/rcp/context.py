@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rcp.errors import ConfigError, RcpError
-from rcp.output import Output
+from rcp.output import FORMATS, Output, check_format
 from rcp.settings import GlobalOptions, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.options)
+            settings = load_settings(self.options)
+            check_format(settings.output, settings.output_source)
+            self._settings = settings
         return self._settings
 
     @property
@@ -78,7 +80,7 @@ class AppContext:
                 mode = self.options.output or os.environ.get("RCP_OUTPUT", "human")
                 log_format = self.options.log_format or os.environ.get("RCP_LOG_FORMAT", "text")
                 self._output = Output(
-                    mode if mode in ("human", "json") else "human",
+                    mode if mode in FORMATS else "human",
                     quiet=self.options.quiet,
                     log_format="json" if log_format == "json" else "text",
                 )

@@ -17,7 +17,6 @@ from rcp.urls import mask_url, url_passwords
 DEFAULT_API_URL = "https://api.render.com/v1"
 SANDBOX_API_URL = "http://sandbox.rcp/v1"
 SANDBOX_API_KEY = "sandbox"  # the simulator accepts any non-empty key
-OUTPUT_MODES = ("human", "json")
 LOG_FORMATS = ("text", "json")
 DEFAULT_MAX_WAIT = 60.0
 
@@ -68,7 +67,7 @@ class GlobalOptions:
 class Settings:
     config_dir: Path
     data_dir: Path
-    output: str
+    output: str  # checked against rcp.output.FORMATS by rcp.context (naming output_source)
     verbose: int
     quiet: bool
     sandbox: bool
@@ -84,6 +83,7 @@ class Settings:
     debug: bool
     no_color: bool
     config: Mapping[str, Any] = field(default_factory=dict)
+    output_source: str = "default"  # which setting gave ``output``, for error messages
     # Why the stored credential could not be used (raised when a Render key is needed).
     credential_problem: ConfigError | None = None
     # Why the API URL must not be used (raised when Render is needed, so commands that only
@@ -290,8 +290,7 @@ def load_settings(
         return default, "default"
 
     output, output_source = pick(options.output, Env.OUTPUT, "output", "human")
-    if output not in OUTPUT_MODES:
-        raise ConfigError(f"invalid {output_source} value {output!r}: expected human or json")
+    # The formats are the output layer's to know: rcp.context checks ``output`` against them.
     log_format, log_source = pick(options.log_format, Env.LOG_FORMAT, "log_format", "text")
     if log_format not in LOG_FORMATS:
         raise ConfigError(f"invalid {log_source} value {log_format!r}: expected text or json")
@@ -356,6 +355,7 @@ def load_settings(
         config_dir=config_dir,
         data_dir=data_dir,
         output=str(output),
+        output_source=output_source,
         verbose=options.verbose,
         quiet=options.quiet,
         sandbox=sandbox,

@@ -17,6 +17,7 @@ import typer
 from rcp import __version__
 from rcp.cli import _click as click
 from rcp.cli import _lazy, _params
+from rcp.output import FORMATS, Format
 
 _params.install()  # before any command runs: no pydantic for plain parameter values
 
@@ -85,11 +86,6 @@ def _log_json_requested(args: Sequence[str]) -> bool:
 
 
 _CURRENT_ARGV: list[str] = []
-
-
-class OutputMode(StrEnum):
-    human = "human"
-    json = "json"
 
 
 class LogFormat(StrEnum):
@@ -195,11 +191,11 @@ def _version_callback(value: bool) -> None:
 def root(
     ctx: typer.Context,
     output: Annotated[
-        OutputMode | None,
+        Format | None,
         typer.Option(
             "-o",
             "--output",
-            help="Output format: human or json (env: RCP_OUTPUT).",
+            help=f"Output format: {' or '.join(FORMATS)} (env: RCP_OUTPUT).",
             show_default=False,
         ),
     ] = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
 from rcp.output.text import escape_control
@@ -16,6 +17,25 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.errors import RcpError
+
+class Format(StrEnum):
+    """The output formats (-o/--output, RCP_OUTPUT, the config file's ``output``): a new one is
+    a member here, rendered by ``Output`` below — nothing outside ``rcp.output`` changes."""
+
+    human = "human"
+    json = "json"
+
+
+FORMATS = tuple(member.value for member in Format)
+
+
+def check_format(value: str, setting: str) -> None:
+    """ConfigError (exit 6) naming ``setting`` unless ``value`` is one of FORMATS."""
+    if value not in FORMATS:
+        from rcp.errors import ConfigError
+
+        raise ConfigError(f"invalid {setting} value {value!r}: expected {' or '.join(FORMATS)}")
+
 
 HumanRender = str | Callable[["Console"], None] | None
 
