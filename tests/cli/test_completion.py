@@ -72,7 +72,7 @@ def test_clicks_spelling_of_the_source_instruction_works() -> None:
 
 
 def test_completion_requests_answer_commands_options_and_choices() -> None:
-    bash = rcp(_RCP_COMPLETE="complete_bash", COMP_WORDS="rcp tenant de", COMP_CWORD="2")
+    bash = rcp(_RCP_COMPLETE="complete_bash", COMP_WORDS="rcp tenant del", COMP_CWORD="2")
     assert bash.returncode == 0, bash.stderr
     assert bash.stdout.split() == ["delete"]
     zsh = rcp(_RCP_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="rcp tenant create --if")
@@ -102,7 +102,7 @@ def run_shell(argv: list[str], script: str) -> subprocess.CompletedProcess[str]:
 def test_bash_completes_with_the_script_loaded() -> None:
     proc = run_shell(
         ["bash", "--norc", "-c"],
-        'source <(rcp completion bash); COMP_WORDS=(rcp tenant de); COMP_CWORD=2; '
+        'source <(rcp completion bash); COMP_WORDS=(rcp tenant del); COMP_CWORD=2; '
         '_rcp_completion rcp; printf "%s\\n" "${COMPREPLY[@]}"',
     )
     assert proc.returncode == 0, proc.stderr

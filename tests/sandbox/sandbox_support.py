@@ -176,7 +176,15 @@ class ResponseValidator:
         operation = self.spec["paths"][path_template][method.lower()]
         response = operation["responses"][str(status)]
         if "$ref" in response:
-            return None  # shared error responses: the generic error schema
+            if status >= 400:
+                return None  # shared error responses: the generic error schema
+            # A shared success response (``GET /logs``: Logs200Response): its own schema.
+            name = response["$ref"].rsplit("/", 1)[-1]
+            if "content" not in self.spec["components"]["responses"][name]:
+                return None
+            return (
+                f"urn:render-spec#/components/responses/{name}/content/application~1json/schema"
+            )
         if "content" not in response:
             return None
         escaped = path_template.replace("~", "~0").replace("/", "~1")
@@ -275,6 +283,7 @@ IMPLEMENTED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
         ("PUT", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
         ("DELETE", "/env-groups/{envGroupId}/secret-files/{secretFileName}"),
+        ("GET", "/logs"),
     }
 )
 

@@ -195,6 +195,13 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
     call("POST", f"/key-value/{key_value['id']}/resume", expect=202)
 
     exercise_isolation(sandbox, call, owner["id"], key_value["id"])
+    sandbox.clock.advance(60)  # the deploys and datastores above have run: their lines exist
+    call(
+        "GET",
+        "/logs",
+        expect=200,
+        params={"ownerId": owner["id"], "resource": f"{web},{postgres['id']}", "limit": 5},
+    )
 
     call("DELETE", f"/key-value/{key_value['id']}", expect=204)
     call("DELETE", f"/postgres/{postgres['id']}", expect=204)

@@ -55,6 +55,7 @@ def test_failed_deploy_named_then_redeploy_recovers(db_cli: Cli, sandbox: Sandbo
     assert (status, phase) == ("build_failed", "build")
     assert [d["id"] for d in sandbox.deploys(service)] == [deploy]  # the deploy Render reports
     assert "rcp tenant redeploy acme" in error["hint"]
+    assert "rcp tenant logs acme --service web" in error["hint"]
 
     # The record keeps the cause: the tenant's last error and the service's own.
     record = shown(db_cli, "acme")

@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from rcp.cli._common import app_context, handle_errors
-from rcp.errors import UsageError
 from rcp.output import admin as human
-
-
-def parse_since(text: str, *, now: datetime) -> datetime:
-    """``--since``: a duration back from now (``7d``, ``12h``, ``90m``) or a moment
-    (``2026-11-01``, ``2026-11-01T12:00:00Z``; without a zone it is UTC)."""
-    from datetime import UTC
-
-    from rcp.core.durations import parse_duration
-
-    try:
-        return now - timedelta(seconds=parse_duration(text, option="--since"))
-    except UsageError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"invalid --since value {text!r}: use a duration back from now (7d, 12h, 30m) "
-            "or a date/time (2026-11-01, 2026-11-01T12:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 @handle_errors
@@ -58,6 +33,8 @@ def audit(
         from rcp.core.slugs import validate_slug
 
         validate_slug(tenant)
+    from rcp.core.durations import parse_since
+
     since_at = parse_since(since, now=utcnow()) if since is not None else None
     entries = app_ctx.store().list_audit(tenant=tenant, since=since_at, limit=limit)
     rows = [entry.to_json() for entry in entries]

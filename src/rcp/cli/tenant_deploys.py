@@ -120,3 +120,78 @@ def deploys(
     app_ctx.output.result(
         [item.to_json() for item in history.deploys], human=deploys_table(history)
     )
+
+
+@app.command("logs")
+@handle_errors
+def logs(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service", help="Only this resource (its key in the template: web, db, …)."
+        ),
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="From this long ago (30m, 1h, 2d) or this date/time.")
+    ] = "1h",
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most the newest N lines (1-10000).")
+    ] = 100,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until interrupted.")
+    ] = False,
+) -> None:
+    """The tenant's log lines (builds, deploys, its services and datastores) through Render's
+    logs API, oldest first.
+
+    \b
+    Examples:
+      rcp tenant logs acme
+      rcp tenant logs acme --service web --since 30m --limit 50
+      rcp tenant logs acme --follow            # Ctrl-C to stop
+    """
+    from rcp.cli._signals import graceful_stop
+    from rcp.core.durations import parse_since
+    from rcp.core.models import utcnow
+    from rcp.core.slugs import validate_slug, validate_template_key
+    from rcp.core.tenants import LogReader, get_tenant, log_targets
+    from rcp.core.tenants.logs import check_limit, check_since
+    from rcp.output.stream import Stream
+    from rcp.output.tenants import log_lines
+
+    app_ctx = app_context(ctx)
+    validate_slug(slug)
+    if service is not None:
+        validate_template_key(service)
+    check_limit(limit)
+    now = utcnow()
+    since_at = check_since(parse_since(since, now=now), now)
+    tenant = get_tenant(app_ctx.store(), slug)
+    targets = log_targets(tenant, service)  # --service against the record (exit 2)
+    output = app_ctx.output
+    width = max((len(target.key) for target in targets), default=0)
+    if not targets:
+        output.warn(f"tenant {slug} has no resource on Render yet")
+        output.result([], human="")
+        return
+    reader = LogReader(app_ctx.gateway(), targets)
+    recent = reader.recent(since=since_at, limit=limit)
+    if not follow:
+        if not recent:
+            output.info(f"{slug}: no log lines since {since_at.isoformat(timespec='seconds')}")
+        output.result_stream(
+            Stream(item.to_json() for item in recent), human=log_lines(recent, width=width)
+        )
+        return
+    from itertools import chain
+
+    with graceful_stop() as stop:
+        lines = chain(recent, reader.follow(since=since_at, stop=stop))
+        output.result_stream(
+            Stream(item.to_json() for item in lines),
+            human=log_lines(lines, width=width),
+            live=True,
+        )
+    stop.raise_if_requested("stopped following the logs")

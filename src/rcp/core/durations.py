@@ -1,9 +1,10 @@
-"""Durations for ``--timeout``, ``--max-wait``, ``--lock-timeout``, ``RCP_MAX_WAIT`` and
-``audit --since`` (docs/commands.md, "Conventions"). Stdlib only."""
+"""Durations for ``--timeout``, ``--max-wait``, ``--lock-timeout``, ``RCP_MAX_WAIT``, and the
+``--since`` of ``audit`` and ``tenant logs`` (docs/commands.md, "Conventions"). Stdlib only."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from rcp.errors import UsageError
 
@@ -37,3 +38,23 @@ def parse_duration(text: str, *, option: str | None = None) -> float:
     raise UsageError(
         f"invalid {what} {text!r}: use seconds (90) or a number with a unit: 90s, 5m, 1h, 1h30m"
     )
+
+
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """``--since``: a duration back from now (``7d``, ``12h``, ``90m``) or a moment
+    (``2026-11-01``, ``2026-11-01T12:00:00Z``; without a zone it is UTC). UsageError (exit 2)
+    for anything else."""
+    try:
+        return now - timedelta(seconds=parse_duration(text, option="--since"))
+    except UsageError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"invalid --since value {text!r}: use a duration back from now (7d, 12h, 30m) "
+            "or a date/time (2026-11-01, 2026-11-01T12:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

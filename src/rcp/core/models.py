@@ -286,6 +286,32 @@ class DeployInfo:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """One line of a resource's logs as Render reports it. ``message`` is Render's text: data,
+    never to be printed unescaped (it may hold terminal control sequences)."""
+
+    id: str
+    timestamp: datetime
+    message: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resource(self) -> str | None:
+        return self.labels.get("resource")
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of ``GET /logs``; when ``has_more``, the next page's window (Render's own
+    strings, to be sent back as ``startTime``/``endTime``)."""
+
+    lines: list[LogLine]
+    has_more: bool = False
+    next_start: str | None = None
+    next_end: str | None = None
+
+
+@dataclass(frozen=True)
 class LockHolder:
     actor: str
     host: str

@@ -15,6 +15,7 @@ from rcp.core.models import (
     DeployInfo,
     Lease,
     LockHolder,
+    LogPage,
     RemoteResource,
     Resource,
     ResourceKind,
@@ -88,6 +89,20 @@ class RenderGateway(Protocol):
     def list_deploys(self, service_id: str, limit: int) -> list[DeployInfo] | None:
         """The service's latest ``limit`` (1–100) deploys, newest first; None when the service
         is gone (404)."""
+        ...
+
+    def list_logs(
+        self,
+        resources: list[str],
+        *,
+        start: str | None,
+        end: str | None,
+        direction: str,
+        limit: int,
+    ) -> LogPage:
+        """One page (``limit`` 1–100) of the resources' log lines in the workspace between
+        ``start`` and ``end`` (RFC 3339; None: Render's defaults, an hour ago and now), newest
+        first (``backward``) or oldest first (``forward``). The resources must share a region."""
         ...
 
     def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:

@@ -576,8 +576,8 @@ class Engine:
         slug = tenant.slug
         if resource is not None and resource.state in DEPLOY_FAILURE_PHASE:
             hint = (
-                f"fix the cause, then `rcp tenant redeploy {slug}` (or rerun "
-                "`rcp tenant create`) deploys again"
+                f"`rcp tenant logs {slug} --service {resource.key}` shows why; once fixed, "
+                f"`rcp tenant redeploy {slug}` (or rerun `rcp tenant create`) deploys again"
             )
         else:
             hint = f"see `rcp tenant show {slug}`; fix the cause and rerun `rcp tenant create`"

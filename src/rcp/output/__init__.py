@@ -143,12 +143,20 @@ class Output:
             human(self.console())
         self.stdout.flush()
 
-    def result_stream(self, data: Any, human: Callable[[Callable[[str], None]], None]) -> None:
+    def result_stream(
+        self,
+        data: Any,
+        human: Callable[[Callable[[str], None]], None],
+        *,
+        live: bool = False,
+    ) -> None:
         """Print a result that is read while it is written: ``data`` may hold
         ``rcp.output.stream.Stream`` arrays and ``Later`` values (JSON identical to ``result``
         of the same document); ``human(write)`` writes the human rendering piece by piece.
         Memory stays flat whatever the number of rows. Known secrets are masked in each piece
-        (a piece is a whole JSON value or line, so a secret is never split between two)."""
+        (a piece is a whole JSON value or line, so a secret is never split between two).
+        ``live``: each piece reaches stdout as soon as it is written (``tenant logs --follow``:
+        a line arrives when it happens, not when 64 KiB have piled up)."""
         from rcp.output.stream import write_json
 
         self.result_written = True
@@ -160,7 +168,7 @@ class Output:
             nonlocal size
             pending.append(_redact(text, self.secrets) if self.secrets else text)
             size += len(text)
-            if size >= 1 << 16:
+            if live or size >= 1 << 16:
                 flush()
 
         def flush() -> None:
@@ -168,6 +176,8 @@ class Output:
             out.write("".join(pending))
             pending.clear()
             size = 0
+            if live:
+                out.flush()
 
         try:
             if self.json:

@@ -6,7 +6,7 @@ person reads, so a new output format never has to touch ``rcp.cli``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.core.models import Tenant
-    from rcp.core.tenants import CheckReport, DeployHistory, EnvChange
+    from rcp.core.tenants import CheckReport, DeployHistory, EnvChange, TenantLogLine
     from rcp.output import HumanRender
 
 # The columns of `rcp tenant list` and `rcp tenant status --all` (streamed with
@@ -207,3 +207,21 @@ def _moment(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def log_lines(
+    lines: Iterable[TenantLogLine], *, width: int = 0
+) -> Callable[[Callable[[str], object]], None]:
+    """``tenant logs``: one line per log line, as it is read: time (UTC, milliseconds), the
+    resource's key (padded to ``width``), Render's text. The text is data: its control
+    characters (newlines included: one log line is one output line) are shown escaped."""
+    from rcp.output.text import escape_control
+
+    def render(write: Callable[[str], object]) -> None:
+        for item in lines:
+            moment = item.line.timestamp.astimezone(UTC)
+            stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            key = escape_control(item.key).ljust(width)
+            write(f"{stamp}  {key}  {escape_control(item.line.message)}\n")
+
+    return render

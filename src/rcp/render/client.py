@@ -58,6 +58,7 @@ from rcp.render.models import (
     Deploy,
     EnvGroup,
     EnvVar,
+    LogsPage,
     Owner,
     RenderResource,
     User,
@@ -643,6 +644,35 @@ class RenderClient:
             )
             for entry in page
         ]
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def list_logs(
+        self,
+        owner_id: str,
+        resources: Sequence[str],
+        *,
+        start_time: str | None = None,
+        end_time: str | None = None,
+        direction: str = "backward",
+        limit: int = PAGE_SIZE,
+    ) -> LogsPage:
+        """``GET /logs``: one page of the resources' lines in the window (Render's defaults: the
+        last hour up to now), newest first (``backward``) or oldest first (``forward``). The
+        window of the next page is in the answer; the resources must share owner and region."""
+        params: dict[str, str | int] = {
+            "ownerId": owner_id,
+            "resource": _csv(resources) or "",
+            "direction": direction,
+            "limit": max(1, min(limit, PAGE_SIZE)),
+        }
+        if start_time is not None:
+            params["startTime"] = start_time
+        if end_time is not None:
+            params["endTime"] = end_time
+        return self._model(
+            LogsPage, self._json(self.request("GET", "/logs", params=params)), "answer to GET /logs"
+        )
 
     def get_deploy(self, service_id: str, deploy_id: str) -> Deploy:
         return self._get_one(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rcp.core.models import DeployInfo, RemoteResource, ResourceKind
+from rcp.core.models import DeployInfo, LogLine, LogPage, RemoteResource, ResourceKind
 from rcp.core.references import SERVICE_HOST, SERVICE_PORT
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
@@ -206,6 +206,38 @@ class Gateway:
         except RenderNotFound:
             return None
         return [_deploy_info(deploy) for deploy in deploys]
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def list_logs(
+        self,
+        resources: list[str],
+        *,
+        start: str | None,
+        end: str | None,
+        direction: str,
+        limit: int,
+    ) -> LogPage:
+        page = self._client.list_logs(
+            self.owner_id(),
+            resources,
+            start_time=start,
+            end_time=end,
+            direction=direction,
+            limit=limit,
+        )
+        lines = [
+            LogLine(
+                id=entry.id,
+                timestamp=entry.timestamp,
+                message=entry.message or "",
+                labels={
+                    label.name: label.value for label in entry.labels or [] if label.value is not None
+                },
+            )
+            for entry in page.logs or []
+        ]
+        return LogPage(lines, page.has_more, page.next_start_time, page.next_end_time)
 
     def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
         deploy = self._client.trigger_deploy(service_id, clear_cache=clear_cache)

@@ -192,6 +192,30 @@ class Deploy(RenderModel):
     finished_at: datetime | None = None
 
 
+class LogLabel(RenderModel):
+    name: str
+    value: str | None = None
+
+
+class LogEntry(RenderModel):
+    """One line of ``GET /logs`` (the spec's log entry: id, message, timestamp, labels)."""
+
+    id: str
+    message: str | None = None
+    timestamp: datetime
+    labels: list[LogLabel] | None = None
+
+
+class LogsPage(RenderModel):
+    """``GET /logs``: a page of lines and the window of the next page (when ``has_more``).
+    The next-window times are kept as Render wrote them, to be sent back verbatim."""
+
+    has_more: bool = False
+    next_start_time: str | None = None
+    next_end_time: str | None = None
+    logs: list[LogEntry] | None = None
+
+
 class EnvVar(RenderModel):
     key: str
     value: str | None = None

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rcp.core.models import DeployInfo, RemoteResource, ResourceKind
+from rcp.core.models import DeployInfo, LogPage, RemoteResource, ResourceKind
 from rcp.core.ports import RenderGateway
 
 # The wait, in seconds from now, before each of these creates could be sent (in this order).
@@ -201,6 +201,19 @@ class CreateTracker:
 
     def list_deploys(self, service_id: str, limit: int) -> list[DeployInfo] | None:
         return self.inner.list_deploys(service_id, limit)
+
+    def list_logs(
+        self,
+        resources: list[str],
+        *,
+        start: str | None,
+        end: str | None,
+        direction: str,
+        limit: int,
+    ) -> LogPage:
+        return self.inner.list_logs(
+            resources, start=start, end=end, direction=direction, limit=limit
+        )
 
     def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
         return self.inner.trigger_deploy(service_id, clear_cache=clear_cache)

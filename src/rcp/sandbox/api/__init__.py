@@ -16,6 +16,7 @@ Modules, one per section of the API:
 - ``env``: env vars and secret files
 - ``deploys``: deploys and their lifecycle
 - ``datastores``: Postgres and Key Value
+- ``logs``: log lines derived from what happened to each resource (``GET /logs``)
 - ``routing``: the route table and ``dispatch``
 - ``state``: the control API's dump of the world
 """

@@ -69,7 +69,11 @@ def restart_if_changed(
     ctx: WorldContext, before: Mapping[str, Any], after: dict[str, Any], fields: tuple[str, ...]
 ) -> None:
     if any(before.get(name) != after.get(name) for name in fields):
+        # Kept for the logs (rcp.sandbox.api.logs): when it first became ready, and each
+        # restart with when it was ready again.
+        after.setdefault("_first_ready_at", after["_ready_at"])
         after["_ready_at"] = ctx.now + ctx.settings.datastore_seconds
+        after["_restarts"] = [*after.get("_restarts", []), [ctx.now, after["_ready_at"]]]
 
 
 def ip_allow_list(raw: Any, field_name: str = "ipAllowList") -> list[dict[str, str]] | None:
@@ -344,6 +348,8 @@ def set_datastore_suspended(
         record["suspenders"] = ["user"] if suspended else []
     else:
         record["_suspended"] = suspended
+    if suspended:
+        record["_log_events"] = [*record.get("_log_events", []), [ctx.now, "suspend"]]
     record["updatedAt"] = iso(ctx.now)
     save_resource(ctx, record)
     return ApiResult(202, empty=True)

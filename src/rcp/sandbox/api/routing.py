@@ -11,6 +11,7 @@ from rcp.sandbox.api import (
     disks,
     env,
     isolation,
+    logs,
     notifications,
     owners,
     scaling,
@@ -95,6 +96,7 @@ _ROUTE_SPECS: list[tuple[str, str, Handler]] = [
     ("GET", f"/env-groups/{_SEG}/secret-files/{_SEG}", isolation.retrieve_group_secret_file),
     ("PUT", f"/env-groups/{_SEG}/secret-files/{_SEG}", isolation.update_group_secret_file),
     ("DELETE", f"/env-groups/{_SEG}/secret-files/{_SEG}", isolation.delete_group_secret_file),
+    ("GET", "/logs", logs.list_logs),
 ]
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}$"), handler) for method, pattern, handler in _ROUTE_SPECS

@@ -564,6 +564,8 @@ def suspend_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> 
     _, service = load_resource(ctx, "service", service_id)
     if service["suspended"] != "suspended":
         suspend_deploys(ctx, service_id)
+        # For the logs (rcp.sandbox.api.logs): the instances stopped then.
+        service["_log_events"] = [*service.get("_log_events", []), [ctx.now, "suspend"]]
     service["suspended"] = "suspended"
     if "user" not in service["suspenders"]:
         service["suspenders"] = [*service["suspenders"], "user"]
