@@ -135,3 +135,53 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Any) -> None:
         assert begins == ["BEGIN", "BEGIN"]
     finally:
         store.close()
+
+
+def test_upgrading_a_database_with_tenants_keeps_every_row(db_url: str) -> None:
+    """Upgrades from the first revision with data in every table: nothing is lost. (On SQLite a
+    batch migration copies a table and drops the old one; with foreign keys enforced, dropping
+    ``tenants`` used to cascade and delete every tenant's resources.)"""
+    from alembic import command
+
+    store = open_store(db_url, auto_upgrade=False)
+    try:
+        with store.engine.begin() as connection:
+            command.upgrade(migrate._alembic_config(connection), "0001")
+            connection.execute(
+                text(
+                    "INSERT INTO tenants (id, name, slug, status, template, rendered_template,"
+                    " env_overrides, created_at, updated_at) VALUES (1, 'Acme', 'acme', 'ACTIVE',"
+                    " 'default', '{\"name\": \"default\", \"resources\": []}', '{}',"
+                    " '2026-12-01 10:00:00', '2026-12-01 10:00:00')"
+                )
+            )
+            for key in ("web", "db"):
+                connection.execute(
+                    text(
+                        "INSERT INTO tenant_resources (tenant_id, key, type, name, render_id,"
+                        " state) VALUES (1, :key, 'web_service', :name, :id, 'live')"
+                    ),
+                    {"key": key, "name": f"acme-{key}", "id": f"srv-{key}"},
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO journal (tenant_slug, step, status, generation, at)"
+                    " VALUES ('acme', 'create', 'done', 1, '2026-12-01 10:00:00')"
+                )
+            )
+        assert store.upgrade() is True
+        with store.engine.connect() as connection:
+            counts = {
+                table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("tenants", "tenant_resources", "journal")
+            }
+        assert counts == {"tenants": 1, "tenant_resources": 2, "journal": 1}
+        tenant = store.get_tenant("acme")
+        assert tenant is not None
+        assert sorted(r.key for r in tenant.resources) == ["db", "web"]
+        # Foreign keys are enforced again on the connections rcp goes on using.
+        if store.engine.dialect.name == "sqlite":
+            with store.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.close()

@@ -77,17 +77,45 @@ def ensure_schema(engine: Engine, *, sqlite_file: str | None) -> bool:
         if current_revision(connection) == HEAD_REVISION:
             return False
     with _alembic_in_process, _migration_file_lock(sqlite_file):
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                _take_postgres_migration_lock(connection)
-            current = current_revision(connection)
-            if current == HEAD_REVISION:
-                return False
-            _refuse_unknown_revision(current)
-            from alembic import command
+        with engine.connect() as connection, _foreign_keys_off_on_sqlite(connection):
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    _take_postgres_migration_lock(connection)
+                current = current_revision(connection)
+                if current == HEAD_REVISION:
+                    return False
+                _refuse_unknown_revision(current)
+                from alembic import command
 
-            command.upgrade(_alembic_config(connection), "head")
+                command.upgrade(_alembic_config(connection), "head")
     return True
+
+
+@contextlib.contextmanager
+def _foreign_keys_off_on_sqlite(connection: Connection) -> Iterator[None]:
+    """SQLite alters a table in batch mode by copying it and dropping the old one: with foreign
+    keys enforced, dropping ``tenants`` would cascade and delete every tenant's resources. So
+    enforcement is off while migrations run (SQLite ignores the pragma inside a transaction:
+    it is set before ours begins), the copied rows are checked afterwards, and it is on again
+    for whatever uses the pooled connection next. Postgres alters tables in place."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    # The driver connection is in autocommit (rcp.store.engine): a pragma sent on it directly
+    # runs outside any transaction, which SQLAlchemy's begin would otherwise open first.
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreError(
+                f"the schema migration left {len(broken)} rows whose foreign keys point nowhere",
+                hint="restore the database from a backup and report this",
+            )
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
 
 
 def known_revisions() -> set[str]:
