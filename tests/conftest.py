@@ -140,6 +140,41 @@ def run_rcp(
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def _fault_harness() -> Any:
+    """tests/faults/fault_harness.py, imported under the name the fault tests use."""
+    faults = str(Path(__file__).parent / "faults")
+    if faults not in sys.path:
+        sys.path.insert(0, faults)
+    import fault_harness
+
+    return fault_harness
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller, as each worker ends
+def pytest_testnodedown(node: Any, error: object) -> None:
+    rows = getattr(node, "workeroutput", {}).get("fault_summary")
+    if rows:
+        harness = _fault_harness()
+        for scenario, engine, runs, duplicates, orphans, canary_hits in rows:
+            harness.record(
+                scenario, engine, runs=runs, duplicates=duplicates, orphans=orphans, canary_hits=canary_hits
+            )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's table, here rather than in tests/faults/conftest.py because under
+    pytest-xdist only the controller has a terminal, and it never loads that conftest."""
+    harness = sys.modules.get("fault_harness")  # imported only if fault tests ran or reported
+    if harness is None or not harness.FAULT_SUMMARY:
+        return
+    terminalreporter.section("fault matrix: duplicates, orphans and canary hits must all be 0")
+    for line in harness.summary_lines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(
+        "runs: rcp invocations (property rows: generated examples; stateful: engine create/delete/resume runs)"
+    )
+
+
 def postgres_url() -> str | None:
     return os.environ.get("RCP_TEST_DATABASE_URL") or None
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_harness import FAULT_SUMMARY, EngineRunner, summary_lines
+from fault_harness import FAULT_SUMMARY, EngineRunner
 
 
 @pytest.fixture
@@ -24,12 +24,12 @@ def on_engines(tmp_path: Path) -> Iterator[EngineRunner]:
         runner.close()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not FAULT_SUMMARY:
-        return
-    terminalreporter.section("fault matrix: duplicates, orphans and canary hits must all be 0")
-    for line in summary_lines():
-        terminalreporter.write_line(line)
-    terminalreporter.write_line(
-        "runs: rcp invocations (property rows: generated examples; stateful: engine create/delete/resume runs)"
-    )
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's counts to the controller, which prints the
+    table (tests/conftest.py merges them; a worker has no terminal of its own)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and FAULT_SUMMARY:
+        workeroutput["fault_summary"] = [
+            [scenario, engine, counts.runs, counts.duplicates, counts.orphans, counts.canary_hits]
+            for (scenario, engine), counts in FAULT_SUMMARY.items()
+        ]
