@@ -305,6 +305,13 @@ def test_a_failed_deploy_and_a_busy_tenant_exit_5_with_the_list(
         "beta": "create",
         "gamma": "noop",
     }
+    # The next apply deploys acme's failed service again (not re-reading its failure).
+    code, data, stderr = apply_json(cli, str(fleet), "-c", "1")
+    assert code == 0, stderr
+    assert results_by_slug(data)["acme"]["outcome"] == "updated"
+    assert "ended build_failed; deploying again" in stderr
+    shown = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    assert shown["status"] == "ACTIVE" and shown["last_error"] is None
 
 
 def test_prune_needs_yes_without_a_terminal_then_deletes(

@@ -89,6 +89,8 @@ def answered(
         ("POST", "/postgres/dpg-1-a/suspend", ("writes", "write")),
         ("POST", "/projects", ("writes", "write")),
         ("POST", "/v1/services?x=1", ("POST /services", "create")),
+        ("GET", "/logs", ("logs", "logs")),  # the logs endpoints count on their own
+        ("GET", "/v1/logs?resource=srv-1", ("logs", "logs")),
     ],
 )
 def test_requests_fall_into_render_families(
@@ -105,7 +107,9 @@ def test_documented_and_recorded_defaults() -> None:
         BucketLimit(20, 3600.0),
         BucketLimit(10, 60.0),
     )
+    assert limits.logs == BucketLimit(30, 60.0)
     assert limits.scaled(2).create == BucketLimit(40, 3600.0)
+    assert limits.with_windows_scaled(0.5).logs == BucketLimit(30, 30.0)
     assert limits.scaled(0.001).create.limit == 1
 
 
@@ -120,6 +124,24 @@ def test_without_answers_the_assumed_limit_holds_per_window() -> None:
     assert clock.now == 1000.0
     rl.acquire("GET", "/services")
     assert clock.now == pytest.approx(1010.0)  # the window of our first request ended
+
+
+def test_logs_answers_never_stand_for_the_other_reads() -> None:
+    """Render counts its logs endpoints on their own 30/min counter: an exhausted logs counter
+    must not hold up a GET of anything else."""
+    clock = FakeClock()
+    rl = limiter(clock)
+    ticket = rl.acquire("GET", "/logs")
+    rl.observe(
+        ticket,
+        200,
+        {"Ratelimit-Limit": "30", "Ratelimit-Remaining": "0", "Ratelimit-Reset": "40"},
+    )
+    rl.release(ticket)
+    rl.release(rl.acquire("GET", "/services"))
+    assert clock.now == 1000.0  # not held up
+    rl.acquire("GET", "/logs")
+    assert clock.now >= 1040.0  # the logs counter waits for its reset
 
 
 def test_families_count_separately_and_per_service() -> None:

@@ -471,6 +471,19 @@ def test_get_bucket_is_400_per_minute_and_writes_100(sandbox: Sandbox) -> None:
     assert statuses[:100] == [200] * 100 and statuses[100] == 429
 
 
+def test_logs_have_their_own_bucket_of_30_per_minute(sandbox: Sandbox) -> None:
+    web = sandbox.create_service("logs-limit-web")["service"]["id"]
+    query = {"ownerId": sandbox.owner_id, "resource": web}
+    answers = [sandbox.client.get("/logs", params=query) for _ in range(31)]
+    assert [a.status_code for a in answers[:30]] == [200] * 30
+    assert answers[29].headers["Ratelimit-Limit"] == "30"
+    assert answers[29].headers["Ratelimit-Remaining"] == "0"
+    assert answers[30].status_code == 429
+    assert sandbox.client.get("/users").status_code == 200  # other reads are not held up
+    sandbox.clock.advance(60)
+    assert sandbox.client.get("/logs", params=query).status_code == 200
+
+
 def test_rate_limits_off_never_refuses(make_sandbox: MakeSandbox) -> None:
     sandbox = make_sandbox(SandboxSettings(rate_limits="off"))
     for index in range(25):

@@ -76,6 +76,9 @@ class RateLimits:
     write: BucketLimit = BucketLimit(100, 60.0)
     create: BucketLimit = BucketLimit(20, 3600.0)
     per_service: BucketLimit = BucketLimit(10, 60.0)
+    # The logs endpoints: their own counter (docs/reliability.md), so their answers' headers
+    # never stand for the GET counter of every other read.
+    logs: BucketLimit = BucketLimit(30, 60.0)
 
     def scaled(self, factor: float) -> RateLimits:
         """Every limit multiplied by ``factor`` (at least 1 request per window)."""
@@ -88,6 +91,7 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
+            logs=scale(self.logs),
         )
 
     def with_windows_scaled(self, factor: float) -> RateLimits:
@@ -104,6 +108,7 @@ class RateLimits:
             write=scale(self.write),
             create=scale(self.create),
             per_service=scale(self.per_service),
+            logs=scale(self.logs),
         )
 
 
@@ -157,6 +162,8 @@ def bucket_for(method: str, path: str) -> tuple[str, str]:
     """``(family key, limit field)`` of a request; the field names a ``RateLimits`` entry."""
     verb = method.upper()
     path = normalise_path(path)
+    if path == "/logs" or path.startswith("/logs/"):
+        return "logs", "logs"
     if verb in ("GET", "HEAD"):
         return "GET", "get"
     if verb == "POST" and path in _CREATE_FAMILIES:

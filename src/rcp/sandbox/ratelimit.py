@@ -5,7 +5,9 @@ What is modelled, and where it comes from:
 - Buckets and limits (Render's documented limits and the recorded real answers):
   GET 400/min; creates (``POST /services``, ``/postgres``, ``/key-value``, ``/redis``) 20/hour;
   ``PATCH /services/{id}`` and ``POST /services/{id}/deploys|suspend|resume|scale`` 10/min per
-  service; every other write 100/min (what every recorded answer reports — the docs say 30).
+  service; every other write 100/min (what every recorded answer reports — the docs say 30);
+  the logs endpoints (``/logs…``) 30/min on their own counter (Render's limits as summarised in
+  docs/reliability.md; the recorded ``/logs/streams`` answers report ``Ratelimit-Limit: 30``).
 - Fixed windows on the clock: every create answer of the recordings has ``Date`` + ``Reset`` =
   hh:00:00, so a window is ``[k·W, (k+1)·W)`` of the epoch clock. The recordings cannot show
   where per-minute windows start; they are aligned the same way (on the minute).
@@ -44,6 +46,7 @@ GET_LIMIT = 400
 CREATE_LIMIT = 20
 PER_SERVICE_LIMIT = 10
 WRITE_LIMIT = 100
+LOGS_LIMIT = 30
 MINUTE = 60.0
 HOUR = 3600.0
 
@@ -84,6 +87,8 @@ def bucket_for(method: str, api_path: str, config: RateLimitConfig | None = None
     """The bucket one request draws on (see the module docstring for the sources)."""
     config = config or RateLimitConfig()
     scale = config.window_scale
+    if api_path == "/logs" or api_path.startswith("/logs/"):
+        return Bucket("logs", LOGS_LIMIT, MINUTE * scale, scale)
     if method in ("GET", "HEAD", "OPTIONS"):
         return Bucket("get", GET_LIMIT, MINUTE * scale, scale)
     if method == "POST" and api_path in CREATE_COUNTERS:
