@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from rcp.cli._common import app_context, handle_errors
-from rcp.output import admin as human
 
 
 @handle_errors
@@ -27,6 +26,7 @@ def audit(
     """Every mutating command: when, actor, command (secrets redacted), tenant, outcome,
     exit code and duration. Newest first."""
     from rcp.core.models import utcnow
+    from rcp.output import admin as human
 
     app_ctx = app_context(ctx)
     if tenant is not None:

@@ -19,7 +19,6 @@ import typer
 from rcp.cli._common import app_context, handle_errors, mark_audited, mutation_waits
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
-from rcp.output import admin as human
 
 if TYPE_CHECKING:
     from rcp.output.stream import Write
@@ -171,6 +170,7 @@ def import_(
     refused (exit 4) unless --overwrite. Audit entries already present are not added twice.
     """
     from rcp.core.backup import import_backup, parse_document
+    from rcp.output import admin as human
 
     app_ctx = app_context(ctx)
     # --max-wait is accepted for uniformity with the other mutating commands (no Render call).

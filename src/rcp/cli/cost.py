@@ -8,7 +8,6 @@ import typer
 
 from rcp.cli._common import app_context, handle_errors
 from rcp.errors import UsageError
-from rcp.output import admin as human
 
 if TYPE_CHECKING:
     pass
@@ -24,6 +23,7 @@ def cost(
     (override entries in <config dir>/prices.toml)."""
     from rcp.core.cost import CostReport, load_price_table
     from rcp.core.tenants.records import get_tenant, iter_tenants
+    from rcp.output import admin as human
     from rcp.output.stream import Later, Stream, primed
 
     app_ctx = app_context(ctx)

@@ -13,7 +13,6 @@ import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.errors import UsageError
-from rcp.output import admin as human
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -25,6 +24,7 @@ app = typer.Typer(
 @handle_errors
 def status(ctx: typer.Context) -> None:
     """Show the database's schema revision and whether it is at this rcp's head."""
+    from rcp.output import admin as human
     from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)
@@ -39,6 +39,7 @@ def status(ctx: typer.Context) -> None:
 @handle_errors
 def upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (safe while other rcp processes start: they wait for it)."""
+    from rcp.output import admin as human
     from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)
@@ -71,6 +72,7 @@ def copy(
     """Copy everything (tenants, resources, journal, locks, audit log) into another database,
     migrated first — e.g. from a laptop's SQLite to a team's Postgres — and verify the copy."""
     from rcp.errors import StoreError
+    from rcp.output import admin as human
     from rcp.urls import mask_url, normalise_url, same_database
 
     app_ctx = app_context(ctx)

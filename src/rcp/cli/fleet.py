@@ -19,7 +19,6 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
-from rcp.output import fleet as human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -136,6 +135,7 @@ def plan(
       rcp apply fleet.plan
     """
     from rcp.errors import RcpError
+    from rcp.output import fleet as human
 
     app_ctx = app_context(ctx)
     try:
@@ -189,6 +189,7 @@ def apply(
     from rcp.core.fleet import FleetApplier, failure_summary, schedule
     from rcp.core.provisioning import Waiting
     from rcp.errors import Interrupted
+    from rcp.output import fleet as human
 
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
@@ -281,6 +282,7 @@ def _result_reporter(
     import threading
     import time
 
+    from rcp.output import fleet as human
     from rcp.output.progress import LiveProgress
 
     started = time.monotonic()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 
 from rcp.cli._common import app_context, handle_errors
-from rcp.output import admin as human
 
 
 @handle_errors
 def health(ctx: typer.Context) -> None:
     """Database reachable and at head; Render reachable, key valid, workspace resolved."""
     from rcp.core.health import run_checks
+    from rcp.output import admin as human
     from rcp.urls import mask_url
 
     app_ctx = app_context(ctx)

@@ -13,7 +13,6 @@ import typer
 
 from rcp.cli._common import app_context, handle_errors, mark_audited
 from rcp.errors import ConfigError, UsageError
-from rcp.output.tables import rows_table
 
 if TYPE_CHECKING:
     from rcp.core.tokens import ApiToken
@@ -154,6 +153,7 @@ def token_list(
 ) -> None:
     """Tokens (never their secrets)."""
     from rcp.core.tokens import list_tokens
+    from rcp.output.tables import rows_table
 
     app_ctx = app_context(ctx)
     rows = [_token_row(t) for t in list_tokens(app_ctx.token_store(), include_revoked=all_)]

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from rcp.cli._common import app_context, handle_errors
-from rcp.output import templates as human
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -29,6 +28,7 @@ TemplateArgument = Annotated[
 def list_command(ctx: typer.Context) -> None:
     """List the available templates and the resources each creates."""
     from rcp.core.templates import list_templates
+    from rcp.output import templates as human
 
     app_ctx = app_context(ctx)
     infos = list_templates(app_ctx.settings.config_dir)
@@ -42,6 +42,7 @@ def list_command(ctx: typer.Context) -> None:
 def show(ctx: typer.Context, template: TemplateArgument = "default") -> None:
     """Print a template's YAML and its resources in creation order."""
     from rcp.core.templates import describe_resources, load_template, preview_template
+    from rcp.output import templates as human
 
     app_ctx = app_context(ctx)
     loaded = load_template(template, app_ctx.settings.config_dir)
@@ -79,6 +80,7 @@ def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None
         template_problems,
         template_warnings,
     )
+    from rcp.output import templates as human
 
     app_ctx = app_context(ctx)
     loaded = load_template(template, app_ctx.settings.config_dir)

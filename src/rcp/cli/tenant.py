@@ -18,8 +18,6 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption, YesOption
 from rcp.errors import UsageError
-from rcp.output.tenants import LIST_COLUMNS, STATUS_COLUMNS, full_record
-from rcp.output.tenants import tenant as tenant_human
 
 app = typer.Typer(no_args_is_help=True, help="Create, inspect and delete tenants.")
 
@@ -56,6 +54,7 @@ def create(
     """
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import create_tenant, plan_create
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     if if_exists not in ("resume", "fail"):
@@ -101,6 +100,8 @@ def status(
     # records, not the whole rcp.core.tenants package: a read-only command loads no use case.
     from rcp.core.tenants.records import get_tenant, iter_tenants
     from rcp.output.stream import Stream, json_table, primed
+    from rcp.output.tenants import STATUS_COLUMNS
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     if (slug is None) == (not all_):
@@ -173,6 +174,7 @@ def list_(
     """
     from rcp.core.tenants.records import iter_tenants
     from rcp.output.stream import Stream, json_table, primed
+    from rcp.output.tenants import LIST_COLUMNS
 
     app_ctx = app_context(ctx)
     if status is not None:
@@ -200,6 +202,7 @@ def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant sl
     """
     from rcp.core.slugs import validate_slug
     from rcp.core.tenants.records import get_tenant
+    from rcp.output.tenants import full_record
 
     app_ctx = app_context(ctx)
     validate_slug(slug)

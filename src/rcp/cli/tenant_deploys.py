@@ -15,7 +15,6 @@ from rcp.cli._common import (
     operation,
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
-from rcp.output.tenants import tenant as tenant_human
 
 app = typer.Typer()
 
@@ -54,6 +53,7 @@ def redeploy(
     from rcp.core.provisioning import Waiting
     from rcp.core.slugs import validate_slug, validate_template_key
     from rcp.core.tenants import get_tenant, redeploy_targets, redeploy_tenant
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     validate_slug(slug)

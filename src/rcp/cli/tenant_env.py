@@ -17,7 +17,6 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import UsageError
-from rcp.output import tenants as human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -61,6 +60,7 @@ def list_(
 ) -> None:
     """The tenant's env overrides; service "*" means every service. Values masked."""
     from rcp.core.tenants import env_entries
+    from rcp.output import tenants as human
 
     app_ctx = app_context(ctx)
     tenant = _load(app_ctx, slug, service)
@@ -93,6 +93,7 @@ def set_(
       rcp tenant env set acme --service web --stdin STRIPE_KEY < key.txt
     """
     from rcp.core.tenants import parse_assignments, set_env, validate_env_key
+    from rcp.output import tenants as human
 
     app_ctx = app_context(ctx)
     values = parse_assignments(list(assignments or []))
@@ -131,6 +132,7 @@ def unset(
     """Drop overrides; each service gets back what a fresh provision would give it."""
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import unset_env, validate_env_key
+    from rcp.output import tenants as human
 
     app_ctx = app_context(ctx)
     names = list(keys or [])

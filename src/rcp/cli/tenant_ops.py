@@ -16,8 +16,6 @@ from rcp.cli._common import (
 )
 from rcp.cli._options import LockTimeoutOption, MaxWaitOption
 from rcp.errors import Unhealthy, UsageError
-from rcp.output.tenants import check_report
-from rcp.output.tenants import tenant as tenant_human
 
 if TYPE_CHECKING:
     from rcp.context import AppContext
@@ -49,6 +47,7 @@ def suspend(
 ) -> None:
     """Suspend every service, Postgres and Key Value of the tenant → SUSPENDED."""
     from rcp.core.tenants import suspend_tenant
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
@@ -73,6 +72,7 @@ def resume(
     """Resume every suspended resource and wait until all are up again → ACTIVE."""
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import resume_tenant
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     timeout_seconds = duration_option(timeout, "--timeout")
@@ -117,6 +117,7 @@ def check(
     """
     from rcp.core.provisioning import Waiting
     from rcp.core.tenants import check_tenants, get_tenant
+    from rcp.output.tenants import check_report
 
     app_ctx = app_context(ctx)
     if (slug is None) == (not all_):
@@ -237,6 +238,7 @@ def adopt(
     """Take existing Render resources under a tenant record (created when missing)."""
     from rcp.core.slugs import validate_slug
     from rcp.core.tenants import adopt_resources, parse_resource_args, plan_adopt
+    from rcp.output.tenants import tenant as tenant_human
 
     app_ctx = app_context(ctx)
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)

@@ -5,18 +5,19 @@ JSON mode prints exactly one document on stdout: ``{"data": …}`` or ``{"error"
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any
 
-from rcp.output.text import escape_control
+# json and rcp.output.text load on first use: `rcp --help` imports this package (for Format)
+# and prints nothing through it.
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.errors import RcpError
+
 
 class Format(StrEnum):
     """The output formats (-o/--output, RCP_OUTPUT, the config file's ``output``): a new one is
@@ -27,6 +28,19 @@ class Format(StrEnum):
 
 
 FORMATS = tuple(member.value for member in Format)
+
+
+def _json_dumps(value: Any, **options: Any) -> str:
+    import json
+
+    return json.dumps(value, **options)
+
+
+def escape_control(text: str, *, multiline: bool = False) -> str:
+    """``rcp.output.text.escape_control`` (loaded on first use)."""
+    from rcp.output.text import escape_control as escape
+
+    return escape(text, multiline=multiline)
 
 
 def check_format(value: str, setting: str) -> None:
@@ -52,7 +66,7 @@ def log_record(level: str, message: str, **fields: Any) -> str:
         "message": message,
     }
     record.update({key: value for key, value in fields.items() if value is not None})
-    return json.dumps(record, default=str)
+    return _json_dumps(record, default=str)
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
@@ -131,11 +145,11 @@ class Output:
         """Print the command's result: the JSON envelope, or the human rendering."""
         self.result_written = True
         if self.json:
-            self.stdout.write(_redact(json.dumps({"data": data}, default=str), self.secrets) + "\n")
+            self.stdout.write(_redact(_json_dumps({"data": data}, default=str), self.secrets) + "\n")
             self.stdout.flush()
             return
         if human is None:
-            self.stdout.write(_redact(json.dumps(data, indent=2, default=str), self.secrets) + "\n")
+            self.stdout.write(_redact(_json_dumps(data, indent=2, default=str), self.secrets) + "\n")
         elif isinstance(human, str):
             if human:
                 self.stdout.write(escape_control(_redact(human, self.secrets), multiline=True) + "\n")
@@ -257,7 +271,7 @@ class Output:
             from rcp.core.models import iso_z
 
             body["retry_at"] = iso_z(retry_at)
-        self.stdout.write(json.dumps({"error": body}) + "\n")
+        self.stdout.write(_json_dumps({"error": body}) + "\n")
         self.stdout.flush()
         self.result_written = True
 

@@ -6,10 +6,11 @@ The JSON of the same results is ``FleetPlan.to_json()`` / ``ApplyReport.to_json(
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from rich.console import Console
 
     from rcp.core.fleet import ApplyReport, FleetPlan, Schedule, TenantResult
