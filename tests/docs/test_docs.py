@@ -197,7 +197,7 @@ def test_readme_set_up_and_quick_start_work_pasted_in_a_fresh_clone(tmp_path: Pa
             "! command -v rcp >/dev/null || { echo 'rcp already on PATH' >&2; exit 99; }",
             install.strip(),
             # The README's test command, on one test (the whole suite runs in CI itself).
-            f"{tests.strip()} -q -p no:cacheprovider tests/cli/test_root.py::test_version",
+            f"{tests.strip()} -q -p no:cacheprovider -n 0 tests/cli/test_root.py::test_version",
             "echo '=== quick start'",
             quick_start.strip(),
         ]

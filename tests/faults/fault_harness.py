@@ -193,7 +193,7 @@ class Sandbox:
         response = self._http.delete("/__sandbox/faults")
         assert response.status_code == 204, response.text
 
-    def wait_until_fault_matched(self, times: int = 1, timeout: float = 20.0) -> None:
+    def wait_until_fault_matched(self, times: int = 1, timeout: float = 60.0) -> None:
         """Block until the installed fault rules have seen ``times`` matching requests — i.e. a
         delayed request has reached the server and is being held there (the request log only
         shows it once the server has acted)."""

@@ -179,7 +179,7 @@ def _freeze_between_transactions(
     raise AssertionError("could not freeze the holder outside a database transaction")
 
 
-def _wait_until_stopped(process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+def _wait_until_stopped(process: subprocess.Popen[str], timeout: float = 60.0) -> None:
     """Until the process is in state T (it stopped itself at its failpoint)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

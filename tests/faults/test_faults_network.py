@@ -187,7 +187,7 @@ def scenario_persistent_503_exits_75_and_loses_nothing(sandbox: Sandbox, rcp: Rc
     )
     run = _create(rcp, "down")
     assert run.exit_code == 75, run.describe()
-    assert run.seconds < 20
+    assert run.seconds < 60  # bounded retries, not an unbounded wait; loose for a loaded CI host
     error = run.json()["error"]
     assert "Render unavailable (503) after 5 attempts" in error["message"], error
     recorded = _recorded_ids(rcp, "down")
@@ -226,7 +226,7 @@ def scenario_hanging_server_is_bounded_by_timeouts(sandbox: Sandbox, rcp: Rcp) -
     hung = rcp("-o", "json", "tenant", "create", "never", "--template", "full",
                env={"RCP_TEST_HTTP_TIMEOUT": "0.5"}, timeout=30)
     assert hung.exit_code == 75, hung.describe()
-    assert hung.seconds < 10
+    assert hung.seconds < 30  # bounded by the client timeouts; loose for a loaded CI host
     assert hung.json()["error"]["code"] == "render_unreachable"
     record("5 hang / slow answers", rcp.engine, runs=1)
 

@@ -132,7 +132,6 @@ def plan(
       rcp plan fleet.yaml
       rcp plan fleet.yaml --prune -o json > plan.json
       rcp plan fleet.yaml --out fleet.plan --detailed-exitcode   # 0 none, 2 changes, 1 error
-      rcp apply fleet.plan
     """
     from rcp.errors import RcpError
     from rcp.output import fleet as human
