@@ -141,6 +141,7 @@ def test_every_command_at_vvv_prints_no_secret(
     run("tenant", "adopt", "canary", "--resource", f"web={web_id}")
     run("tenant", "redeploy", "canary", "--service", "web")
     run("tenant", "deploys", "canary")
+    run("tenant", "logs", "canary", "--limit", "5")
     run("plan", str(fleet))
     run("apply", str(fleet), "--yes")
     run("-o", "json", "plan", str(fleet))
