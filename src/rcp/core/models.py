@@ -27,6 +27,11 @@ class ResourceKind(StrEnum):
     ENVIRONMENT = "environment"  # /environments (evm-)
 
 
+# The record keys of a tenant's own project and environment (a template's isolation block);
+# their Render names are ``<slug>-project`` and ``<slug>-environment``.
+PROJECT_KEY = "project"
+ENVIRONMENT_KEY = "environment"
+
 # Render API `type` of a resource → its kind. Services use Render's serviceType values.
 RENDER_TYPE_KIND: dict[str, ResourceKind] = {
     "web_service": ResourceKind.SERVICE,
@@ -39,12 +44,19 @@ RENDER_TYPE_KIND: dict[str, ResourceKind] = {
     "project": ResourceKind.PROJECT,
     "environment": ResourceKind.ENVIRONMENT,
 }
-# The kinds a template declares per tenant today (tenant records hold only these): env groups,
-# projects and environments have Render kinds (rcp.render.kinds) but no template syntax yet.
+# The kinds a template declares per tenant (tenant records hold only these): services,
+# datastores, and the project/environment of a template's isolation block.
 TENANT_RESOURCE_TYPES: frozenset[str] = frozenset(
     name
     for name, kind in RENDER_TYPE_KIND.items()
-    if kind in (ResourceKind.SERVICE, ResourceKind.POSTGRES, ResourceKind.KEY_VALUE)
+    if kind
+    in (
+        ResourceKind.SERVICE,
+        ResourceKind.POSTGRES,
+        ResourceKind.KEY_VALUE,
+        ResourceKind.PROJECT,
+        ResourceKind.ENVIRONMENT,
+    )
 )
 
 
@@ -147,16 +159,34 @@ class RenderedTemplate:
 
     name: str
     resources: list[ResourceSpec]
+    # The template's isolation block: ``{"project": <Render name>, "shared_project": bool}``
+    # (the environment and a per-tenant project are among ``resources``); None without one.
+    isolation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "resources": [r.to_dict() for r in self.resources]}
+        data: dict[str, Any] = {
+            "name": self.name,
+            "resources": [r.to_dict() for r in self.resources],
+        }
+        if self.isolation is not None:
+            data["isolation"] = dict(self.isolation)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderedTemplate:
+        isolation = data.get("isolation")
         return cls(
             name=data["name"],
             resources=[ResourceSpec.from_dict(r) for r in data.get("resources") or []],
+            isolation=dict(isolation) if isinstance(isolation, dict) else None,
         )
+
+    @property
+    def shared_project(self) -> str | None:
+        """The Render name of the fleet's shared project the tenant's environment lives in."""
+        if self.isolation and self.isolation.get("shared_project"):
+            return str(self.isolation["project"])
+        return None
 
     def resource(self, key: str) -> ResourceSpec:
         for spec in self.resources:
@@ -217,6 +247,14 @@ class Tenant:
     def resource(self, key: str) -> Resource | None:
         for res in self.resources:
             if res.key == key:
+                return res
+        return None
+
+    @property
+    def environment(self) -> Resource | None:
+        """The Render environment the tenant's resources live in, once created."""
+        for res in self.resources:
+            if res.kind is ResourceKind.ENVIRONMENT and res.render_id:
                 return res
         return None
 

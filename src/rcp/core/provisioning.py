@@ -12,6 +12,7 @@ Rules (docs/reliability.md):
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 from rcp.core import references
 from rcp.core.models import (
+    PROJECT_KEY,
     Lease,
     RemoteResource,
     RenderedTemplate,
@@ -53,6 +55,17 @@ SERVICE_FAILED = {
     "deactivated",
 }
 DATASTORE_READY = {"available"}
+# Projects, environments and env groups: usable once their create is answered (Render's JSON
+# for them has neither a status nor deploys; rcp.render.kinds calls that state "exists").
+EXISTS_READY = {"exists"}
+READY_STATES = SERVICE_READY | DATASTORE_READY | EXISTS_READY
+# Kinds that live in a tenant's environment (spec: their create bodies take ``environmentId``).
+ENVIRONMENT_MEMBER_KINDS = frozenset(
+    {ResourceKind.SERVICE, ResourceKind.POSTGRES, ResourceKind.KEY_VALUE, ResourceKind.ENV_GROUP}
+)
+# Tenants of one `rcp apply` run in threads of one process: the first to find the fleet's
+# shared project missing creates it while the others wait, so it is created once.
+_SHARED_PROJECT_LOCK = threading.Lock()
 # Datastore statuses `tenant check` reports as unavailable: bad *now*, even when transient.
 DATASTORE_FAILED = {"recovery_failed", "unavailable"}
 
@@ -156,6 +169,8 @@ class Engine:
     # latest, ours has not appeared yet, and its ended status says nothing about ours.
     replaced_deploys: dict[str, str] = field(default_factory=dict)
     guard: Guard = field(init=False, repr=False)
+    # The id of the project the tenant's environment lives in, once looked up.
+    _known_project: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.guard = Guard(self.store, self.lease, self.stop)
@@ -225,7 +240,10 @@ class Engine:
             if resource.render_id:
                 continue
             env = self.resolve_env(tenant, template, spec, waiting, deadline)
-            self._create_one(tenant, spec, resource, env)
+            body = self._create_body(tenant, template, spec)
+            self._create_one(tenant, spec, resource, env, body)
+            if spec.kind is ResourceKind.ENVIRONMENT:
+                self._gather_into_environment(tenant, resource)
             self.progress.event(
                 tenant.slug,
                 spec.key,
@@ -243,10 +261,164 @@ class Engine:
         self.progress.event(tenant.slug, None, "active", "ACTIVE")
         return tenant
 
+    def _create_body(
+        self, tenant: Tenant, template: RenderedTemplate, spec: ResourceSpec
+    ) -> dict[str, Any]:
+        """The create request of ``spec``: an environment names its project (created first when
+        the fleet's shared one is missing); anything else of a tenant with an environment is
+        created in it (``environmentId``, which every such create body takes per the spec)."""
+        body = dict(spec.body)
+        if spec.kind is ResourceKind.ENVIRONMENT:
+            body["projectId"] = self._project_id(tenant, template, spec, create=True)
+        elif spec.kind in ENVIRONMENT_MEMBER_KINDS and not getattr(spec, "shared", False):
+            environment = tenant.environment
+            if environment is not None:
+                body["environmentId"] = environment.render_id
+        return body
+
+    def _project_id(
+        self, tenant: Tenant, template: RenderedTemplate, environment: ResourceSpec, *, create: bool
+    ) -> str | None:
+        """The id of the project the tenant's environment lives in: its own (created before the
+        environment), or the fleet's shared one, found by name and created when missing
+        (``create``) with this tenant's environment in it (Render creates a project with at
+        least one environment). None when there is none and ``create`` is false."""
+        if self._known_project is not None:
+            return self._known_project
+        shared = template.shared_project
+        if shared is None:
+            own = tenant.resource(PROJECT_KEY)
+            if own is None or own.render_id is None:
+                if create:
+                    raise ProvisioningFailed(
+                        f"{environment.key} needs {PROJECT_KEY}, which has not been created"
+                    )
+                return None
+            self._known_project = own.render_id
+            return own.render_id
+        with _SHARED_PROJECT_LOCK:
+            found = self._shared_project_lookup(tenant, shared)
+            if found is None and create:
+                found = self._create_shared_project(tenant, shared, environment)
+        self._known_project = found
+        return found
+
+    def _shared_project_lookup(self, tenant: Tenant, name: str) -> str | None:
+        matches = self.gateway.find_by_name(ResourceKind.PROJECT, name)
+        if len(matches) > 1:
+            ids = ", ".join(m.render_id for m in matches)
+            message = (
+                f"{len(matches)} Render projects are named {name} ({ids}); the template's "
+                "isolation block needs exactly one: an operator must merge or rename the others"
+            )
+            self.store.update_tenant(tenant.slug, lease=self.lease, last_error=message)
+            raise ProvisioningFailed(message)
+        return matches[0].render_id if matches else None
+
+    def _create_shared_project(self, tenant: Tenant, name: str, environment: ResourceSpec) -> str:
+        """Create the fleet's shared project with the tenant's environment in it. Journaled
+        under the key ``project``; the project belongs to no tenant (never deleted with one).
+        A create with an unknown outcome is looked up again before it is given up on."""
+        self.guard.before_render_mutation()
+        self.journal(tenant, PROJECT_KEY, name, "create", "pending", detail="shared project")
+        self.failpoint(f"create:{PROJECT_KEY}:before")
+        body = {"name": name, "environments": [dict(environment.body)]}
+        try:
+            remote = self.gateway.create(ResourceKind.PROJECT, body, [])
+        except (RenderTransportError, RenderServerError) as exc:
+            if isinstance(exc, RenderTransportError) and not exc.maybe_sent:
+                raise
+            deadline = self.clock() + self.unknown_outcome_settle
+            while True:
+                found = self._shared_project_lookup(tenant, name)
+                if found is not None:
+                    return found
+                if self.clock() >= deadline:
+                    raise
+                self._pause(0.5, deadline)
+        self.failpoint(f"create:{PROJECT_KEY}:after")
+        self.journal(
+            tenant,
+            PROJECT_KEY,
+            name,
+            "create",
+            "done",
+            render_id=remote.render_id,
+            detail="shared project",
+        )
+        self.progress.event(
+            tenant.slug, PROJECT_KEY, f"created shared project {name} ({remote.render_id})", None
+        )
+        return remote.render_id
+
+    def _find_existing(self, tenant: Tenant, spec: ResourceSpec) -> list[RemoteResource]:
+        """Render's resources of ``spec``'s kind named like it (an environment: within the
+        tenant's project; none when that project does not exist)."""
+        if spec.kind is ResourceKind.ENVIRONMENT:
+            template = RenderedTemplate.from_dict(tenant.rendered_template)
+            project_id = self._project_id(tenant, template, spec, create=False)
+            if project_id is None:
+                return []
+            return self.gateway.find_environment(project_id, spec.name)
+        return self.gateway.find_by_name(spec.kind, spec.name)
+
+    def _gather_into_environment(self, tenant: Tenant, environment: Resource) -> None:
+        """Resources the tenant had before its template gave it an environment are moved in
+        (``POST /environments/{id}/resources``), so the environment holds all of them."""
+        assert environment.render_id is not None
+        ids = [
+            r.render_id
+            for r in tenant.resources
+            if r.render_id and r.kind in ENVIRONMENT_MEMBER_KINDS
+        ]
+        if not ids:
+            return
+        held = set(self.gateway.environment_resources(environment.render_id) or [])
+        moving = [render_id for render_id in ids if render_id not in held]
+        if not moving:
+            return
+        self.guard.before_render_mutation()
+        self.journal(
+            tenant,
+            environment.key,
+            environment.name,
+            "gather",
+            "pending",
+            render_id=environment.render_id,
+            detail=",".join(moving),
+        )
+        self.gateway.add_to_environment(environment.render_id, moving)
+        self.journal(
+            tenant,
+            environment.key,
+            environment.name,
+            "gather",
+            "done",
+            render_id=environment.render_id,
+        )
+        self.progress.event(
+            tenant.slug,
+            environment.key,
+            f"moved {len(moving)} resource(s) into {environment.render_id}",
+            None,
+        )
+
     def _create_one(
-        self, tenant: Tenant, spec: ResourceSpec, resource: Resource, env: list[dict[str, Any]]
+        self,
+        tenant: Tenant,
+        spec: ResourceSpec,
+        resource: Resource,
+        env: list[dict[str, Any]],
+        body: dict[str, Any] | None = None,
     ) -> None:
+        if body is None:
+            body = spec.body
         unknown_outcome = resource.state == "create_pending"
+        if spec.kind is ResourceKind.ENVIRONMENT and not unknown_outcome:
+            # A project is created with its environment (Render's projectPOSTInput): the tenant's
+            # own project's create, or the shared one's, may have made it already.
+            if self._adopt_by_name(tenant, spec, resource):
+                return
         if unknown_outcome:
             # An earlier run committed the step but never recorded an id: Render may or may not
             # have acted (and a request of a killed run may still be in its queue). Look before
@@ -261,7 +433,7 @@ class Engine:
         self.journal(tenant, spec.key, spec.name, "create", "pending")
         self.failpoint(f"create:{spec.key}:before")
         try:
-            remote = self.gateway.create(spec.kind, spec.body, env)
+            remote = self.gateway.create(spec.kind, body, env)
         except (RenderTransportError, RenderServerError) as exc:
             if isinstance(exc, RenderTransportError) and not exc.maybe_sent:
                 self._not_created(tenant, spec, resource, exc)
@@ -272,7 +444,7 @@ class Engine:
             if self._adopt_after_settling(tenant, spec, resource):
                 return
             self.guard.before_render_mutation()
-            remote = self.gateway.create(spec.kind, spec.body, env)
+            remote = self.gateway.create(spec.kind, body, env)
         except RenderBadRequest as exc:
             # 409: the name is taken — most likely by our own earlier attempt.
             if exc.status == 409 and self._adopt_by_name(tenant, spec, resource):
@@ -347,7 +519,7 @@ class Engine:
             interval = min(interval * 2, 2.0)
 
     def _adopt_by_name(self, tenant: Tenant, spec: ResourceSpec, resource: Resource) -> bool:
-        matches = self.gateway.find_by_name(spec.kind, spec.name)
+        matches = self._find_existing(tenant, spec)
         if len(matches) > 1:
             ids = ", ".join(m.render_id for m in matches)
             message = (
@@ -477,7 +649,7 @@ class Engine:
                 resource = tenant.resource(key)
                 if resource is None or resource.render_id is None:
                     continue
-                if resource.state in (SERVICE_READY | DATASTORE_READY):
+                if resource.state in READY_STATES:
                     continue
                 created = self.created_at.get(key)
                 if created is not None and self.clock() - created < waiting.poll_initial:
@@ -490,7 +662,7 @@ class Engine:
                     self._fail(tenant, message, resource)
                 assert state is not None
                 followed = awaited_deploy is not None and resource.deploy_id != awaited_deploy
-                ready = state in (SERVICE_READY | DATASTORE_READY)
+                ready = state in READY_STATES
                 if (
                     state != resource.state
                     or (url and url != resource.url)
@@ -514,7 +686,7 @@ class Engine:
                         self.progress.event(tenant.slug, key, resource.state, resource.state)
                 if _failed_for_good(resource):
                     self._fail(tenant, describe_failure(resource), resource)
-                if resource.state not in (SERVICE_READY | DATASTORE_READY):
+                if resource.state not in READY_STATES:
                     still.append(key)
             if not still:
                 return
@@ -596,7 +768,7 @@ class Engine:
                 resource.url = remote.url
             if persist:
                 self.store.save_resource(tenant.slug, resource, lease=self.lease)
-        ready = all(r.state in (SERVICE_READY | DATASTORE_READY) for r in tenant.resources)
+        ready = all(r.state in READY_STATES for r in tenant.resources)
         template = RenderedTemplate.from_dict(tenant.rendered_template)
         complete = {r.key for r in tenant.resources if r.render_id} >= {
             s.key for s in template.resources
@@ -610,6 +782,34 @@ class Engine:
         return tenant
 
     # ---- delete -------------------------------------------------------------------------
+
+    def _empty_environment(self, tenant: Tenant, resource: Resource, render_id: str) -> None:
+        """Take whatever the tenant's environment still holds out of it (into no environment:
+        nothing is deleted that the tenant's record does not hold), so Render lets it go."""
+        held = self.gateway.environment_resources(render_id)
+        if not held:
+            return
+        self.guard.before_render_mutation()
+        self.journal(
+            tenant,
+            resource.key,
+            resource.name,
+            "empty",
+            "pending",
+            render_id=render_id,
+            detail=",".join(held),
+        )
+        self.failpoint(f"empty:{resource.key}:before")
+        self.gateway.remove_from_environment(render_id, held)
+        self.failpoint(f"empty:{resource.key}:after")
+        self.journal(tenant, resource.key, resource.name, "empty", "done", render_id=render_id)
+        self.progress.event(
+            tenant.slug,
+            resource.key,
+            f"moved {len(held)} resource(s) the record does not hold out of {render_id}: "
+            + ", ".join(held),
+            None,
+        )
 
     def destroy(self, tenant: Tenant) -> list[str]:
         """Delete every Render resource in reverse creation order (404 = already gone), then
@@ -630,15 +830,25 @@ class Engine:
                 ids.append(resource.render_id)
             elif resource.state == "create_pending":
                 # A create whose outcome was never recorded: an orphan may exist under the name.
-                ids.extend(
-                    m.render_id for m in self.gateway.find_by_name(resource.kind, resource.name)
-                )
+                spec = _spec_of(template, resource)
+                ids.extend(m.render_id for m in self._find_existing(tenant, spec))
             for render_id in ids:
+                if resource.kind is ResourceKind.ENVIRONMENT:
+                    # Render refuses to delete an environment that holds anything (409).
+                    self._empty_environment(tenant, resource, render_id)
                 self.guard.before_render_mutation()
                 self.journal(tenant, key, resource.name, "delete", "pending", render_id=render_id)
                 self.failpoint(f"delete:{key}:before")
                 try:
-                    gone_now = self.gateway.delete(resource.kind, render_id)
+                    try:
+                        gone_now = self.gateway.delete(resource.kind, render_id)
+                    except RenderBadRequest as exc:
+                        if exc.status != 409 or resource.kind is not ResourceKind.ENVIRONMENT:
+                            raise
+                        # Something was put in it meanwhile: out again, then delete.
+                        self._empty_environment(tenant, resource, render_id)
+                        self.guard.before_render_mutation()
+                        gone_now = self.gateway.delete(resource.kind, render_id)
                 except Exception as exc:
                     message = f"could not delete {key} ({render_id}): {exc}"
                     resource.last_error = message
@@ -659,6 +869,14 @@ class Engine:
             self.failpoint(f"delete:{key}:committed")
         self.store.delete_tenant(tenant.slug, lease=self.lease)
         return deleted
+
+
+def _spec_of(template: RenderedTemplate, resource: Resource) -> ResourceSpec:
+    """The template's spec of a recorded resource (a stand-in when the template dropped it)."""
+    for spec in template.resources:
+        if spec.key == resource.key:
+            return spec
+    return ResourceSpec(key=resource.key, render_type=resource.type, name=resource.name, body={})
 
 
 def describe_failure(resource: Resource) -> str:

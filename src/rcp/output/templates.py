@@ -17,7 +17,9 @@ def order_line(resources: list[dict[str, Any]]) -> str:
     parts = []
     for resource in resources:
         needs = f"; needs {', '.join(resource['depends_on'])}" if resource["depends_on"] else ""
-        parts.append(f"{resource['key']} ({resource['type']}, {resource['plan']}{needs})")
+        # Projects and environments have no plan.
+        plan = f", {resource['plan']}" if resource["plan"] is not None else ""
+        parts.append(f"{resource['key']} ({resource['type']}{plan}{needs})")
     return " -> ".join(parts)
 
 

@@ -171,7 +171,9 @@ def _rendered(template: Template, result: CompileResult) -> RenderedTemplate:
             f"({', '.join(result.plugin_repo_paths)}) but no plugin repo was given",
             hint="pass --plugin-repo URL",
         )
-    return RenderedTemplate(name=template.name, resources=result.resources)
+    return RenderedTemplate(
+        name=template.name, resources=result.resources, isolation=result.isolation
+    )
 
 
 def _raise_for_problems(template: Template, problems: list[str]) -> None:

@@ -30,7 +30,7 @@ _ADVICE: dict[str, str] = {
     "sync": "set per-tenant secrets with 'rcp tenant env set'",
     "fromGroup": "environment groups are not supported",
     "envVarGroups": "environment groups are not supported",
-    "projects": "one tenant's resources are not grouped in projects",
+    "projects": "put a tenant's resources in a Render environment with the isolation block",
 }
 
 # Creation order before references are applied: datastores take longest, so they go first.
@@ -73,6 +73,8 @@ class CompileResult:
     plugin_repo_paths: list[str]
     # Resource key → where the resource is in the template (``services[1]``), for messages.
     paths: dict[str, str] = field(default_factory=dict)
+    # The isolation block as the engine needs it (``RenderedTemplate.isolation``), else None.
+    isolation: dict[str, Any] | None = None
 
 
 def compile_template(data: Mapping[str, Any], tenant: TenantValues) -> CompileResult:
@@ -84,6 +86,7 @@ def compile_template(data: Mapping[str, Any], tenant: TenantValues) -> CompileRe
         compiler.warnings,
         compiler.plugin_repo_paths,
         {key: declared.path for key, declared in compiler.declared.items()},
+        compiler.isolation,
     )
 
 
@@ -125,6 +128,7 @@ class _Compiler:
         self.plugin_repo_paths: list[str] = []
         self.declared: dict[str, _Declared] = {}
         self.key_by_path: dict[str, str] = {}
+        self.isolation: dict[str, Any] | None = None
 
     # ----- driver --------------------------------------------------------------------------
 
@@ -145,7 +149,8 @@ class _Compiler:
                 specs.append(spec)
         if not services and not databases and not self.problems:
             self._problem("", "the template defines no resources: add services or databases")
-        return self._creation_order(specs)
+        # The project and environment come first: every other create names the environment.
+        return self._isolation_specs() + self._creation_order(specs)
 
     def _problem(self, path: str, text: str) -> None:
         self.problems.append(f"{path}: {text}" if path else text)
@@ -244,7 +249,101 @@ class _Compiler:
                 key_path, f"duplicate key {key!r} (already used by {self.declared[key].path})"
             )
             return None
+        if self.data.get("isolation") is not None and key in (
+            vocab.PROJECT_KEY,
+            vocab.ENVIRONMENT_KEY,
+        ):
+            self._problem(key_path, f"key {key!r} is reserved by the isolation block")
+            return None
         return key
+
+    # ----- isolation (a Render environment per tenant) ---------------------------------------
+
+    def _isolation_specs(self) -> list[ResourceSpec]:
+        """The tenant's project (when it has its own) and environment, from the ``isolation``
+        block: ``project: {name: X}`` (a project shared by the fleet, created when missing,
+        never deleted with a tenant) or ``project: {perTenant: true}`` (``<slug>-project``),
+        and the environment's settings (spec ``environmentPOSTInput``)."""
+        block = self.data.get("isolation")
+        if block is None:
+            return []
+        path = "isolation"
+        if not isinstance(block, dict):
+            self._problem(path, f"must be a mapping with project (got {_describe_type(block)})")
+            return []
+        self._check_fields(path, block, vocab.ISOLATION_FIELDS)
+        environment_body = self._environment_settings(f"{path}.environment", block)
+        project = block.get("project")
+        project_path = f"{path}.project"
+        if not isinstance(project, dict):
+            self._problem(
+                project_path,
+                "required: a mapping, {name: <shared project>} or {perTenant: true}"
+                if project is None
+                else f"must be a mapping (got {_describe_type(project)})",
+            )
+            return []
+        self._check_fields(project_path, project, vocab.ISOLATION_PROJECT_FIELDS)
+        per_tenant = self._boolean(project_path, project, "perTenant")
+        shared_name = self._text(project_path, project, "name")
+        if per_tenant and "name" in project:
+            self._problem(
+                f"{project_path}.name",
+                "a per-tenant project is named <slug>-project: drop name or perTenant",
+            )
+            return []
+        if not per_tenant and shared_name is None:
+            if "name" not in project:
+                self._problem(
+                    project_path, "required: name (a shared project) or perTenant: true"
+                )
+            return []
+        environment_name = slugs.render_name(self.tenant.slug, vocab.ENVIRONMENT_KEY)
+        environment_body["name"] = environment_name
+        specs: list[ResourceSpec] = []
+        if per_tenant:
+            project_name = slugs.render_name(self.tenant.slug, vocab.PROJECT_KEY)
+            # Render creates a project with its environments (``projectPOSTInput``); the
+            # environment's own step then finds it there by name.
+            specs.append(
+                ResourceSpec(
+                    key=vocab.PROJECT_KEY,
+                    render_type="project",
+                    name=project_name,
+                    body={"name": project_name, "environments": [dict(environment_body)]},
+                )
+            )
+        else:
+            assert shared_name is not None
+            project_name = shared_name.strip()
+        specs.append(
+            ResourceSpec(
+                key=vocab.ENVIRONMENT_KEY,
+                render_type="environment",
+                name=environment_name,
+                body=environment_body,
+                depends_on=[vocab.PROJECT_KEY] if per_tenant else [],
+            )
+        )
+        self.isolation = {"project": project_name, "shared_project": not per_tenant}
+        return specs
+
+    def _environment_settings(self, path: str, block: Mapping[str, Any]) -> dict[str, Any]:
+        settings = block.get("environment")
+        if settings is None:
+            return {}
+        if not isinstance(settings, dict):
+            self._problem(path, f"must be a mapping (got {_describe_type(settings)})")
+            return {}
+        self._check_fields(path, settings, vocab.ISOLATION_ENVIRONMENT_FIELDS)
+        return _with_body(
+            {},
+            protectedStatus=self._choice(
+                path, settings, "protectedStatus", vocab.PROTECTED_STATUSES
+            ),
+            networkIsolationEnabled=self._boolean(path, settings, "networkIsolationEnabled"),
+            ipAllowList=self._ip_allow_list(path, settings),
+        )
 
     # ----- generic field checks ------------------------------------------------------------
 

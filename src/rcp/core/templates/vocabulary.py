@@ -7,6 +7,8 @@ API answers to them.
 
 from __future__ import annotations
 
+from rcp.core import models
+
 # Blueprint service `type` → Render API serviceType.
 SERVICE_RENDER_TYPES: dict[str, str] = {
     "web": "web_service",
@@ -138,7 +140,21 @@ PLACEHOLDERS: tuple[str, ...] = ("tenant.slug", "tenant.name", "tenant.plugin_re
 
 # ----- fields ---------------------------------------------------------------------------------
 
-TOP_LEVEL_FIELDS: frozenset[str] = frozenset({"services", "databases", "version"})
+TOP_LEVEL_FIELDS: frozenset[str] = frozenset({"services", "databases", "version", "isolation"})
+
+# The ``isolation`` block (rcp's own, docs/templates.md): where a tenant's resources live.
+# Field names are Render's API spelling of an environment (spec ``environmentPOSTInput``);
+# ``ipAllowList`` entries are Blueprint's ``{source, description}`` as for datastores.
+ISOLATION_FIELDS: frozenset[str] = frozenset({"project", "environment"})
+ISOLATION_PROJECT_FIELDS: frozenset[str] = frozenset({"name", "perTenant"})
+ISOLATION_ENVIRONMENT_FIELDS: frozenset[str] = frozenset(
+    {"protectedStatus", "networkIsolationEnabled", "ipAllowList"}
+)
+PROTECTED_STATUSES: tuple[str, ...] = ("unprotected", "protected")  # spec ``protectedStatus``
+# The record keys of the project and environment an isolation block adds (their Render names
+# are ``<slug>-project`` and ``<slug>-environment``): no other resource may use them.
+PROJECT_KEY = models.PROJECT_KEY
+ENVIRONMENT_KEY = models.ENVIRONMENT_KEY
 TOP_LEVEL_BLUEPRINT_ONLY: frozenset[str] = frozenset(
     {
         "envVarGroups",

@@ -1,0 +1,329 @@
+"""Templates with an isolation block (issue 14): each tenant's resources in its own Render
+environment, inside a project shared by the fleet or one of its own; created first, emptied and
+removed on delete, journaled and resumable (SIGKILL at every new step, then a rerun)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tenant_ops_helpers import Sandbox, create_tenant, ids
+
+from tests.conftest import Cli, run_rcp
+
+BODY = """\
+services:
+  - type: web
+    name: web
+    runtime: docker
+    plan: starter
+    repo: https://github.com/example/app
+databases:
+  - name: db
+    plan: basic-256mb
+"""
+
+SHARED = """\
+isolation:
+  project:
+    name: customers
+  environment:
+    protectedStatus: protected
+    networkIsolationEnabled: true
+    ipAllowList:
+      - source: 203.0.113.7
+        description: office
+""" + BODY
+
+OWN = """\
+isolation:
+  project:
+    perTenant: true
+""" + BODY
+
+
+@pytest.fixture
+def templates(isolated_env: Path) -> Path:
+    folder = isolated_env / "config" / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shared.yaml").write_text(SHARED)
+    (folder / "own.yaml").write_text(OWN)
+    (folder / "plain.yaml").write_text(BODY)
+    return folder
+
+
+def projects(sandbox: Sandbox, name: str) -> list[dict[str, Any]]:
+    items = sandbox.call("GET", f"/projects?name={name}&limit=100", expect=200)
+    return [item["project"] for item in items]
+
+
+def environments(sandbox: Sandbox, project_id: str) -> list[dict[str, Any]]:
+    items = sandbox.call("GET", f"/environments?projectId={project_id}&limit=100", expect=200)
+    return [item["environment"] for item in items]
+
+
+def held(environment: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for field in ("serviceIds", "databasesIds", "redisIds", "envGroupIds"):
+        found.update(environment.get(field) or [])
+    return found
+
+
+def members(tenant: dict[str, Any]) -> set[str]:
+    return {
+        r["render_id"]
+        for r in tenant["resources"]
+        if r["type"] not in ("project", "environment") and r["render_id"]
+    }
+
+
+def test_invalid_isolation_blocks_exit_2_with_every_location(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        """\
+isolation:
+  project:
+    perTenant: true
+    name: customers
+  environment:
+    protectedStatus: maybe
+    networkIsolationEnabled: "yes"
+    ipAllowList:
+      - source: not-an-address
+    colour: red
+services:
+  - type: web
+    name: environment
+    runtime: docker
+    plan: starter
+    repo: https://github.com/example/app
+"""
+    )
+    result = cli("-o", "json", "template", "validate", str(path))
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    locations = {problem["location"] for problem in error["problems"]}
+    assert {
+        "services[0].name",
+        "isolation.environment.colour",
+        "isolation.environment.protectedStatus",
+        "isolation.environment.networkIsolationEnabled",
+        "isolation.environment.ipAllowList[0].source",
+        "isolation.project.name",
+    } <= locations, error["problems"]
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("isolation:\n  environment: {}\n" + BODY)
+    result = cli("-o", "json", "template", "validate", str(missing))
+    assert result.exit_code == 2
+    problems = json.loads(result.stdout)["error"]["problems"]
+    assert [p["location"] for p in problems] == ["isolation.project"]
+    assert "perTenant" in problems[0]["message"]
+
+
+def test_template_show_orders_project_and_environment_first(cli: Cli, templates: Path) -> None:
+    result = cli("template", "validate", str(templates / "own.yaml"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(
+        "own: valid (project (project) -> environment (environment; needs project) -> db"
+    )
+    shown = cli("-o", "json", "template", "show", "shared")
+    assert shown.exit_code == 0, shown.stderr
+    keys = [r["key"] for r in shown.json()["data"]["resources"]]
+    assert keys == ["environment", "db", "web"]
+
+
+def test_shared_project_holds_one_environment_per_tenant(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    acme = create_tenant(cli, "acme", "--template", "shared")
+    globex = create_tenant(cli, "globex", "--template", "shared")
+    assert acme["status"] == globex["status"] == "ACTIVE"
+    [project] = projects(sandbox, "customers")
+    found = {env["name"]: env for env in environments(sandbox, project["id"])}
+    assert set(found) == {"acme-environment", "globex-environment"}
+    for tenant in (acme, globex):
+        environment = found[f"{tenant['slug']}-environment"]
+        assert ids(tenant)["environment"] == environment["id"]
+        assert held(environment) == members(tenant)  # exactly its tenant's resources
+        assert environment["protectedStatus"] == "protected"
+        assert environment["networkIsolationEnabled"] is True
+        assert environment["ipAllowList"] == [
+            {"cidrBlock": "203.0.113.7/32", "description": "office"}
+        ]
+    assert "project" not in ids(acme)  # the shared project is no tenant's
+    # Every create after the environment named it (the spec's environmentId).
+    web = sandbox.get("services", ids(acme)["web"])
+    assert web["environmentId"] == ids(acme)["environment"]
+
+    deleted = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert not sandbox.exists("environments", ids(acme)["environment"])
+    assert not sandbox.exists("services", ids(acme)["web"])
+    [still] = projects(sandbox, "customers")
+    assert still["id"] == project["id"]
+    [left] = environments(sandbox, project["id"])
+    assert left["id"] == ids(globex)["environment"]
+    assert held(left) == members(globex)
+    shown = cli("-o", "json", "tenant", "show", "globex")
+    assert shown.json()["data"]["status"] == "ACTIVE"
+
+
+def test_per_tenant_project_is_created_and_deleted_with_the_tenant(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    solo = create_tenant(cli, "solo", "--template", "own")
+    [project] = projects(sandbox, "solo-project")
+    assert ids(solo)["project"] == project["id"]
+    [environment] = environments(sandbox, project["id"])
+    assert environment["name"] == "solo-environment"
+    assert ids(solo)["environment"] == environment["id"]
+    assert held(environment) == members(solo)
+    status = cli("-o", "json", "tenant", "status", "solo", "--live")
+    assert status.exit_code == 0, status.stderr
+    states = {r["key"]: r["state"] for r in status.json()["data"]["resources"]}
+    assert states["project"] == states["environment"] == "exists"
+
+    deleted = cli("-o", "json", "tenant", "delete", "solo", "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert projects(sandbox, "solo-project") == []
+    assert not sandbox.exists("environments", environment["id"])
+
+
+def test_delete_moves_out_what_the_record_does_not_hold(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    """Render answers 409 while an environment holds anything: a resource someone else put in
+    the tenant's environment is taken out (not deleted), then the environment goes."""
+    tenant = create_tenant(cli, "acme", "--template", "own")
+    stranger = sandbox.create_web_service("someone-elses")
+    environment_id = ids(tenant)["environment"]
+    sandbox.call(
+        "POST", f"/environments/{environment_id}/resources", {"resourceIds": [stranger]}, 201
+    )
+    # What rcp relies on: Render refuses a non-empty environment.
+    sandbox.call("DELETE", f"/environments/{environment_id}", expect=None)
+    assert sandbox.exists("environments", environment_id)
+
+    deleted = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert f"moved 1 resource(s) the record does not hold out of {environment_id}" in (
+        deleted.stderr
+    )
+    assert not sandbox.exists("environments", environment_id)
+    assert projects(sandbox, "acme-project") == []
+    survivor = sandbox.get("services", stranger)
+    assert survivor.get("environmentId") is None
+
+
+def test_template_gaining_isolation_moves_existing_resources_in(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    tenant = create_tenant(cli, "acme", "--template", "plain")
+    (templates / "plain.yaml").write_text(OWN)
+    fleet = templates.parent / "fleet.yaml"
+    fleet.write_text("tenants:\n  - name: acme\n    template: plain\n")
+    applied = cli("-o", "json", "apply", str(fleet))
+    assert applied.exit_code == 0, applied.stderr
+    shown = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    environment = sandbox.get("environments", ids(shown)["environment"])
+    assert held(environment) == members(tenant) == members(shown)
+
+
+# ---- kill at every new step, then rerun: no duplicate project or environment ---------------
+
+
+def killed_then_rerun(cli: Cli, args: list[str], failpoint: str) -> Any:
+    killed = run_rcp(["-q", *args], env={**os.environ, "RCP_FAILPOINT": failpoint})
+    assert killed.exit_code == -9, (failpoint, killed.exit_code, killed.stderr)
+    rerun = cli("-o", "json", *args)
+    assert rerun.exit_code == 0, (failpoint, rerun.stderr)
+    return rerun.json()["data"]
+
+
+def assert_single(sandbox: Sandbox, project: str, tenants: list[dict[str, Any]]) -> None:
+    [found] = projects(sandbox, project)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for environment in environments(sandbox, found["id"]):
+        by_name.setdefault(environment["name"], []).append(environment)
+    for tenant in tenants:
+        [environment] = by_name[f"{tenant['slug']}-environment"]
+        assert environment["id"] == ids(tenant)["environment"]
+        assert held(environment) == members(tenant)
+
+
+@pytest.mark.slow
+def test_kill_at_every_create_step_then_rerun(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    # The first tenant creates the shared project (with its environment in it): a project of
+    # its own name for each kill point.
+    for step in ("before", "after"):
+        (templates / f"first-{step}.yaml").write_text(
+            SHARED.replace("name: customers", f"name: customers-{step}")
+        )
+        tenant = killed_then_rerun(
+            cli,
+            ["tenant", "create", f"first-{step}", "--template", f"first-{step}"],
+            f"create:project:{step}",
+        )
+        assert_single(sandbox, f"customers-{step}", [tenant])
+    # Later tenants create their environment in an existing one.
+    created = [create_tenant(cli, "first", "--template", "shared")]
+    for step in ("before", "after", "committed"):
+        tenant = killed_then_rerun(
+            cli,
+            ["tenant", "create", f"env-{step}", "--template", "shared"],
+            f"create:environment:{step}",
+        )
+        created.append(tenant)
+        assert_single(sandbox, "customers", created)
+    # A project of its own: created with the environment in it.
+    for step in ("before", "after", "committed"):
+        slug = f"own-{step}"
+        tenant = killed_then_rerun(
+            cli, ["tenant", "create", slug, "--template", "own"], f"create:project:{step}"
+        )
+        assert tenant["status"] == "ACTIVE"
+        assert_single(sandbox, f"{slug}-project", [tenant])
+
+
+@pytest.mark.slow
+def test_kill_at_every_delete_step_then_rerun(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    points = [
+        ("empty:environment:before", "own"),
+        ("empty:environment:after", "own"),
+        ("delete:environment:before", "own"),
+        ("delete:environment:after", "shared"),
+        ("delete:environment:committed", "shared"),
+        ("delete:project:before", "own"),
+        ("delete:project:after", "own"),
+        ("delete:project:committed", "own"),
+    ]
+    keeper = create_tenant(cli, "keeper", "--template", "shared")
+    for index, (failpoint, template) in enumerate(points):
+        slug = f"gone{index}"
+        tenant = create_tenant(cli, slug, "--template", template)
+        stranger = None
+        if failpoint.startswith("empty:"):
+            stranger = sandbox.create_web_service(f"stranger{index}")
+            sandbox.call(
+                "POST",
+                f"/environments/{ids(tenant)['environment']}/resources",
+                {"resourceIds": [stranger]},
+                201,
+            )
+        data = killed_then_rerun(cli, ["tenant", "delete", slug, "--yes"], failpoint)
+        assert data["deleted"] is True, failpoint
+        for key, render_id in ids(tenant).items():
+            family = {"web": "services", "db": "postgres"}.get(key, f"{key}s")
+            if key == "environment":
+                family = "environments"
+            assert not sandbox.exists(family, render_id), (failpoint, key)
+        if stranger is not None:
+            assert sandbox.exists("services", stranger)
+    assert_single(sandbox, "customers", [keeper])
