@@ -99,6 +99,20 @@ def check(
             help="Reconcile: recreate missing resources, undo out-of-band suspensions.",
         ),
     ] = False,
+    delete_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--delete-duplicates",
+            help="With --repair: delete resources carrying a tenant's names besides the recorded ones.",
+        ),
+    ] = False,
+    unrecorded: Annotated[
+        bool,
+        typer.Option(
+            "--unrecorded",
+            help="With --all: sweep the workspace for resources carrying tenants' names that no record holds.",
+        ),
+    ] = False,
     notify: Annotated[
         str | None,
         typer.Option("--notify", help="POST a JSON summary to this webhook URL.", metavar="URL"),
@@ -113,6 +127,8 @@ def check(
     Examples:
       rcp tenant check acme
       rcp tenant check --all --repair
+      rcp tenant check --all --unrecorded              # also Render resources no record holds
+      rcp tenant check acme --repair --delete-duplicates
       rcp -o json tenant check --all --notify https://hooks.example.com/T/…
     """
     from rcp.core.provisioning import Waiting
@@ -126,6 +142,8 @@ def check(
         from rcp.core.slugs import validate_slug
 
         validate_slug(slug)
+    if delete_duplicates and not repair:
+        raise UsageError("--delete-duplicates needs --repair")
     if notify is not None:
         _validate_webhook(notify)
     timeout_seconds = duration_option(timeout, "--timeout")
@@ -144,6 +162,10 @@ def check(
             repair=repair,
             waiting=Waiting(timeout=timeout_seconds),
             skip_busy=all_,
+            # One tenant: its names looked up (a request per kind). Every tenant: one sweep of
+            # the workspace when asked (--unrecorded), else records only.
+            names="each" if not all_ else "sweep" if unrecorded else None,
+            delete_duplicates=delete_duplicates,
         )
     if all_ and repair:
         _audit_repairs(app_ctx, report)

@@ -48,6 +48,15 @@ class RenderGateway(Protocol):
         """Every resource of ``kind`` in the workspace whose name is exactly ``name``."""
         ...
 
+    def list_named(
+        self, kind: ResourceKind, names: Collection[str] | None
+    ) -> list[RemoteResource]:
+        """Every resource of ``kind`` (a service, Postgres or Key Value) in the workspace named
+        exactly one of ``names`` (None: every one of the kind), read page by page. States are
+        not looked up: a datastore's is Render's status, a service's "suspended" or
+        "unknown"."""
+        ...
+
     def create(
         self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
     ) -> RemoteResource:

@@ -9,6 +9,7 @@ datastore's state is Render's ``status``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import DeployInfo, LogLine, LogPage, RemoteResource, ResourceKind
@@ -94,6 +95,27 @@ class Gateway:
             raise ValueError(f"{kind} is found by name within a {entry.list_scope} only")
         found = self._client.list_resources(entry, name=name, owner_id=self.owner_id())
         return [self._remote(entry, item) for item in found if item.name == name]
+
+    def list_named(
+        self, kind: ResourceKind, names: Collection[str] | None
+    ) -> list[RemoteResource]:
+        """Every resource of ``kind`` in the workspace named exactly one of ``names`` (None:
+        every one), page after page: Render's ``name`` filter is an array (spec: ``form``
+        style, comma-separated), so any number of names costs one request per page. The state
+        is not looked up (no deploy list per service): a datastore's is Render's ``status``,
+        a service's "suspended" or "unknown"."""
+        entry = kind_of(kind)
+        if entry.list_scope is not None:
+            raise ValueError(f"{kind} is found by name within a {entry.list_scope} only")
+        wanted = None if names is None else sorted(set(names))
+        if wanted is not None and not wanted:
+            return []
+        found = self._client.list_resources(entry, name=wanted, owner_id=self.owner_id())
+        return [
+            _listed(entry, item)
+            for item in found
+            if wanted is None or (item.name or "") in wanted
+        ]
 
     def find_environment(self, project_id: str, name: str) -> list[RemoteResource]:
         """Exact-name matches among a project's environments (Render lists environments of
@@ -342,6 +364,15 @@ def _deploy_info(deploy: Deploy) -> DeployInfo:
         started_at=deploy.started_at,
         finished_at=deploy.finished_at,
     )
+
+
+def _listed(entry: RenderKind, resource: RenderResource) -> RemoteResource:
+    """A resource as a list answer shows it (no further request for its state)."""
+    if entry.ready_on_create:
+        return _remote(entry, resource, STATE_EXISTS)
+    if entry.state_source == "status" or resource.is_suspended:
+        return _remote(entry, resource, _status_state(resource))
+    return _remote(entry, resource, STATE_UNKNOWN)
 
 
 def _status_state(resource: RenderResource) -> str:

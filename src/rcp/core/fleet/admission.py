@@ -20,7 +20,7 @@ moment a create is claimed the limiter counts it (in flight, then from Render's 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +171,11 @@ class CreateTracker:
 
     def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
         return self.inner.find_by_name(kind, name)
+
+    def list_named(
+        self, kind: ResourceKind, names: Collection[str] | None
+    ) -> list[RemoteResource]:
+        return self.inner.list_named(kind, names)
 
     def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
         return self.inner.get(kind, render_id)

@@ -11,6 +11,13 @@ Problems (``problem`` values scripts can match on):
 - ``plan_drift``    the plan on Render differs from the tenant's rendered template
 - ``tenant_error``  the tenant is ``ERROR`` (detail: its last error)
 - ``deleting``      a delete did not finish
+- ``duplicate``     a resource on Render carries the key's Render name (``<slug>-<key>``) but is
+                    not the one the record holds (detail and ``render_id``: which)
+- ``unrecorded``    a resource on Render carries the key's Render name, and the record holds no
+                    id for the key (replaces ``not_created``: it was created, not recorded)
+
+Render names are looked up (``rcp.core.ownership``) for a single tenant always, and for
+``--all`` with ``--unrecorded`` by one sweep of the workspace.
 
 ``--repair`` reconciles through the journal, under the tenant lock:
 a tenant that should run (``ACTIVE``, ``PROVISIONING``, ``ERROR``) gets suspended resources
@@ -19,6 +26,11 @@ re-pointed at recreated datastores, then the engine waits until everything is up
 a service whose latest deploy failed (build, pre-deploy command, update) is deployed again;
 a ``SUSPENDED`` tenant gets resources running out of band suspended again. Plan drift and
 canceled deploys are reported, not repaired: both need an operator's decision (cost, intent).
+Ownership by name: a single ``unrecorded`` resource is adopted (journal step ``adopt``); several
+for one key stop the tenant's repair (an operator adopts one with ``rcp tenant adopt``);
+``duplicate`` ones are deleted only with ``delete_duplicates`` (step ``delete_duplicate``) and only
+while the recorded resource exists — a recorded resource that vanished is replaced by the one
+named like it instead (``repair.mark_for_recreation``).
 After a repair the tenant is inspected again; a problem that is gone is ``repaired: true``,
 and the tenant is healthy when nothing is left.
 """
@@ -30,8 +42,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcp.core.models import RemoteResource, Tenant, TenantStatus
-from rcp.core.ports import RenderGateway
+from rcp.core.models import RemoteResource, Resource, Tenant, TenantStatus
+from rcp.core.ownership import KeyMatches, named_resources, sweep
+from rcp.core.ports import RenderGateway, TenantStore
 from rcp.core.provisioning import (
     DATASTORE_FAILED,
     DEPLOY_FAILURE_PHASE,
@@ -56,18 +69,48 @@ class Problem:
     problem: str
     detail: str
     repaired: bool = False
+    # duplicate / unrecorded: the resource on Render the problem is about, and its name
+    render_id: str | None = None
+    name: str | None = None
 
     @property
-    def identity(self) -> tuple[str | None, str]:
-        return (self.resource, self.problem)
+    def identity(self) -> tuple[str | None, str, str | None]:
+        return (self.resource, self.problem, self.render_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "resource": self.resource,
             "problem": self.problem,
             "detail": self.detail,
             "repaired": self.repaired,
         }
+        if self.render_id is not None:
+            data["render_id"] = self.render_id
+            data["name"] = self.name
+        return data
+
+
+NAME_PROBLEMS = ("duplicate", "unrecorded")
+
+
+@dataclass
+class NameLookup:
+    """Whose Render names a check looks up: none (``store`` None), every tenant's
+    (``rcp tenant check SLUG``), or those a workspace sweep found (``--all --unrecorded``)."""
+
+    store: TenantStore | None = None
+    swept: dict[str, list[KeyMatches]] | None = None
+
+    def matches(self, gateway: RenderGateway, tenant: Tenant, *, fresh: bool) -> list[KeyMatches]:
+        """``fresh``: look up again (after a repair) rather than reuse the sweep's findings."""
+        if self.store is None:
+            return []
+        if self.swept is not None:
+            if tenant.slug not in self.swept:
+                return []
+            if not fresh:
+                return self.swept[tenant.slug]
+        return named_resources(gateway, self.store, tenant)
 
 
 @dataclass
@@ -109,8 +152,50 @@ def _same_plan(template_plan: str, remote_plan: str) -> bool:
     return template_plan.replace("-", "_").lower() == remote_plan.replace("-", "_").lower()
 
 
-def inspect_tenant(gateway: RenderGateway, tenant: Tenant) -> list[Problem]:
-    """Compare the record with Render (read-only)."""
+def inspect_tenant(
+    gateway: RenderGateway,
+    tenant: Tenant,
+    names: NameLookup | None = None,
+    *,
+    fresh: bool = False,
+) -> list[Problem]:
+    """Compare the record with Render (read-only); with ``names``, also what carries the
+    tenant's Render names."""
+    problems = _record_problems(gateway, tenant)
+    if names is None:
+        return problems
+    found = name_problems(names.matches(gateway, tenant, fresh=fresh))
+    created = {p.resource for p in found if p.problem == "unrecorded"}
+    kept = [p for p in problems if not (p.problem == "not_created" and p.resource in created)]
+    return kept + found
+
+
+def name_problems(entries: list[KeyMatches]) -> list[Problem]:
+    """``duplicate`` / ``unrecorded`` problems of the resources carrying the tenant's names."""
+    found: list[Problem] = []
+    for entry in entries:
+        for match in entry.others:
+            kind = (
+                ""
+                if match.type == entry.render_type
+                else (f"; it is a {match.type}, the template says {entry.render_type}")
+            )
+            if entry.recorded:
+                detail = (
+                    f"{match.render_id} is also named {entry.name}; the record holds "
+                    f"{entry.recorded}{kind}"
+                )
+                problem = "duplicate"
+            else:
+                detail = f"{match.render_id} is named {entry.name} but no record holds it{kind}"
+                problem = "unrecorded"
+            found.append(
+                Problem(entry.key, problem, detail, render_id=match.render_id, name=entry.name)
+            )
+    return found
+
+
+def _record_problems(gateway: RenderGateway, tenant: Tenant) -> list[Problem]:
     problems: list[Problem] = []
     status = tenant.status
     if status == TenantStatus.DELETING:
@@ -178,18 +263,24 @@ def check_tenants(
     repair: bool,
     waiting: Waiting,
     skip_busy: bool = False,
+    names: str | None = None,
+    delete_duplicates: bool = False,
 ) -> CheckReport:
     """Inspect each tenant; with ``repair``, reconcile and inspect again.
 
     ``skip_busy`` (a ``--all`` run): a tenant another command holds is inspected without
     repair, its problems marked as not repaired, instead of failing the whole run with exit 4.
+    ``names``: how Render names are looked up (duplicates, unrecorded resources) — ``"each"``
+    tenant's on its own, ``"sweep"``: the whole workspace listed once (for many tenants), None:
+    not at all; ``delete_duplicates``: a repair deletes duplicates (else they are reported).
     """
+    lookup = _name_lookup(operator, names)
     results: list[TenantHealth] = []
     for tenant in tenants:
         if repair:
             started = time.monotonic()
             try:
-                health = _repair(operator, tenant.slug, waiting)
+                health = _repair(operator, tenant.slug, waiting, lookup, delete_duplicates)
                 health.seconds = time.monotonic() - started
                 results.append(health)
             except TenantNotFound:
@@ -197,47 +288,78 @@ def check_tenants(
             except LockBusy as busy:
                 if not skip_busy:
                     raise
-                problems = inspect_tenant(operator.gateway, tenant)
+                problems = inspect_tenant(operator.gateway, tenant, lookup)
                 for problem in problems:
                     problem.detail = f"{problem.detail} (not repaired: {busy.message})"
                 results.append(TenantHealth(tenant.slug, str(tenant.status), problems))
         else:
             results.append(
                 TenantHealth(
-                    tenant.slug, str(tenant.status), inspect_tenant(operator.gateway, tenant)
+                    tenant.slug,
+                    str(tenant.status),
+                    inspect_tenant(operator.gateway, tenant, lookup),
                 )
             )
     return CheckReport(results)
 
 
-def _repair(operator: Operator, slug: str, waiting: Waiting) -> TenantHealth:
+def _name_lookup(operator: Operator, names: str | None) -> NameLookup | None:
+    if names is None:
+        return None
+    if names == "sweep":
+        return NameLookup(operator.store, sweep(operator.gateway, operator.store))
+    if names == "each":
+        return NameLookup(operator.store)
+    raise ValueError(f"unknown name lookup {names!r}")
+
+
+def _repair(
+    operator: Operator,
+    slug: str,
+    waiting: Waiting,
+    names: NameLookup | None,
+    delete_duplicates: bool,
+) -> TenantHealth:
     with operator.operation(slug) as op:
         tenant = op.tenant()
-        found = inspect_tenant(op.gateway, tenant)
+        found = inspect_tenant(op.gateway, tenant, names, fresh=True)
         op.proceed()
         failure: str | None = None
         if found:
             try:
-                _reconcile(op, tenant, found, waiting)
+                _reconcile(op, tenant, found, waiting, delete_duplicates)
             except ProvisioningFailed as exc:
                 # Reported with the tenant's problems (exit 5 either way), so that one broken
                 # tenant does not hide the others of a `--all` run.
                 failure = exc.message
         after = op.tenant()
-        remaining = inspect_tenant(op.gateway, after)
+        remaining = inspect_tenant(op.gateway, after, names, fresh=True)
     left = {p.identity for p in remaining}
     for problem in found:
         problem.repaired = problem.identity not in left
         if not problem.repaired and failure:
             problem.detail = f"{problem.detail} (repair failed: {failure})"
+        elif not problem.repaired and problem.problem == "duplicate" and not delete_duplicates:
+            problem.detail = f"{problem.detail} (not deleted: rerun with --delete-duplicates)"
     known = {p.identity for p in found}
     problems = found + [p for p in remaining if p.identity not in known]
     return TenantHealth(slug, str(after.status), problems, repaired=bool(found))
 
 
-def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: Waiting) -> None:
+def _reconcile(
+    op: Operation,
+    tenant: Tenant,
+    problems: list[Problem],
+    waiting: Waiting,
+    delete_duplicates: bool,
+) -> None:
     slug = tenant.slug
     kinds = {p.problem for p in problems}
+    if tenant.status == TenantStatus.DELETING:
+        return  # only `rcp tenant delete` finishes it
+    _adopt_unrecorded(op, tenant, problems)
+    if delete_duplicates:
+        _delete_duplicates(op, tenant, problems)
     if tenant.status == TenantStatus.SUSPENDED:
         for problem in problems:
             resource = tenant.resource(problem.resource or "")
@@ -252,7 +374,7 @@ def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: 
             )
         return
     if tenant.status not in RUNNING_STATUSES:
-        return  # DELETING: only `rcp tenant delete` finishes it
+        return
     recreated: set[str] = set()
     redeployed: set[str] = set()
     for problem in problems:
@@ -273,7 +395,77 @@ def _reconcile(op: Operation, tenant: Tenant, problems: list[Problem], waiting: 
         elif problem.problem == "missing":
             mark_for_recreation(op, tenant, resource, "no longer exists on Render")
             recreated.add(resource.key)
-    actionable = kinds & {"suspended", "missing", "not_created", "tenant_error"}
+    actionable = kinds & {"suspended", "missing", "not_created", "tenant_error", "unrecorded"}
     if not actionable and not redeployed:
-        return  # plan drift, canceled deploys: reported only
+        return  # plan drift, canceled deploys, duplicates: reported (or deleted) only
     recreate_and_await(op, tenant, recreated, waiting)
+
+
+def _adopt_unrecorded(op: Operation, tenant: Tenant, problems: list[Problem]) -> None:
+    """A key with no recorded id and exactly one resource carrying its name (of the template's
+    type) takes that resource; several stop the repair for an operator to choose."""
+    by_key: dict[str, list[Problem]] = {}
+    for problem in problems:
+        if problem.problem == "unrecorded" and problem.resource is not None:
+            by_key.setdefault(problem.resource, []).append(problem)
+    template = template_of(tenant)
+    for key, found in by_key.items():
+        spec = template.resource(key)
+        if len(found) > 1:
+            listed = ", ".join(p.render_id or "?" for p in found)
+            raise ProvisioningFailed(
+                f"{len(found)} Render resources are named {spec.name} ({listed}) and none is "
+                f"recorded; an operator must choose",
+                hint=(
+                    f"take one with `rcp tenant adopt {tenant.slug} --resource {key}=ID`, then "
+                    f"`rcp tenant check {tenant.slug} --repair --delete-duplicates` deletes the "
+                    "others"
+                ),
+            )
+        (problem,) = found
+        assert problem.render_id is not None
+        remote = op.gateway.get(spec.kind, problem.render_id)
+        if remote is None or remote.type != spec.render_type:
+            continue  # gone since, or not what the template declares: stays reported
+        resource = tenant.resource(key)
+        if resource is None:
+            resource = Resource(key=key, type=spec.render_type, name=spec.name)
+            tenant.resources.append(resource)
+        resource.render_id = remote.render_id
+        resource.name = spec.name
+        resource.state = remote.state
+        resource.url = remote.url
+        resource.deploy_id = remote.deploy_id
+        op.store.save_resource(tenant.slug, resource, lease=op.lease)
+        op.journal(tenant, key, "adopt", "done", render_id=remote.render_id, detail="found by name")
+        op.progress.event(tenant.slug, key, f"adopted {remote.render_id} by name", remote.state)
+
+
+def _delete_duplicates(op: Operation, tenant: Tenant, problems: list[Problem]) -> None:
+    """Delete the resources carrying a key's name besides the recorded one, while that one
+    still exists (a vanished one is replaced by a match instead: ``missing``)."""
+    vanished = {p.resource for p in problems if p.problem == "missing"}
+    for problem in problems:
+        if problem.problem != "duplicate" or problem.resource in vanished:
+            continue
+        resource = tenant.resource(problem.resource or "")
+        if resource is None or problem.render_id is None:
+            continue
+        duplicate = problem.render_id
+        detail = f"duplicate of {resource.render_id}"
+        op.guard()
+        op.journal(
+            tenant, resource.key, "delete_duplicate", "pending", render_id=duplicate, detail=detail
+        )
+        op.failpoint(f"delete_duplicate:{resource.key}:before")
+        gone_now = op.gateway.delete(resource.kind, duplicate)
+        op.failpoint(f"delete_duplicate:{resource.key}:after")
+        op.journal(
+            tenant, resource.key, "delete_duplicate", "done", render_id=duplicate, detail=detail
+        )
+        op.progress.event(
+            tenant.slug,
+            resource.key,
+            f"deleted duplicate {duplicate}" if gone_now else f"duplicate {duplicate} already gone",
+            None,
+        )

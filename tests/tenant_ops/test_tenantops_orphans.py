@@ -1,0 +1,185 @@
+"""Ownership by name: Render resources carrying a tenant's ``<slug>-<key>`` names that its record
+does not hold — found by `tenant check`, adopted or deleted by `check --repair`, deleted by
+`tenant delete`, and never duplicated by `tenant create`. Through the CLI against the in-process
+sandbox; the orphans are made the way they arise (a lost database, an out-of-band create)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tenant_ops_helpers import Sandbox, create_tenant, ids, store_of
+
+from tests.conftest import Cli
+
+
+def check(cli: Cli, *args: str) -> tuple[int, Any, str]:
+    result = cli("-o", "json", "tenant", "check", *args)
+    return result.exit_code, result.json(), result.stderr
+
+
+def named(sandbox: Sandbox, family: str, name: str) -> list[str]:
+    """Ids of every resource of ``family`` on Render named ``name``."""
+    wrapper = {"services": "service", "postgres": "postgres", "key-value": "keyValue"}[family]
+    items = sandbox.call("GET", f"/{family}?limit=100", expect=200)
+    return sorted(item[wrapper]["id"] for item in items if item[wrapper]["name"] == name)
+
+
+def lose_database(isolated_env: Path) -> None:
+    """The control-plane database is gone (a new machine, a lost volume): Render keeps it all."""
+    for path in (isolated_env / "data" / "sandbox").glob("rcp.db*"):
+        path.unlink()
+
+
+def journal(slug: str) -> list[tuple[str, str, str | None, str | None]]:
+    for store in store_of():
+        return [(j.step, j.status, j.resource_key, j.render_id) for j in store.list_journal(slug)]
+    return []
+
+
+def test_check_reports_a_duplicate_and_deletes_it_only_when_asked(cli: Cli, sandbox: Sandbox) -> None:
+    tenant = create_tenant(cli, "acme")
+    recorded = ids(tenant)["db"]
+    extra = sandbox.create_postgres("acme-db")
+    duplicate = {
+        "resource": "db",
+        "problem": "duplicate",
+        "detail": f"{extra} is also named acme-db; the record holds {recorded}",
+        "repaired": False,
+        "render_id": extra,
+        "name": "acme-db",
+    }
+
+    code, document, stderr = check(cli, "acme")
+    assert code == 5, document
+    assert document == {
+        "data": {
+            "healthy": False,
+            "tenants": [
+                {"slug": "acme", "healthy": False, "status": "ACTIVE", "problems": [duplicate]}
+            ],
+        }
+    }
+    assert stderr.startswith("Error: 1 of 1 tenants unhealthy: acme\n")
+
+    # --repair alone reports it and stays unhealthy: deleting needs the operator's word.
+    code, document, _ = check(cli, "acme", "--repair")
+    assert code == 5
+    (problem,) = document["data"]["tenants"][0]["problems"]
+    assert problem == {
+        **duplicate,
+        "detail": duplicate["detail"] + " (not deleted: rerun with --delete-duplicates)",
+    }
+    assert named(sandbox, "postgres", "acme-db") == sorted([recorded, extra])
+
+    code, document, stderr = check(cli, "acme", "--repair", "--delete-duplicates")
+    assert code == 0, document
+    assert document["data"]["tenants"][0]["problems"] == [{**duplicate, "repaired": True}]
+    assert f"deleted duplicate {extra}" in stderr
+    assert named(sandbox, "postgres", "acme-db") == [recorded]  # the recorded one is kept
+    assert ("delete_duplicate", "done", "db", extra) in journal("acme")
+    assert check(cli, "acme")[0] == 0
+
+
+def test_unrecorded_resource_is_reported_instead_of_not_created_and_adopted(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    web = sandbox.create_web_service("newco-web")
+    db = sandbox.create_postgres("newco-db")
+    adopted = cli("-q", "-o", "json", "tenant", "adopt", "newco", "--resource", f"web={web}")
+    assert adopted.exit_code == 0, adopted.stderr
+
+    code, document, _ = check(cli, "newco")
+    assert code == 5
+    assert document["data"]["tenants"][0]["problems"] == [
+        {
+            "resource": "db",
+            "problem": "unrecorded",
+            "detail": f"{db} is named newco-db but no record holds it",
+            "repaired": False,
+            "render_id": db,
+            "name": "newco-db",
+        }
+    ]
+
+    code, document, stderr = check(cli, "newco", "--repair")
+    assert code == 0, document
+    assert document["data"]["tenants"][0]["problems"][0]["repaired"] is True
+    assert document["data"]["tenants"][0]["status"] == "ACTIVE"
+    assert f"adopted {db} by name" in stderr
+    shown = cli("-o", "json", "tenant", "show", "newco").json()["data"]
+    assert shown["render_service_ids"] == {"web": web, "db": db}
+    assert named(sandbox, "postgres", "newco-db") == [db]  # adopted, nothing created
+    assert ("adopt", "done", "db", db) in journal("newco")
+
+
+def test_several_unrecorded_resources_stop_the_repair(cli: Cli, sandbox: Sandbox) -> None:
+    web = sandbox.create_web_service("twin-web")
+    first, second = sandbox.create_postgres("twin-db"), sandbox.create_postgres("twin-db")
+    assert cli("-q", "tenant", "adopt", "twin", "--resource", f"web={web}").exit_code == 0
+
+    code, document, _ = check(cli, "twin", "--repair", "--delete-duplicates")
+    assert code == 5
+    problems = document["data"]["tenants"][0]["problems"]
+    assert sorted(p["render_id"] for p in problems) == sorted([first, second])
+    assert all(p["problem"] == "unrecorded" and not p["repaired"] for p in problems)
+    assert "an operator must choose" in problems[0]["detail"]
+    # Neither was deleted, nothing was created: which one to keep is the operator's call.
+    assert named(sandbox, "postgres", "twin-db") == sorted([first, second])
+    assert sandbox.mutations()[-1][0] == "POST"  # the last write is still our own create
+
+
+def test_resources_of_another_tenant_are_not_this_ones(cli: Cli, sandbox: Sandbox) -> None:
+    """A resource named like acme's key but recorded under another tenant is that tenant's."""
+    create_tenant(cli, "acme")
+    by_hand = sandbox.create_postgres("acme-db")
+    assert cli("-q", "tenant", "adopt", "other", "--resource", f"db={by_hand}").exit_code == 0
+    code, document, _ = check(cli, "acme")
+    assert code == 0, document
+
+
+def test_delete_duplicates_needs_repair(cli: Cli, sandbox: Sandbox) -> None:
+    result = cli("-o", "json", "tenant", "check", "acme", "--delete-duplicates")
+    assert result.exit_code == 2
+    assert result.json()["error"]["message"] == "--delete-duplicates needs --repair"
+    assert sandbox.requests() == []
+
+
+def test_all_unrecorded_sweeps_the_workspace_once(cli: Cli, sandbox: Sandbox) -> None:
+    acme, beta = create_tenant(cli, "acme"), create_tenant(cli, "beta")
+    extra = sandbox.create_postgres("acme-db")
+    sandbox.create_postgres("nobody-db")  # no tenant of that slug: not rcp's to report
+    sandbox.create_postgres("beta-cache")  # beta's template has no `cache` key
+    assert check(cli, "--all")[0] == 0  # records only: what --all always did
+
+    before = len(sandbox.requests())
+    code, document, _ = check(cli, "--all", "--unrecorded")
+    assert code == 5, document
+    tenants = {t["slug"]: t for t in document["data"]["tenants"]}
+    assert tenants["beta"]["healthy"] is True
+    assert tenants["acme"]["problems"] == [
+        {
+            "resource": "db",
+            "problem": "duplicate",
+            "detail": f"{extra} is also named acme-db; the record holds {ids(acme)['db']}",
+            "repaired": False,
+            "render_id": extra,
+            "name": "acme-db",
+        }
+    ]
+    # Each kind of the whole workspace listed once (a page, and the empty page that ends the
+    # list at most), without a name filter: not one lookup per tenant.
+    lists = [
+        (r["path"].removeprefix("/v1"), r["query"])
+        for r in sandbox.requests()[before:]
+        if r["method"] == "GET"
+        and r["path"].removeprefix("/v1") in ("/services", "/postgres", "/key-value")
+    ]
+    assert {path for path, _ in lists} == {"/key-value", "/postgres", "/services"}
+    assert all("name=" not in query for _, query in lists)
+    assert len(lists) <= 6
+    assert ids(beta)["db"] != extra
+
+    code, document, _ = check(cli, "--all", "--unrecorded", "--repair", "--delete-duplicates")
+    assert code == 0, document
+    assert named(sandbox, "postgres", "acme-db") == [ids(acme)["db"]]
