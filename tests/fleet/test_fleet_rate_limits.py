@@ -147,3 +147,88 @@ def test_beyond_the_wait_budget_the_rest_is_deferred_with_the_time_to_rerun(
     assert {r["outcome"] for r in data["results"] if r["slug"] >= "t20"} == {"deferred"}
     refused = [r for r in sandbox_requests(isolated_env / "data")[len(requests) :] if r[2] == 429]
     assert len(refused) == 1
+
+
+FOUR_RESOURCES = """\
+services:
+  - type: web
+    name: web
+    runtime: node
+    repo: https://github.com/render-examples/express-hello-world
+    buildCommand: npm install
+    startCommand: npm start
+    plan: starter
+  - type: worker
+    name: worker
+    runtime: node
+    repo: https://github.com/render-examples/express-hello-world
+    buildCommand: npm install
+    startCommand: node worker.js
+    plan: starter
+  - type: keyvalue
+    name: queue
+    plan: starter
+    ipAllowList: []
+databases:
+  - name: db
+    plan: basic-256mb
+"""
+
+
+def test_a_tenant_stopped_part_way_by_an_hour_spent_elsewhere_is_rolled_back(
+    cli: Cli,
+    fleet_env: dict[str, str],
+    write_fleet: Callable[..., Path],
+    isolated_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13 item 5: another process spent 18 of the hour's 20 creations; a new process
+    knows nothing of it until its first create is answered. The tenant that needs four creates
+    is not left half-built until the next window: nothing more goes out once Render's answer
+    tells, what it created is deleted again with its record, and it is reported deferred."""
+    from rcp.render.ratelimit import reset_default_limiter
+
+    monkeypatch.setenv("RCP_SANDBOX_CREATE_COUNTERS", "shared")
+    (tmp_path / "four.yaml").write_text(FOUR_RESOURCES, encoding="utf-8")
+    elsewhere = fleet_of(write_fleet, 9)  # 9 default tenants: 18 creates
+    code, data, stderr = apply_json(cli, str(elsewhere), "-c", "9")
+    assert code == 0, stderr
+    reset_default_limiter()  # what a new process knows: nothing of the spent hour
+
+    fleet = write_fleet(
+        "tenants:\n"
+        + "".join(f"  - name: t{i:02d}\n" for i in range(9))
+        + "  - name: big\n    template: four.yaml\n"
+        + "  - name: after\n",
+        "second.yaml",
+    )
+    before = len(creates(isolated_env / "data"))
+    code, data, stderr = apply_json(cli, str(fleet), "-c", "4")
+    assert code == 75, stderr
+    results = {r["slug"]: r for r in data["results"]}
+    assert results["big"]["outcome"] == "deferred"
+    assert results["big"]["exit_code"] == 75 and results["big"]["retry_at"].endswith("Z")
+    assert results["big"]["error"].startswith("not started: "), results["big"]["error"]
+    assert "deleted again" in results["big"]["error"]
+    assert results["after"]["outcome"] == "deferred"  # file order: behind big
+    # One create went out (the one whose answer told), then nothing more for big.
+    sent = creates(isolated_env / "data")[before:]
+    assert [(path, status) for _at, path, status, _name in sent] == [(sent[0][1], 201)]
+    # No record and nothing on Render carries big's names.
+    assert cli("-o", "json", "tenant", "show", "big").exit_code == 3
+    world = cli("-o", "json", "tenant", "list").json()["data"]
+    assert sorted(t["slug"] for t in world) == [f"t{i:02d}" for i in range(9)]
+    assert _live_render_names(isolated_env / "data", "t00-")  # the world is read where it is
+    assert _live_render_names(isolated_env / "data", "big-") == []
+
+
+def _live_render_names(data_dir: Path, prefix: str) -> list[str]:
+    """Names of resources the sandbox world still holds that start with ``prefix``."""
+    with sqlite3.connect(data_dir / "sandbox" / "render.db") as connection:
+        return [
+            str(name)
+            for (name,) in connection.execute(
+                "SELECT name FROM resources WHERE name LIKE ? ORDER BY seq", (prefix + "%",)
+            )
+        ]

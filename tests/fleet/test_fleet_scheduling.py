@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rcp.core.fleet import FleetApplier, FleetPlan, TenantChange, schedule
-from rcp.core.fleet.admission import CreateAdmission, CreateTracker
+from rcp.core.fleet.admission import CreateAdmission, CreateTracker, TenantDoesNotFit
 from rcp.core.models import LockHolder, RemoteResource, ResourceKind
 from rcp.core.provisioning import StopFlag, Waiting
 from rcp.core.tenants import Operator
@@ -192,15 +192,51 @@ def test_a_later_tenant_waits_for_the_creates_reserved_before_it() -> None:
     assert admission.consider("a", [POSTGRES, SERVICE]).admitted
     assert admission.consider("b", [POSTGRES, SERVICE]).admitted  # next hour, within budget
     admission.bind("b")
-    assert admission.claim(POSTGRES) > 0  # behind a's two creates
+    assert admission.claim(POSTGRES).wait > 0  # behind a's two creates
     admission.bind("a")
-    assert admission.claim(POSTGRES) == 0
+    assert admission.claim(POSTGRES).wait == 0
     rl.acquire("POST", "/postgres")  # claimed creates go to the limiter, which counts them
-    assert admission.claim(SERVICE) == 0
+    assert admission.claim(SERVICE).wait == 0
     rl.acquire("POST", "/services")
     admission.bind(None)
     admission.bind("b")
-    assert admission.claim(POSTGRES) > 0  # the hour's budget went to a
+    assert admission.claim(POSTGRES).wait > 0  # the hour's budget went to a
+    admission.bind(None)
+
+
+def test_a_tenant_that_no_longer_fits_sends_no_further_create() -> None:
+    """Admitted on the documented budget, then Render's answers tell that another process
+    spent most of the hour: before its next create goes out the tenant learns that its
+    remaining creates cannot all go within the wait budget, and nothing more is sent."""
+    clock = FakeClock()
+    rl = limiter(clock, RateLimits(create=BucketLimit(4, 3600.0)))
+    admission = CreateAdmission(forecast_of(rl), budget=60.0)
+    assert admission.consider("a", [POSTGRES, SERVICE, SERVICE]).admitted
+    sent: list[str] = []
+
+    class Recording:
+        def create(
+            self, kind: ResourceKind, body: dict[str, Any], env: list[dict[str, Any]]
+        ) -> RemoteResource:
+            rl.acquire("POST", PATHS[kind])
+            sent.append(body["name"])
+            return RemoteResource(
+                kind=kind, render_id="x", name=body["name"], type="service", state="creating"
+            )
+
+    tracker = CreateTracker(Recording(), admission, clock=clock)  # type: ignore[arg-type]
+    admission.bind("a")
+    tracker.create(POSTGRES, {"name": "a-db"}, [])
+    # Two service creates of another process (on a counter not proven separate from the
+    # Postgres one) leave one slot for a's last two.
+    for _ in range(2):
+        rl.acquire("POST", "/services")
+    claim = admission.claim(SERVICE)
+    assert claim.wait == 0 and claim.finish > admission.budget
+    with pytest.raises(TenantDoesNotFit) as caught:
+        tracker.create(SERVICE, {"name": "a-web"}, [])
+    assert caught.value.exit_code == 75 and caught.value.retry_at is not None
+    assert sent == ["a-db"]
     admission.bind(None)
 
 

@@ -617,7 +617,15 @@ class RateLimiter:
                 counter = self._counter(family, field_name)
                 counter.roll(now, epoch_now)
                 touched[family] = counter
-            groups = self._planning_groups(list({c.id: c for c in touched.values()}.values()))
+            # Creation counters the list does not touch still count when they are not proven
+            # separate: what Render told about Postgres creates bounds the service creates that
+            # may share its counter.
+            planned = {c.id: c for c in touched.values()}
+            for counter in self._all():
+                if counter.creation and counter.id not in planned:
+                    counter.roll(now, epoch_now)
+                    planned[counter.id] = counter
+            groups = self._planning_groups(list(planned.values()))
             plans: dict[int, _Plan] = {}
             waits: list[float] = []
             for method, path in requests:

@@ -9,7 +9,10 @@ says its creates go out within the wait budget. A tenant that does not fit while
 tenants still hold unsent creates waits for them (their answers may change the picture); once
 none does, it does not fit at all and is deferred — with every creating tenant after it, so
 file order is kept — reported with exit 75 and the time to rerun. No tenant is started that
-would sit half-created waiting for a window beyond the budget.
+would sit half-created waiting for a window beyond the budget: one admitted on the documented
+limits whose remaining creates no longer fit once Render's answers tell (another process spent
+part of the hour) sends no further create (``TenantDoesNotFit``) and is rolled back by the
+caller.
 
 Reservations are claimed as creates go out, in admission order: ``CreateTracker`` wraps the
 gateway and holds a tenant's create back while the creates reserved by tenants admitted before
@@ -22,13 +25,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rcp.core.models import DeployInfo, LogPage, RemoteResource, ResourceKind
 from rcp.core.ports import RenderGateway
+from rcp.errors import RetryLater
 
 # The wait, in seconds from now, before each of these creates could be sent (in this order).
 CreateForecast = Callable[[list[ResourceKind]], list[float]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Seconds before a create may go (0: claimed, it goes now) and before the tenant's last
+    reserved create could go; when ``finish`` is beyond the budget the tenant cannot finish
+    within it and must not send another create."""
+
+    wait: float
+    finish: float
 
 
 @dataclass(frozen=True)
@@ -102,27 +117,48 @@ class CreateAdmission:
                     self._order.remove(previous)
                     self._changed()
 
-    def claim(self, kind: ResourceKind, *, force: bool = False) -> float:
-        """Seconds this thread's tenant should still hold its create of ``kind`` back so that
-        tenants admitted earlier get the budget first; 0 when it may go (the reservation is
-        then claimed: the limiter counts it from here on). ``force`` claims it regardless."""
+    def claim(self, kind: ResourceKind, *, force: bool = False) -> Claim:
+        """How long this thread's tenant should still hold its create of ``kind`` back so that
+        tenants admitted earlier get the budget first (0: it may go, and the reservation is
+        then claimed: the limiter counts it from here on), and when its last reserved create
+        could go. ``force`` claims it regardless."""
         slug = getattr(self._local, "slug", None)
         with self._cond:
             reserved = self._reserved.get(slug) if slug is not None else None
             if not reserved or kind not in reserved:
-                return 0.0  # not planned (a create the plan did not foresee): the limiter decides
+                # Not planned (a create the plan did not foresee): the limiter decides.
+                return Claim(0.0, 0.0)
             ahead = self._outstanding(upto=slug)
             position = next(i for i, item in enumerate(ahead) if item == (slug, kind))
-            wait = 0.0 if force else self._forecast([k for _s, k in ahead])[position]
-            if wait <= 0:
+            if force:
+                wait = finish = 0.0
+            else:
+                waits = self._forecast([k for _s, k in ahead])
+                wait, finish = waits[position], waits[-1]  # ``ahead`` ends with this tenant's
+            if wait <= 0 and finish <= self.budget:
                 reserved.remove(kind)
                 self._changed()
-            return wait
+            return Claim(wait, finish)
 
     def sent(self) -> None:
         """A create was answered (or failed): the limiter's picture may have changed."""
         with self._cond:
             self._changed()
+
+
+class TenantDoesNotFit(RetryLater):
+    """An admitted tenant's remaining creates no longer fit the budget (what Render's answers
+    said after admission); raised before its next create goes out."""
+
+    def __init__(self, finish: float) -> None:
+        self.finish = finish
+        at = datetime.now(UTC) + timedelta(seconds=max(finish, 1.0))
+        super().__init__(
+            "Render's create limit, as its answers now tell, leaves no room for all of this "
+            "tenant's creates within the wait budget",
+            retry_at=at,
+            hint="rerun the same apply then; tenants already done are left as they are",
+        )
 
 
 class CreateTracker:
@@ -147,16 +183,21 @@ class CreateTracker:
         deadline = self._clock() + self.admission.budget
         seen = self.admission.changes
         while True:
-            wait = self.admission.claim(kind)
-            if wait <= 0:
+            claim = self.admission.claim(kind)
+            if claim.finish > self.admission.budget:
+                # Render's answers since admission (another process spent most of the hour)
+                # say the tenant's remaining creates no longer fit: not one more of them goes
+                # out, so the tenant can be rolled back rather than left half-built.
+                raise TenantDoesNotFit(claim.finish)
+            if claim.wait <= 0:
                 break
-            if self._clock() + wait > deadline:
+            if self._clock() + claim.wait > deadline:
                 # Its turn lies beyond the wait budget: the limiter decides at once (it sends
                 # nothing Render would refuse, and says when to retry).
                 self.admission.claim(kind, force=True)
                 break
             # Re-checked on every answer: what Render says may move this create earlier.
-            seen = self.admission.wait_for_change(seen, timeout=min(wait, 0.25))
+            seen = self.admission.wait_for_change(seen, timeout=min(claim.wait, 0.25))
         try:
             return self.inner.create(kind, body, env)
         finally:

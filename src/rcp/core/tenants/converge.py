@@ -21,7 +21,7 @@ from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.records import check_render_names_free
 from rcp.core.tenants.redeploy import redeploy_failed
 from rcp.core.tenants.repair import effective_env, generated_value
-from rcp.errors import ConflictError
+from rcp.errors import ConflictError, RcpError, RetryLater
 
 if TYPE_CHECKING:
     # Not at run time: rcp.core.fleet imports this module (fleet → tenants, never back).
@@ -57,8 +57,37 @@ def _create(op: Operation, desired: DesiredTenant, waiting: Waiting) -> str:
     )
     tenant.fleet_managed = True  # created by apply: the fleet file manages it (prune may delete)
     op.proceed()
-    op.engine.provision(op.insert(tenant), waiting)
+    recorded = op.insert(tenant)
+    try:
+        op.engine.provision(recorded, waiting)
+    except RetryLater as exc:
+        _roll_back(op, exc)
+        raise
     return "created"
+
+
+def _roll_back(op: Operation, deferred: RetryLater) -> None:
+    """A new tenant that Render's create limit stopped part-way (another process spent the
+    hour's budget after this one was admitted) is not left half-built until the next window:
+    what it created is deleted again with its record, and it is reported deferred like a tenant
+    that never started. Deletes count against the write budget, not the creation one; if they
+    cannot go now either, the record stays and a rerun resumes it."""
+    tenant = op.tenant()
+    created = [r.key for r in tenant.resources if r.render_id]
+    try:
+        op.engine.destroy(tenant)
+    except RcpError as exc:
+        deferred.message = (
+            f"{deferred.message}; rolling back what it created ({', '.join(created)}) "
+            f"failed too: {exc.message}"
+        )
+        deferred.hint = (
+            f"finish the roll-back with `rcp tenant delete {tenant.slug} --yes`, then rerun "
+            "the same apply after the time given"
+        )
+        return
+    undone = f"; created {', '.join(created)} deleted again" if created else ""
+    deferred.message = f"not started: {deferred.message}{undone}"
 
 
 def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
