@@ -21,14 +21,16 @@ from render_helpers import API_KEY, load_cassettes
 
 from rcp.errors import AuthError, RenderBadRequest, RenderNotFound, RenderServerError
 from rcp.render.client import Created, RenderClient
-from rcp.render.kinds import KEY_VALUE, POSTGRES, SERVICE
+from rcp.render.kinds import ENVIRONMENT, KEY_VALUE, POSTGRES, PROJECT, SERVICE
 from rcp.render.models import (
     Deploy,
+    Environment,
     EnvVar,
     KeyValue,
     KeyValueConnectionInfo,
     Postgres,
     PostgresConnectionInfo,
+    Project,
     Service,
 )
 from rcp.render.ratelimit import RateLimiter
@@ -92,6 +94,37 @@ COVERED: list[tuple[str, str, str, Call, Callable[[Any, re.Match[str]], bool]]] 
     ("GET", rf"/key-value/{ID}/connection-info", "key_value_connection_info",
      lambda c, m, b: c.connection_info(KEY_VALUE, m[1]),
      lambda r, m: isinstance(r, KeyValueConnectionInfo) and bool(r.external_connection_string)),
+    # Issue 14: a template's isolation block (the tenant's project and environment).
+    ("POST", r"/projects", "create_project",
+     lambda c, m, b: c.create(PROJECT, b).resource,
+     lambda r, m: isinstance(r, Project) and r.id.startswith("prj-")),
+    ("GET", rf"/projects/{ID}", "get_project",
+     lambda c, m, b: c.get_resource(PROJECT, m[1]),
+     lambda r, m: isinstance(r, Project) and r.id == m[1]),
+    ("PATCH", rf"/projects/{ID}", "update_project",
+     lambda c, m, b: c.update_resource(PROJECT, m[1], b),
+     lambda r, m: isinstance(r, Project) and r.id == m[1]),
+    ("DELETE", rf"/projects/{ID}", "delete_project",
+     lambda c, m, b: c.delete_resource(PROJECT, m[1]),
+     lambda r, m: r is None),
+    ("POST", r"/environments", "create_environment",
+     lambda c, m, b: c.create(ENVIRONMENT, b).resource,
+     lambda r, m: isinstance(r, Environment) and r.id.startswith("evm-")),
+    ("GET", rf"/environments/{ID}", "get_environment",
+     lambda c, m, b: c.get_resource(ENVIRONMENT, m[1]),
+     lambda r, m: isinstance(r, Environment) and r.id == m[1]),
+    ("PATCH", rf"/environments/{ID}", "update_environment",
+     lambda c, m, b: c.update_resource(ENVIRONMENT, m[1], b),
+     lambda r, m: isinstance(r, Environment) and r.id == m[1]),
+    ("DELETE", rf"/environments/{ID}", "delete_environment",
+     lambda c, m, b: c.delete_resource(ENVIRONMENT, m[1]),
+     lambda r, m: r is None),
+    ("POST", rf"/environments/{ID}/resources", "add_environment_resources",
+     lambda c, m, b: c.add_environment_resources(m[1], b["resourceIds"]),
+     lambda r, m: r is None),
+    ("DELETE", rf"/environments/{ID}/resources", "remove_environment_resources",
+     lambda c, m, b: c.remove_environment_resources(m[1], ["srv-x"]),
+     lambda r, m: r is None),
 ]  # fmt: skip
 
 
@@ -159,6 +192,8 @@ def test_every_covered_recorded_answer_parses() -> None:
     assert sum(parsed.values()) >= 1200, parsed  # 1,244 covered answers at the time of writing
     # Both deploy-trigger answers Render gives were replayed.
     assert statuses[("trigger_deploy", 201)] > 0 and statuses[("trigger_deploy", 202)] > 0
+    # Every recorded project and environment answer rcp's isolation calls (issue 14).
+    assert parsed["create_project"] == 15 and parsed["get_environment"] == 107, parsed
 
 
 _EXPECTED_ERROR = {401: AuthError, 403: AuthError, 404: RenderNotFound}

@@ -154,6 +154,16 @@ def test_shared_project_holds_one_environment_per_tenant(
             {"cidrBlock": "203.0.113.7/32", "description": "office"}
         ]
     assert "project" not in ids(acme)  # the shared project is no tenant's
+    assert acme["isolation"] == {
+        "project": "customers",
+        "shared_project": True,
+        "environment_id": ids(acme)["environment"],
+    }
+    human = cli("tenant", "show", "acme")
+    assert human.exit_code == 0, human.stderr
+    assert f"environment:    {ids(acme)['environment']} in project customers (shared)" in (
+        human.stdout
+    )
     # Every create after the environment named it (the spec's environmentId).
     web = sandbox.get("services", ids(acme)["web"])
     assert web["environmentId"] == ids(acme)["environment"]
@@ -327,3 +337,78 @@ def test_kill_at_every_delete_step_then_rerun(
         if stranger is not None:
             assert sandbox.exists("services", stranger)
     assert_single(sandbox, "customers", [keeper])
+
+
+def test_plan_and_apply_change_the_environment_in_place(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    fleet = templates.parent / "fleet.yaml"
+    fleet.write_text("tenants:\n  - name: acme\n    template: own\n")
+    assert cli("-q", "apply", str(fleet)).exit_code == 0
+    tenant = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    (templates / "own.yaml").write_text(
+        OWN.replace("    perTenant: true\n", "    perTenant: true\n  environment:\n"
+                    "    protectedStatus: protected\n")
+    )
+    plan = cli("-o", "json", "plan", str(fleet))
+    assert plan.exit_code == 0, plan.stderr
+    [change] = plan.json()["data"]["changes"]
+    # Render bills neither projects nor environments.
+    assert change["cost"]["monthly_usd_change"] == 0
+    assert change["details"] == [
+        {
+            "change": "update_resource",
+            "resource": "environment",
+            "fields": {"protectedStatus": {"from": None, "to": "protected"}},
+        }
+    ]
+    applied = cli("-o", "json", "apply", str(fleet))
+    assert applied.exit_code == 0, applied.stderr
+    environment = sandbox.get("environments", ids(tenant)["environment"])
+    assert environment["protectedStatus"] == "protected"
+    assert cli("plan", str(fleet)).stdout.startswith("No changes")
+
+    # Another project: Render cannot move an environment (exit 4 before any write).
+    (templates / "own.yaml").write_text(SHARED)
+    refused = cli("-o", "json", "apply", str(fleet))
+    assert refused.exit_code == 5, refused.stdout
+    [result] = refused.json()["data"]["results"]
+    assert result["error_code"] == "change_not_in_place"
+    assert result["exit_code"] == 4
+    assert "isolation.project" in result["error"]
+
+    # Dropping the block: the resources stay, out of the environment, which goes.
+    (templates / "own.yaml").write_text(BODY)
+    dropped = cli("-o", "json", "apply", str(fleet))
+    assert dropped.exit_code == 0, dropped.stderr
+    assert not sandbox.exists("environments", ids(tenant)["environment"])
+    assert projects(sandbox, "acme-project") == []
+    web = sandbox.get("services", ids(tenant)["web"])
+    assert web.get("environmentId") is None
+    shown = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    assert [r["key"] for r in shown["resources"]] == ["db", "web"]
+
+
+def test_backup_round_trips_a_tenant_with_its_environment(
+    cli: Cli, sandbox: Sandbox, templates: Path, isolated_env: Path
+) -> None:
+    tenant = create_tenant(cli, "solo", "--template", "own")
+    backup = isolated_env / "backup.json"
+    exported = cli("-o", "json", "backup", "export", str(backup))
+    assert exported.exit_code == 0, exported.stderr
+    [saved] = [t for t in json.loads(backup.read_text())["tenants"] if t["slug"] == "solo"]
+    assert {r["type"] for r in saved["resources"]} >= {"project", "environment"}
+    # Into an empty database: the record comes back with its project and environment.
+    os.environ["RCP_DATABASE_URL"] = f"sqlite:///{isolated_env / 'other.db'}"
+    try:
+        imported = cli("-o", "json", "backup", "import", str(backup))
+        assert imported.exit_code == 0, imported.stderr
+        shown = cli("-o", "json", "tenant", "show", "solo")
+        assert shown.exit_code == 0, shown.stderr
+        assert ids(shown.json()["data"]) == ids(tenant)
+        # The restored record deletes what it holds, environment and project included.
+        deleted = cli("-o", "json", "tenant", "delete", "solo", "--yes")
+        assert deleted.exit_code == 0, deleted.stderr
+    finally:
+        del os.environ["RCP_DATABASE_URL"]
+    assert projects(sandbox, "solo-project") == []

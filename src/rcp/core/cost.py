@@ -40,6 +40,9 @@ PRICE_SECTIONS: dict[str, str] = {
     "postgres": "postgres",
     "key_value": "key_value",
 }
+# Resource types Render does not bill: a tenant's project and environment (and env groups)
+# cost nothing, so they never make a tenant's monthly total unknown.
+FREE_TYPES: frozenset[str] = frozenset({"project", "environment", "env_group"})
 STORAGE_SECTION = "postgres_storage"
 STORAGE_KEY = "per_gb_month"
 _CENT = Decimal("0.01")
@@ -228,6 +231,9 @@ def price_tenant(tenant: Tenant, prices: PriceTable) -> list[PricedResource]:
         plan = str(plan) if plan is not None else None
         described.add(key)
         body = spec.get("body") if isinstance(spec.get("body"), Mapping) else {}
+        if render_type in FREE_TYPES:
+            priced.append(PricedResource(key, render_type, plan, Decimal(0)))
+            continue
         unit = prices.price(render_type, plan)
         instances: int | None = None
         disk: int | None = None

@@ -258,6 +258,20 @@ class Tenant:
                 return res
         return None
 
+    def isolation(self) -> dict[str, Any] | None:
+        """Where the tenant's resources live (its template's isolation block): the project's
+        Render name, whether the fleet shares it, and the environment's id once created.
+        None without a block (or when the record was read without its template)."""
+        block = (self.rendered_template or {}).get("isolation")
+        if not isinstance(block, dict):
+            return None
+        environment = self.environment
+        return {
+            "project": block.get("project"),
+            "shared_project": bool(block.get("shared_project")),
+            "environment_id": environment.render_id if environment else None,
+        }
+
     def resource_plans(self) -> dict[str, dict[str, str | None]]:
         """Each resource's plan and region as its rendered template asks (``tenant show``)."""
         found: dict[str, dict[str, str | None]] = {}
@@ -288,6 +302,7 @@ class Tenant:
             "updated_at": iso_z(self.updated_at),
             "last_error": self.last_error,
             "fleet_managed": self.fleet_managed,
+            "isolation": self.isolation(),
         }
 
 

@@ -148,6 +148,11 @@ class RenderGateway(Protocol):
 
     def delete_env_group_var(self, group_id: str, key: str) -> bool: ...
 
+    def update_environment(self, environment_id: str, body: dict[str, Any]) -> RemoteResource:
+        """PATCH an environment's settings (``protectedStatus``, ``networkIsolationEnabled``,
+        ``ipAllowList``)."""
+        ...
+
     def environment_resources(self, environment_id: str) -> list[str] | None:
         """Every resource id an environment holds; None when it is gone."""
         ...

@@ -783,7 +783,7 @@ class Engine:
 
     # ---- delete -------------------------------------------------------------------------
 
-    def _empty_environment(self, tenant: Tenant, resource: Resource, render_id: str) -> None:
+    def empty_environment(self, tenant: Tenant, resource: Resource, render_id: str) -> None:
         """Take whatever the tenant's environment still holds out of it (into no environment:
         nothing is deleted that the tenant's record does not hold), so Render lets it go."""
         held = self.gateway.environment_resources(render_id)
@@ -835,7 +835,7 @@ class Engine:
             for render_id in ids:
                 if resource.kind is ResourceKind.ENVIRONMENT:
                     # Render refuses to delete an environment that holds anything (409).
-                    self._empty_environment(tenant, resource, render_id)
+                    self.empty_environment(tenant, resource, render_id)
                 self.guard.before_render_mutation()
                 self.journal(tenant, key, resource.name, "delete", "pending", render_id=render_id)
                 self.failpoint(f"delete:{key}:before")
@@ -846,7 +846,7 @@ class Engine:
                         if exc.status != 409 or resource.kind is not ResourceKind.ENVIRONMENT:
                             raise
                         # Something was put in it meanwhile: out again, then delete.
-                        self._empty_environment(tenant, resource, render_id)
+                        self.empty_environment(tenant, resource, render_id)
                         self.guard.before_render_mutation()
                         gone_now = self.gateway.delete(resource.kind, render_id)
                 except Exception as exc:

@@ -84,20 +84,22 @@ def validate_name(name: str) -> str:
 
 # Render ids: a kind prefix, then lowercase letters and digits in hyphen-joined runs
 # (``srv-ct6vmjtj0q5s700ckea0``, ``dpg-…-a``). The prefix says the resource family.
-RENDER_ID_PREFIXES = ("srv-", "crn-", "dpg-", "red-")
-_RENDER_ID = re.compile(r"(?:srv|crn|dpg|red)-[a-z0-9]+(?:-[a-z0-9]+)*")
+# Projects (prj-), environments (evm-) and env groups (evg-) are recorded too (issue 14).
+RENDER_ID_PREFIXES = ("srv-", "crn-", "dpg-", "red-", "prj-", "evm-", "evg-")
+_RENDER_ID = re.compile(r"(?:srv|crn|dpg|red|prj|evm|evg)-[a-z0-9]+(?:-[a-z0-9]+)*")
+_EXPECTED_IDS = "expected srv-…, crn-…, dpg-…, red-…, prj-…, evm-… or evg-…"
 _RENDER_ID_MAX_LENGTH = 64
 
 
 def is_render_id(render_id: str) -> bool:
-    """Whether ``render_id`` has the shape of a Render service or datastore id."""
+    """Whether ``render_id`` has the shape of a Render id of a kind rcp records."""
     return len(render_id) <= _RENDER_ID_MAX_LENGTH and _RENDER_ID.fullmatch(render_id) is not None
 
 
 def validate_render_id(render_id: str, *, what: str = "Render id") -> str:
     """Return ``render_id`` unchanged when it looks like a Render id, else raise UsageError."""
     if not is_render_id(render_id):
-        raise UsageError(f"invalid {what} {render_id!r}: expected srv-…, crn-…, dpg-… or red-…")
+        raise UsageError(f"invalid {what} {render_id!r}: {_EXPECTED_IDS}")
     return render_id
 
 

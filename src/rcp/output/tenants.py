@@ -82,6 +82,13 @@ def full_record(record: Tenant) -> Callable[[Console], None]:
             for key in sorted(values)
         ]
         fields.append(("env overrides", ", ".join(overrides) if overrides else "none"))
+        isolation = record.isolation()
+        if isolation is not None:
+            project = f"project {isolation['project']}" + (
+                " (shared)" if isolation["shared_project"] else " (the tenant's own)"
+            )
+            environment = isolation["environment_id"] or "not created yet"
+            fields.append(("environment", f"{environment} in {project}"))
         head = Table(box=None, pad_edge=False, show_header=False)
         head.add_column(no_wrap=True)
         head.add_column(overflow="fold")

@@ -311,6 +311,9 @@ class Gateway:
             return False
         return True
 
+    def update_environment(self, environment_id: str, body: dict[str, Any]) -> RemoteResource:
+        return self._update(kind_of(ResourceKind.ENVIRONMENT), environment_id, body)
+
     def environment_resources(self, environment_id: str) -> list[str] | None:
         """Every resource id an environment holds; None when the environment is gone."""
         try:

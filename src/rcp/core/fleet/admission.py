@@ -290,6 +290,9 @@ class CreateTracker:
     def delete_env_group_var(self, group_id: str, key: str) -> bool:
         return self.inner.delete_env_group_var(group_id, key)
 
+    def update_environment(self, environment_id: str, body: dict[str, Any]) -> RemoteResource:
+        return self.inner.update_environment(environment_id, body)
+
     def environment_resources(self, environment_id: str) -> list[str] | None:
         return self.inner.environment_resources(environment_id)
 

@@ -29,9 +29,9 @@ from rcp.core.models import (
     TenantStatus,
 )
 from rcp.core.ports import TenantStore
+from rcp.core.provisioning import READY_STATES
 
 Action = Literal["create", "update", "delete", "noop"]
-READY_STATES = frozenset({"live", "available"})
 # `apply --prune` deletes at most this share of the managed tenants (at least 1) unless
 # --allow-mass-delete: an emptied or truncated fleet file must not wipe the fleet.
 MASS_DELETE_PERCENT = 10.0
@@ -61,6 +61,17 @@ PATCHABLE: dict[ResourceKind, frozenset[str]] = {
         {"plan", "diskSizeGB", "enableHighAvailability", "enableDiskAutoscaling", "ipAllowList"}
     ),
     ResourceKind.KEY_VALUE: frozenset({"plan", "maxmemoryPolicy", "ipAllowList"}),
+    # A tenant's environment (spec ``environmentPATCHInput``); its project has nothing of the
+    # template's to change (its name is the slug's).
+    ResourceKind.ENVIRONMENT: frozenset(
+        {"protectedStatus", "networkIsolationEnabled", "ipAllowList"}
+    ),
+    ResourceKind.PROJECT: frozenset(),
+}
+# Create-body fields that matter only when the resource is created: a per-tenant project is
+# created with its environment's settings, which later change on the environment itself.
+CREATE_ONLY: dict[ResourceKind, frozenset[str]] = {
+    ResourceKind.PROJECT: frozenset({"environments"}),
 }
 # Fields whose removal from a template can be expressed as a PATCH (an empty string clears them).
 CLEARABLE = frozenset({"rootDir", "serviceDetails.preDeployCommand"})
@@ -332,6 +343,10 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
             continue
         if previous.render_type != spec.render_type:
             update = ResourceUpdate(spec.key, spec.kind, {}, [], ["type"])
+        elif spec.kind is ResourceKind.ENVIRONMENT and old.isolation != template.isolation:
+            # Another project (shared ↔ own, or another shared one): Render cannot move an
+            # environment between projects.
+            update = ResourceUpdate(spec.key, spec.kind, {}, [], ["isolation.project"])
         else:
             update = _diff_body(spec.key, spec.kind, previous.body, spec.body)
         if update.changed or update.unsupported:
@@ -453,7 +468,7 @@ def _diff_body(
     update = ResourceUpdate(key, kind, {}, [], [])
     for path in sorted(set(old_flat) | set(new_flat)):
         before, after = old_flat.get(path), new_flat.get(path)
-        if before == after:
+        if before == after or path in CREATE_ONLY.get(kind, ()):
             continue
         if path not in PATCHABLE[kind]:
             update.unsupported.append(path)

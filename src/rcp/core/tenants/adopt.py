@@ -28,7 +28,7 @@ from rcp.core.models import (
     TenantStatus,
 )
 from rcp.core.ports import TenantStore
-from rcp.core.provisioning import DATASTORE_READY, SERVICE_READY
+from rcp.core.provisioning import READY_STATES
 from rcp.core.tenants.operation import Operator
 from rcp.core.tenants.records import refuse_deleting
 from rcp.errors import ConflictError, UsageError
@@ -38,6 +38,9 @@ ID_PREFIX_KINDS: dict[str, ResourceKind] = {
     "crn-": ResourceKind.SERVICE,
     "dpg-": ResourceKind.POSTGRES,
     "red-": ResourceKind.KEY_VALUE,
+    "prj-": ResourceKind.PROJECT,
+    "evm-": ResourceKind.ENVIRONMENT,
+    "evg-": ResourceKind.ENV_GROUP,
 }
 
 
@@ -64,7 +67,8 @@ def parse_resource_args(values: list[str]) -> dict[str, str]:
         validate_template_key(key)
         if kind_of_id(render_id) is None or not is_render_id(render_id):
             raise UsageError(
-                f"invalid Render id {render_id!r} for {key}: expected srv-…, crn-…, dpg-… or red-…"
+                f"invalid Render id {render_id!r} for {key}: expected srv-…, crn-…, dpg-…, red-…, "
+                "prj-…, evm-… or evg-…"
             )
         if key in found:
             raise UsageError(f"--resource {key} is given more than once")
@@ -249,7 +253,7 @@ def _settled_status(tenant: Tenant, template: RenderedTemplate) -> TenantStatus 
     if any(r is None or not r.render_id for r in resources):
         return None
     states = {r.state for r in resources if r is not None}
-    if states <= (SERVICE_READY | DATASTORE_READY):
+    if states <= READY_STATES:
         return TenantStatus.ACTIVE
     if states == {"suspended"}:
         return TenantStatus.SUSPENDED

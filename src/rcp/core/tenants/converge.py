@@ -113,6 +113,8 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
             if update.kind is ResourceKind.SERVICE:
                 op.gateway.update_service(resource.render_id, update.patch)
                 deploys.append(update.key)
+            elif update.kind is ResourceKind.ENVIRONMENT:
+                op.gateway.update_environment(resource.render_id, update.patch)
             else:
                 remote = op.gateway.update_datastore(update.kind, resource.render_id, update.patch)
                 resource.state = remote.state
@@ -224,6 +226,10 @@ def _remove_resources(
         if resource is None:
             continue
         if resource.render_id:
+            if resource.kind is ResourceKind.ENVIRONMENT:
+                # The template dropped its isolation block: the tenant's resources stay, out of
+                # the environment (Render refuses to delete one that is not empty).
+                op.engine.empty_environment(tenant, resource, resource.render_id)
             with op.step(tenant, resource, "delete"):
                 gone = op.gateway.delete(resource.kind, resource.render_id)
             op.progress.event(
