@@ -313,8 +313,36 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     (
         "environment groups",
-        f"envVarGroups: []\nservices:\n  - {WEB}}}",
-        ["envVarGroups: not supported by rcp templates; environment groups are not supported"],
+        "envVarGroups:\n"
+        "  - {name: config, envVars: [{key: A, fromDatabase: {name: db, property: host}}, {key: A, value: 1}]}\n"
+        "  - {name: web, envVars: []}\n"
+        "  - {envVars: []}\n"
+        "  - {name: flags, shared: maybe, sync: false}\n"
+        f"services:\n  - {WEB}}}",
+        [
+            "envVarGroups[2].name: required: the group's name, which fromGroup refers to",
+            "services[0].name: duplicate key 'web' (already used by envVarGroups[1])",
+            "envVarGroups[0].envVars[0].fromDatabase: not used by environment group variables "
+            "(plain values only)",
+            "envVarGroups[0].envVars[1].key: duplicate env var 'A' (also envVars[0])",
+            "envVarGroups[3].sync: unknown field",
+            "envVarGroups[3].shared: must be true or false (got a string)",
+            "envVarGroups[3].envVars: required: the group's variables (a list, [] for none)",
+        ],
+    ),
+    (
+        "fromGroup references",
+        "envVarGroups: [{name: config, envVars: [{key: A, value: b}]}]\n"
+        f"services:\n  - {WEB}, envVars: [{{fromGroup: nope}}, {{fromGroup: config, key: X}}, "
+        "{fromGroup: config}, {fromGroup: 3}, {key: B, fromService: {name: config, type: web, property: host}}]}",
+        [
+            "services[0].envVars[0].fromGroup: references unknown environment group 'nope' "
+            "(envVarGroups has: config)",
+            "services[0].envVars[1].key: not allowed beside fromGroup (it links a whole group)",
+            "services[0].envVars[2].fromGroup: group 'config' is already linked (envVars[1])",
+            "services[0].envVars[3].fromGroup: must be a group name (got a number)",
+            "services[0].envVars[4].fromService.name: 'config' is an environment group; use fromGroup",
+        ],
     ),
     (
         "no resources",

@@ -252,6 +252,7 @@ from rcp.cli import (  # noqa: E402  (the root app and its callback come first)
     cost,
     db,
     fleet,
+    group,
     health,
     sandbox,
     serve,
@@ -297,6 +298,7 @@ _mount_command("health", health.health)
 _mount_command("completion", completion.completion)
 _mount(tenant.app, "tenant", "Create, inspect, change and delete tenants.")
 _mount(template.app, "template", "List, show and validate templates.")
+_mount(group.app, "group", "Environment groups shared by the fleet.")
 _mount(db.app, "db", "Database migrations and copies.")
 _mount(backup.app, "backup", "Export and import the control-plane state.")
 _mount(auth.app, "auth", "Store, check and remove the Render API key.")

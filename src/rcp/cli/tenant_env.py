@@ -32,21 +32,36 @@ ServiceOption = Annotated[
         metavar="KEY",
     ),
 ]
+GroupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--group",
+        help="The tenant's own environment group (its template key) instead of services; "
+        "a change deploys the services linked to it.",
+        metavar="KEY",
+    ),
+]
 NoDeployOption = Annotated[
     bool, typer.Option("--no-deploy", help="Push the values without starting a deploy.")
 ]
 
 
-def _load(app_ctx: AppContext, slug: str, service: str | None) -> Tenant:
-    """Input (exit 2), then the record (exit 3), then --service against its template (2)."""
+def _load(app_ctx: AppContext, slug: str, service: str | None, group: str | None = None) -> Tenant:
+    """Input (exit 2), then the record (exit 3), then --service / --group against its
+    template (2)."""
     from rcp.core.slugs import validate_slug, validate_template_key
-    from rcp.core.tenants import check_service_key, get_tenant
+    from rcp.core.tenants import check_group_key, check_service_key, get_tenant
 
     validate_slug(slug)
+    if service is not None and group is not None:
+        raise UsageError("give --service or --group, not both")
     if service is not None:
         validate_template_key(service)
+    if group is not None:
+        validate_template_key(group)
     tenant = get_tenant(app_ctx.store(), slug)
     check_service_key(tenant, service)
+    check_group_key(tenant, group)
     return tenant
 
 
@@ -56,6 +71,7 @@ def list_(
     ctx: typer.Context,
     slug: Annotated[str, typer.Argument(help="Tenant slug.")],
     service: ServiceOption = None,
+    group: GroupOption = None,
     reveal: Annotated[bool, typer.Option("--reveal", help="Show the values (secrets!).")] = False,
 ) -> None:
     """The tenant's env overrides; service "*" means every service. Values masked."""
@@ -63,8 +79,8 @@ def list_(
     from rcp.output import tenants as human
 
     app_ctx = app_context(ctx)
-    tenant = _load(app_ctx, slug, service)
-    rows = env_entries(tenant, service=service, reveal=reveal)
+    tenant = _load(app_ctx, slug, service, group)
+    rows = env_entries(tenant, service=service, group=group, reveal=reveal)
     app_ctx.output.result(rows, human=human.env_table(rows))
 
 
@@ -77,6 +93,7 @@ def set_(
         list[str] | None, typer.Argument(help="KEY=VALUE pairs.", metavar="KEY=VALUE…")
     ] = None,
     service: ServiceOption = None,
+    group: GroupOption = None,
     stdin_key: Annotated[
         str | None,
         typer.Option("--stdin", help="Read the value of this KEY from stdin.", metavar="KEY"),
@@ -91,6 +108,7 @@ def set_(
     Examples:
       rcp tenant env set acme LOG_LEVEL=info FEATURE_X=on
       rcp tenant env set acme --service web --stdin STRIPE_KEY < key.txt
+      rcp tenant env set acme --group config FEATURE_X=on
     """
     from rcp.core.tenants import parse_assignments, set_env, validate_env_key
     from rcp.output import tenants as human
@@ -105,13 +123,11 @@ def set_(
         raise UsageError("nothing to set: pass KEY=VALUE or --stdin KEY")
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     if stdin_key is not None:
-        values[stdin_key] = _read_secret(app_ctx, stdin_key)
-    _load(app_ctx, slug, service)
+        values[stdin_key] = read_secret(app_ctx, stdin_key)
+    _load(app_ctx, slug, service, group)
     app_ctx.gateway()
-    with operation(
-        app_ctx, command="tenant env set", slug=slug, lock_wait=lock_wait
-    ) as operator:
-        change = set_env(operator, slug, values, service=service, deploy=not no_deploy)
+    with operation(app_ctx, command="tenant env set", slug=slug, lock_wait=lock_wait) as operator:
+        change = set_env(operator, slug, values, service=service, group=group, deploy=not no_deploy)
     app_ctx.output.result(change.to_json(), human=human.env_change(change, "set"))
 
 
@@ -122,6 +138,7 @@ def unset(
     slug: Annotated[str, typer.Argument(help="Tenant slug.")],
     keys: Annotated[list[str] | None, typer.Argument(help="Env var names.", metavar="KEY…")] = None,
     service: ServiceOption = None,
+    group: GroupOption = None,
     no_deploy: NoDeployOption = False,
     timeout: Annotated[
         str, typer.Option("--timeout", help="Longest wait for a datastore a value comes from.")
@@ -142,23 +159,22 @@ def unset(
         validate_env_key(name)
     timeout_seconds = duration_option(timeout, "--timeout")
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
-    _load(app_ctx, slug, service)
+    _load(app_ctx, slug, service, group)
     app_ctx.gateway()
-    with operation(
-        app_ctx, command="tenant env unset", slug=slug, lock_wait=lock_wait
-    ) as operator:
+    with operation(app_ctx, command="tenant env unset", slug=slug, lock_wait=lock_wait) as operator:
         change = unset_env(
             operator,
             slug,
             names,
             service=service,
+            group=group,
             deploy=not no_deploy,
             waiting=Waiting(timeout=timeout_seconds),
         )
     app_ctx.output.result(change.to_json(), human=human.env_change(change, "unset"))
 
 
-def _read_secret(app_ctx: AppContext, key: str) -> str:
+def read_secret(app_ctx: AppContext, key: str) -> str:
     """The value for ``--stdin KEY``: piped stdin (one trailing newline dropped), or a hidden
     prompt on a terminal. Never echoed."""
     isatty = getattr(sys.stdin, "isatty", None)

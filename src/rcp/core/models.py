@@ -45,7 +45,8 @@ RENDER_TYPE_KIND: dict[str, ResourceKind] = {
     "environment": ResourceKind.ENVIRONMENT,
 }
 # The kinds a template declares per tenant (tenant records hold only these): services,
-# datastores, and the project/environment of a template's isolation block.
+# datastores, environment groups (``envVarGroups``, a tenant's own or one shared by the fleet)
+# and the project/environment of a template's isolation block.
 TENANT_RESOURCE_TYPES: frozenset[str] = frozenset(
     name
     for name, kind in RENDER_TYPE_KIND.items()
@@ -56,6 +57,7 @@ TENANT_RESOURCE_TYPES: frozenset[str] = frozenset(
         ResourceKind.KEY_VALUE,
         ResourceKind.PROJECT,
         ResourceKind.ENVIRONMENT,
+        ResourceKind.ENV_GROUP,
     )
 )
 
@@ -113,6 +115,10 @@ class ResourceSpec:
 
     ``body`` is the create request in Render API spelling *without* ``ownerId`` and ``envVars``
     (the gateway adds the owner; the engine resolves env vars, which may need other resources).
+
+    An environment group (``env_group``) carries its variables in ``env``; ``shared`` marks one
+    the whole fleet shares (named as given, created once, never deleted with a tenant). A
+    service's ``groups`` are the keys of the groups linked to it (``fromGroup``).
     """
 
     key: str
@@ -124,13 +130,15 @@ class ResourceSpec:
     plan: str | None = None  # API spelling, e.g. "starter", "basic_256mb"
     env: list[EnvVarSpec] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
+    shared: bool = False
+    groups: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> ResourceKind:
         return RENDER_TYPE_KIND[self.render_type]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "key": self.key,
             "render_type": self.render_type,
             "name": self.name,
@@ -139,6 +147,12 @@ class ResourceSpec:
             "env": [e.to_dict() for e in self.env],
             "depends_on": list(self.depends_on),
         }
+        # Only when set: templates stored before groups existed compare equal to new renders.
+        if self.shared:
+            data["shared"] = True
+        if self.groups:
+            data["groups"] = list(self.groups)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResourceSpec:
@@ -150,6 +164,8 @@ class ResourceSpec:
             plan=data.get("plan"),
             env=[EnvVarSpec.from_dict(e) for e in data.get("env") or []],
             depends_on=list(data.get("depends_on") or []),
+            shared=bool(data.get("shared", False)),
+            groups=list(data.get("groups") or []),
         )
 
 

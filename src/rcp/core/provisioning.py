@@ -13,6 +13,7 @@ Rules (docs/reliability.md):
 from __future__ import annotations
 
 import threading
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ ENVIRONMENT_MEMBER_KINDS = frozenset(
 # Tenants of one `rcp apply` run in threads of one process: the first to find the fleet's
 # shared project missing creates it while the others wait, so it is created once.
 _SHARED_PROJECT_LOCK = threading.Lock()
+# A service created by this tenant whose groups are not all linked yet (with the deploy that
+# follows the links): a rerun finishes the links before anything else (see ``_link_groups``).
+STATE_LINKING = "linking"
+# How long a run waits for another tenant's run that is creating the same shared group.
+SHARED_GROUP_LOCK_WAIT = 120.0
 # Datastore statuses `tenant check` reports as unavailable: bad *now*, even when transient.
 DATASTORE_FAILED = {"recovery_failed", "unavailable"}
 
@@ -238,18 +244,25 @@ class Engine:
                 tenant.resources.append(resource)
                 self.store.save_resource(tenant.slug, resource, lease=self.lease)
             if resource.render_id:
+                if resource.state == STATE_LINKING:
+                    self._link_groups(tenant, spec, resource)
                 continue
-            env = self.resolve_env(tenant, template, spec, waiting, deadline)
-            body = self._create_body(tenant, template, spec)
-            self._create_one(tenant, spec, resource, env, body)
-            if spec.kind is ResourceKind.ENVIRONMENT:
-                self._gather_into_environment(tenant, resource)
+            if spec.kind is ResourceKind.ENV_GROUP:
+                self._create_group(tenant, template, spec, resource)
+            else:
+                env = self.resolve_env(tenant, template, spec, waiting, deadline)
+                body = self._create_body(tenant, template, spec)
+                self._create_one(tenant, spec, resource, env, body)
+                if spec.kind is ResourceKind.ENVIRONMENT:
+                    self._gather_into_environment(tenant, resource)
             self.progress.event(
                 tenant.slug,
                 spec.key,
                 f"created {resource.render_id} ({index}/{total})",
                 resource.state,
             )
+            if resource.state == STATE_LINKING:
+                self._link_groups(tenant, spec, resource)
         if waiting is None:
             return tenant
         self._await_ready(tenant, [r.key for r in tenant.resources], waiting, deadline)
@@ -403,6 +416,85 @@ class Engine:
             None,
         )
 
+    # ---- environment groups -----------------------------------------------------------------
+
+    def _create_group(
+        self, tenant: Tenant, template: RenderedTemplate, spec: ResourceSpec, resource: Resource
+    ) -> None:
+        """Create a group with its variables in the create itself (filled before any service
+        links it; a tenant's own group in its environment, when it has one). A shared group is
+        one for the fleet: under a lock named after it, the group of that name is adopted when
+        it exists (another tenant created it) and created once otherwise."""
+        body = self._create_body(tenant, template, spec)
+        body["envVars"] = self.resolve_group_env(tenant, spec)
+        if not spec.shared:
+            self._create_one(tenant, spec, resource, [], body)
+            return
+        self.guard.before_render_mutation()
+        lock = self.store.acquire_lock(
+            shared_group_lock(spec.name), self.lease.holder, wait_seconds=SHARED_GROUP_LOCK_WAIT
+        )
+        try:
+            if self._adopt_by_name(tenant, spec, resource):
+                return
+            self._create_one(tenant, spec, resource, [], body)
+        finally:
+            self.store.release_lock(lock)
+
+    def resolve_group_env(self, tenant: Tenant, spec: ResourceSpec) -> list[dict[str, Any]]:
+        """A group's variables as its create sends them: the template's, with a per-tenant
+        group's overrides (``rcp tenant env set --group``) on top. A shared group's values
+        are the fleet's (``rcp group env set``), not a tenant's."""
+        resolved: list[dict[str, Any]] = []
+        for var in spec.env:
+            if var.generate:
+                resolved.append({"key": var.key, "generateValue": True})
+            elif var.value is not None:
+                resolved.append({"key": var.key, "value": var.value})
+        overrides = {} if spec.shared else tenant.env_overrides.get(spec.key, {})
+        if overrides:
+            resolved = [v for v in resolved if v["key"] not in overrides]
+            resolved.extend({"key": k, "value": v} for k, v in sorted(overrides.items()))
+        return resolved
+
+    def _link_groups(self, tenant: Tenant, spec: ResourceSpec, resource: Resource) -> None:
+        """Link a just-created service to its groups, one per-service link each (Render's
+        ``POST /env-groups/{id}/services/{serviceId}``: no other service's link is touched),
+        then deploy it again: the deploy its create started began before the links, and the
+        new one (which supersedes it) starts with the groups' variables. Journalled; a rerun
+        repeats what a kill interrupted (a link is idempotent)."""
+        assert resource.render_id is not None
+        for group_key in spec.groups:
+            group = tenant.resource(group_key)
+            if group is None or not group.render_id:
+                raise ProvisioningFailed(
+                    f"{spec.key} needs group {group_key}, which has not been created"
+                )
+            self.guard.before_render_mutation()
+            self.journal(tenant, spec.key, group.name, "link", "pending", render_id=group.render_id)
+            self.failpoint(f"link:{spec.key}:before")
+            self.gateway.link_env_group(group.render_id, resource.render_id)
+            self.failpoint(f"link:{spec.key}:after")
+            self.journal(tenant, spec.key, group.name, "link", "done", render_id=group.render_id)
+            self.progress.event(tenant.slug, spec.key, f"linked group {group.name}", None)
+        self.guard.before_render_mutation()
+        self.journal(tenant, spec.key, spec.name, "deploy", "pending", render_id=resource.render_id)
+        self.failpoint(f"deploy:{spec.key}:before")
+        previous = resource.deploy_id
+        deploy_id = self.gateway.trigger_deploy(resource.render_id)
+        self.failpoint(f"deploy:{spec.key}:after")
+        if deploy_id is None and previous is not None:
+            # 202 without a body: until Render lists a newer deploy, the old one is not ours.
+            self.replaced_deploys[spec.key] = previous
+        resource.deploy_id = deploy_id or previous
+        resource.state = "queued"
+        self.created_at.setdefault(spec.key, self.clock())
+        self.store.save_resource(tenant.slug, resource, lease=self.lease)
+        self.journal(tenant, spec.key, spec.name, "deploy", "done", render_id=resource.render_id)
+        self.progress.event(
+            tenant.slug, spec.key, "deploy started with the groups' variables", resource.state
+        )
+
     def _create_one(
         self,
         tenant: Tenant,
@@ -538,7 +630,9 @@ class Engine:
         self, tenant: Tenant, spec: ResourceSpec, resource: Resource, remote: RemoteResource
     ) -> None:
         resource.render_id = remote.render_id
-        resource.state = remote.state
+        # A service with groups is not done with its create until they are linked (and it is
+        # deployed again): the state says so in the same write that records the id.
+        resource.state = STATE_LINKING if spec.groups else remote.state
         resource.url = remote.url
         resource.deploy_id = remote.deploy_id
         self.created_at[resource.key] = self.clock()
@@ -820,13 +914,18 @@ class Engine:
         template = RenderedTemplate.from_dict(tenant.rendered_template)
         order = [s.key for s in template.resources]
         extra = [r.key for r in tenant.resources if r.key not in order]
+        shared = {s.key for s in template.resources if s.shared}
+        self._unlink_shared_groups(tenant, template)
         deleted: list[str] = []
         for key in reversed(order + extra):
             resource = tenant.resource(key)
             if resource is None:
                 continue
             ids: list[str] = []
-            if resource.render_id:
+            if key in shared:
+                # The fleet's group: this tenant's links are gone; the group stays.
+                pass
+            elif resource.render_id:
                 ids.append(resource.render_id)
             elif resource.state == "create_pending":
                 # A create whose outcome was never recorded: an orphan may exist under the name.
@@ -870,6 +969,37 @@ class Engine:
         self.store.delete_tenant(tenant.slug, lease=self.lease)
         return deleted
 
+    def _unlink_shared_groups(self, tenant: Tenant, template: RenderedTemplate) -> None:
+        """Unlink the tenant's services from the groups the fleet shares (one per-service
+        unlink each: other tenants' links stay). Journalled; a link already gone is fine."""
+        for spec in template.resources:
+            for group_key in spec.groups:
+                group_spec = next((s for s in template.resources if s.key == group_key), None)
+                group = tenant.resource(group_key)
+                service = tenant.resource(spec.key)
+                if group_spec is None or not group_spec.shared:
+                    continue
+                if group is None or not group.render_id or service is None:
+                    continue
+                if not service.render_id:
+                    continue
+                self.guard.before_render_mutation()
+                self.journal(
+                    tenant, spec.key, group.name, "unlink", "pending", render_id=group.render_id
+                )
+                self.failpoint(f"unlink:{spec.key}:before")
+                linked = self.gateway.unlink_env_group(group.render_id, service.render_id)
+                self.failpoint(f"unlink:{spec.key}:after")
+                self.journal(
+                    tenant, spec.key, group.name, "unlink", "done", render_id=group.render_id
+                )
+                self.progress.event(
+                    tenant.slug,
+                    spec.key,
+                    f"unlinked group {group.name}" if linked else f"group {group.name} not linked",
+                    None,
+                )
+
 
 def _spec_of(template: RenderedTemplate, resource: Resource) -> ResourceSpec:
     """The template's spec of a recorded resource (a stand-in when the template dropped it)."""
@@ -906,3 +1036,10 @@ def _created_source(tenant: Tenant, spec: ResourceSpec, source_key: str) -> Reso
     if source is None or not source.render_id:
         raise ProvisioningFailed(f"{spec.key} needs {source_key}, which has not been created")
     return source
+
+
+def shared_group_lock(name: str) -> str:
+    """The lock (a lease row, like a tenant's) that serialises runs creating or changing the
+    shared group ``name``: a fixed-length key that cannot be a tenant slug (those start with
+    a letter)."""
+    return "~evg-" + hashlib.sha256(name.encode()).hexdigest()[:32]

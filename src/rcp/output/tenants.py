@@ -119,9 +119,13 @@ def full_record(record: Tenant) -> Callable[[Console], None]:
     return render
 
 
-def env_table(rows: list[dict[str, str]]) -> HumanRender:
+def env_table(rows: list[dict[str, str | None]]) -> HumanRender:
     if not rows:
         return "no env overrides"
+    if any(row.get("group") for row in rows):
+        # A group's overrides: "group KEY" in the scope column.
+        shown = [{**row, "service": row["service"] or f"group {row['group']}"} for row in rows]
+        return rows_table(shown, ["service", "key", "value"])
     return rows_table(rows, ["service", "key", "value"])
 
 
@@ -129,6 +133,10 @@ def env_change(change: EnvChange, verb: str) -> Callable[[Console], None]:
     """What ``tenant env set|unset`` did, one line per service (``verb``: set or unset)."""
 
     def render(console: Console) -> None:
+        if change.group is not None:
+            keys = ", ".join(change.group.get("keys") or []) or "nothing"
+            where = "pushed" if change.group.get("render_id") else "recorded (not created yet)"
+            console.print(f"{change.slug}/group {change.group['group']}: {verb} {keys} ({where})")
         for item in change.services:
             deployed = (
                 f"deploy {item.deploy_id or 'queued'}"
@@ -138,7 +146,7 @@ def env_change(change: EnvChange, verb: str) -> Callable[[Console], None]:
             console.print(
                 f"{change.slug}/{item.service}: {verb} {', '.join(item.keys)} ({deployed})"
             )
-        if not change.services:
+        if not change.services and change.group is None:
             console.print(f"{change.slug}: recorded; no service exists on Render yet")
 
     return render
@@ -153,7 +161,9 @@ def check_report(report: CheckReport) -> Callable[[Console], None]:
 
         for checked in report.tenants:
             verdict = "healthy" if checked.healthy else "UNHEALTHY"
-            console.print(Text(checked.slug, style="bold"), f"{checked.status}  {verdict}", sep="  ")
+            console.print(
+                Text(checked.slug, style="bold"), f"{checked.status}  {verdict}", sep="  "
+            )
             if checked.problems:
                 table = Table(box=None, pad_edge=False, show_header=False)
                 for _ in range(4):

@@ -301,6 +301,15 @@ class Gateway:
             return False
         return True
 
+    def env_group_vars(self, group_id: str) -> dict[str, str] | None:
+        """A group's variables (``GET /env-groups/{id}`` carries them); None when it is gone."""
+        try:
+            group = self._client.get_resource(kind_of(ResourceKind.ENV_GROUP), group_id)
+        except RenderNotFound:
+            return None
+        assert isinstance(group, EnvGroup)
+        return {var.key: var.value or "" for var in group.env_vars or []}
+
     def set_env_group_var(self, group_id: str, key: str, value: str) -> None:
         self._client.set_env_group_var(group_id, key, value)
 

@@ -165,7 +165,9 @@ class TenantService:
 
         return live_status(self.operator(actor, f"tenant status {tenant.slug} --live"), tenant)
 
-    def env(self, tenant: Tenant, service: str | None, reveal: bool) -> list[dict[str, str]]:
+    def env(
+        self, tenant: Tenant, service: str | None, reveal: bool
+    ) -> list[dict[str, str | None]]:
         from rcp.core.tenants import check_service_key, env_entries
 
         check_service_key(tenant, service)

@@ -284,6 +284,9 @@ class CreateTracker:
     def unlink_env_group(self, group_id: str, service_id: str) -> bool:
         return self.inner.unlink_env_group(group_id, service_id)
 
+    def env_group_vars(self, group_id: str) -> dict[str, str] | None:
+        return self.inner.env_group_vars(group_id)
+
     def set_env_group_var(self, group_id: str, key: str, value: str) -> None:
         self.inner.set_env_group_var(group_id, key, value)
 

@@ -344,12 +344,13 @@ def name_clashes(plan: FleetPlan) -> dict[str, ConflictError]:
             continue
         specs = change.desired.template.resources
         added = {key for key, _kind in change.creates}
-        creates = {spec.name for spec in specs if spec.key in added}
+        # Groups shared by the fleet have one name for every tenant: nobody's own.
+        creates = {spec.name for spec in specs if spec.key in added and not spec.shared}
         conflict = render_name_conflict(change.slug, creates, claimed)
         if conflict is not None:
             clashes[change.slug] = conflict
         else:
-            claimed.extend((spec.name, change.slug) for spec in specs)
+            claimed.extend((spec.name, change.slug) for spec in specs if not spec.shared)
     return clashes
 
 

@@ -131,7 +131,8 @@ def describe_resources(rendered: RenderedTemplate) -> list[dict[str, Any]]:
         {
             "key": spec.key,
             "type": spec.render_type,
-            "name_pattern": slugs.render_name("<slug>", spec.key),
+            # A group shared by the fleet has one name for every tenant.
+            "name_pattern": spec.name if spec.shared else slugs.render_name("<slug>", spec.key),
             "plan": spec.plan,
             "depends_on": list(spec.depends_on),
         }

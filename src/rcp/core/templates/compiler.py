@@ -28,13 +28,13 @@ _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#-]+")
 
 _ADVICE: dict[str, str] = {
     "sync": "set per-tenant secrets with 'rcp tenant env set'",
-    "fromGroup": "environment groups are not supported",
-    "envVarGroups": "environment groups are not supported",
     "projects": "put a tenant's resources in a Render environment with the isolation block",
 }
 
-# Creation order before references are applied: datastores take longest, so they go first.
-_GROUP_DATABASE, _GROUP_KEY_VALUE, _GROUP_SERVICE = 0, 1, 2
+# Creation order before references are applied: environment groups first (created and filled
+# at once, so the services that link them see their variables), then datastores (they take
+# longest), then services.
+_GROUP_ENV_GROUP, _GROUP_DATABASE, _GROUP_KEY_VALUE, _GROUP_SERVICE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _Declared:
 
     key: str
     path: str
-    blueprint_type: str  # web | pserv | worker | cron | keyvalue | database
+    blueprint_type: str  # web | pserv | worker | cron | keyvalue | database | group
     rank: tuple[int, int]
     env_keys: set[str] = field(default_factory=set)
 
@@ -136,9 +136,15 @@ class _Compiler:
         self._check_top_level()
         services = self._top_level_list("services")
         databases = self._top_level_list("databases")
+        groups = self._top_level_list("envVarGroups")
         self._scan_placeholders(self.data, "")
+        self._declare_groups(groups)
         self._declare(services, databases)
         specs: list[ResourceSpec] = []
+        for index, item in enumerate(groups):
+            spec = self._env_group(f"envVarGroups[{index}]", item)
+            if spec is not None:
+                specs.append(spec)
         for index, item in enumerate(services):
             spec = self._service(f"services[{index}]", item)
             if spec is not None:
@@ -213,6 +219,20 @@ class _Compiler:
                 continue
             self._register(path, item, "database", (_GROUP_DATABASE, index))
 
+    def _declare_groups(self, groups: list[Any]) -> None:
+        for index, item in enumerate(groups):
+            path = f"envVarGroups[{index}]"
+            if not isinstance(item, dict):
+                self._problem(
+                    path, f"must be a mapping with name and envVars (got {_describe_type(item)})"
+                )
+                continue
+            key = self._key(path, item, "required: the group's name, which fromGroup refers to")
+            if key is None:
+                continue
+            self.declared[key] = _Declared(key, path, "group", (_GROUP_ENV_GROUP, index))
+            self.key_by_path[path] = key
+
     def _register(
         self, path: str, item: dict[str, Any], blueprint_type: str, rank: tuple[int, int]
     ) -> None:
@@ -230,10 +250,15 @@ class _Compiler:
         self.declared[key] = declared
         self.key_by_path[path] = key
 
-    def _key(self, path: str, item: dict[str, Any]) -> str | None:
+    def _key(
+        self,
+        path: str,
+        item: dict[str, Any],
+        required: str = "required: the per-tenant resource key, e.g. web or db",
+    ) -> str | None:
         key_path = f"{path}.name"
         if "name" not in item:
-            self._problem(key_path, "required: the per-tenant resource key, e.g. web or db")
+            self._problem(key_path, required)
             return None
         key = item["name"]
         if not isinstance(key, str):
@@ -618,7 +643,7 @@ class _Compiler:
         region = self._choice(path, item, "region", vocab.REGIONS, default=vocab.DEFAULT_REGION)
         auto_deploy = self._boolean(path, item, "autoDeploy")
         build = self._build_details(path, item, runtime, cron=kind == "cron")
-        env, depends_on = self._env_vars(path, item, key)
+        env, depends_on, groups = self._env_vars(path, item, key)
 
         details: dict[str, Any] = {"runtime": runtime, "plan": plan, "region": region}
         if kind == "cron":
@@ -651,6 +676,7 @@ class _Compiler:
             plan=plan,
             env=env,
             depends_on=depends_on,
+            groups=groups,
         )
 
     def _repo(self, path: str, item: Mapping[str, Any]) -> str | None:
@@ -730,24 +756,34 @@ class _Compiler:
 
     def _env_vars(
         self, path: str, item: Mapping[str, Any], owner: str | None
-    ) -> tuple[list[EnvVarSpec], list[str]]:
+    ) -> tuple[list[EnvVarSpec], list[str], list[str]]:
+        """The service's variables, the resources they read from, and the groups it links."""
         if "envVars" not in item:
-            return [], []
+            return [], [], []
         entries = item["envVars"]
         list_path = f"{path}.envVars"
         if not isinstance(entries, list):
             self._problem(list_path, f"must be a list (got {_describe_type(entries)})")
-            return [], []
+            return [], [], []
         specs: list[EnvVarSpec] = []
         depends_on: list[str] = []
+        groups: dict[str, int] = {}
         seen: dict[str, int] = {}
         for index, entry in enumerate(entries):
             entry_path = f"{list_path}[{index}]"
             if not isinstance(entry, dict):
                 self._problem(
                     entry_path,
-                    "must be a mapping with key and one of value, generateValue, fromDatabase, fromService",
+                    "must be a mapping with key and one of value, generateValue, fromDatabase, "
+                    "fromService, or a fromGroup",
                 )
+                continue
+            if vocab.FROM_GROUP in entry:
+                group = self._from_group(entry_path, entry, groups)
+                if group is not None:
+                    groups[group] = index
+                    if group not in depends_on:
+                        depends_on.append(group)
                 continue
             self._check_fields(
                 entry_path,
@@ -783,7 +819,117 @@ class _Compiler:
             reference = spec.from_resource or spec.from_env_var
             if reference is not None and reference[0] not in depends_on:
                 depends_on.append(reference[0])
-        return specs, depends_on
+        return specs, depends_on, list(groups)
+
+    def _from_group(
+        self, path: str, entry: Mapping[str, Any], linked: Mapping[str, int]
+    ) -> str | None:
+        """``- fromGroup: NAME``: links the group NAME of ``envVarGroups`` (Blueprint
+        ``envVarFromGroup``: nothing else in the entry)."""
+        for name in entry:
+            if name != vocab.FROM_GROUP:
+                self._problem(
+                    f"{path}.{name}", "not allowed beside fromGroup (it links a whole group)"
+                )
+        value = entry[vocab.FROM_GROUP]
+        field_path = f"{path}.{vocab.FROM_GROUP}"
+        if not isinstance(value, str):
+            self._problem(field_path, f"must be a group name (got {_describe_type(value)})")
+            return None
+        target = self.declared.get(value)
+        if target is None or target.blueprint_type != "group":
+            known = ", ".join(k for k, d in self.declared.items() if d.blueprint_type == "group")
+            self._problem(
+                field_path,
+                f"references unknown environment group {value!r}"
+                + (
+                    f" (envVarGroups has: {known})" if known else " (declare it under envVarGroups)"
+                ),
+            )
+            return None
+        if value in linked:
+            self._problem(
+                field_path, f"group {value!r} is already linked (envVars[{linked[value]}])"
+            )
+            return None
+        return value
+
+    # ----- environment groups --------------------------------------------------------------
+
+    def _env_group(self, path: str, item: Any) -> ResourceSpec | None:
+        if not isinstance(item, dict):
+            return None  # reported by _declare_groups
+        self._check_fields(path, item, vocab.ENV_GROUP_FIELDS)
+        key = self.key_by_path.get(path)
+        shared = self._boolean(path, item, "shared") or False
+        env = self._group_vars(path, item)
+        if key is None:
+            return None
+        # A group shared by the fleet is one Render group for every tenant: named as given.
+        name = key if shared else slugs.render_name(self.tenant.slug, key)
+        return ResourceSpec(
+            key=key,
+            render_type=vocab.ENV_GROUP_RENDER_TYPE,
+            name=name,
+            body={"name": name},
+            env=env,
+            shared=shared,
+        )
+
+    def _group_vars(self, path: str, item: Mapping[str, Any]) -> list[EnvVarSpec]:
+        list_path = f"{path}.envVars"
+        if "envVars" not in item:
+            self._problem(list_path, "required: the group's variables (a list, [] for none)")
+            return []
+        entries = item["envVars"]
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            self._problem(list_path, f"must be a list (got {_describe_type(entries)})")
+            return []
+        specs: list[EnvVarSpec] = []
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            entry_path = f"{list_path}[{index}]"
+            if not isinstance(entry, dict):
+                self._problem(entry_path, "must be a mapping with key and value or generateValue")
+                continue
+            self._check_fields(
+                entry_path,
+                entry,
+                ("key", *vocab.ENV_GROUP_VAR_SOURCES),
+                blueprint_only=vocab.BLUEPRINT_ONLY_FIELDS["envVar"],
+                other_type_fields=("fromDatabase", "fromService", vocab.FROM_GROUP),
+                label="environment group variables (plain values only)",
+            )
+            env_key = self._env_var_name(entry_path, entry)
+            if env_key is not None:
+                if env_key in seen:
+                    self._problem(
+                        f"{entry_path}.key",
+                        f"duplicate env var {env_key!r} (also envVars[{seen[env_key]}])",
+                    )
+                    continue
+                seen[env_key] = index
+            sources = [source for source in vocab.ENV_GROUP_VAR_SOURCES if source in entry]
+            if len(sources) != 1:
+                if len(sources) > 1:
+                    self._problem(entry_path, "give exactly one of value, generateValue")
+                elif not any(
+                    name in entry
+                    for name in (
+                        *vocab.BLUEPRINT_ONLY_FIELDS["envVar"],
+                        "fromDatabase",
+                        "fromService",
+                        vocab.FROM_GROUP,
+                    )
+                ):
+                    self._problem(entry_path, "needs one of value, generateValue")
+                continue
+            spec = self._env_var_source(entry_path, entry, sources[0], env_key or "", None)
+            if spec is not None and env_key is not None:
+                specs.append(spec)
+        return specs
 
     def _env_var_name(self, path: str, entry: Mapping[str, Any]) -> str | None:
         if "key" not in entry:
@@ -854,6 +1000,9 @@ class _Compiler:
         )
         if target is None or prop is None:
             return None
+        if target.blueprint_type == "group":
+            self._problem(f"{path}.name", f"{target.key!r} is an environment group; use fromGroup")
+            return None
         if target.blueprint_type != "database":
             self._problem(
                 f"{path}.name",
@@ -904,6 +1053,9 @@ class _Compiler:
             return None
         if target.blueprint_type == "database":
             self._problem(f"{path}.name", f"{target.key!r} is a database; use fromDatabase")
+            return None
+        if target.blueprint_type == "group":
+            self._problem(f"{path}.name", f"{target.key!r} is an environment group; use fromGroup")
             return None
         expected = "keyvalue" if kind == "redis" else kind
         if expected != target.blueprint_type:

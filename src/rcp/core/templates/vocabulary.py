@@ -140,7 +140,9 @@ PLACEHOLDERS: tuple[str, ...] = ("tenant.slug", "tenant.name", "tenant.plugin_re
 
 # ----- fields ---------------------------------------------------------------------------------
 
-TOP_LEVEL_FIELDS: frozenset[str] = frozenset({"services", "databases", "version", "isolation"})
+TOP_LEVEL_FIELDS: frozenset[str] = frozenset(
+    {"services", "databases", "envVarGroups", "version", "isolation"}
+)
 
 # The ``isolation`` block (rcp's own, docs/templates.md): where a tenant's resources live.
 # Field names are Render's API spelling of an environment (spec ``environmentPOSTInput``);
@@ -157,7 +159,6 @@ PROJECT_KEY = models.PROJECT_KEY
 ENVIRONMENT_KEY = models.ENVIRONMENT_KEY
 TOP_LEVEL_BLUEPRINT_ONLY: frozenset[str] = frozenset(
     {
-        "envVarGroups",
         "previews",
         "previewsEnabled",
         "previewsExpireAfterDays",
@@ -216,6 +217,13 @@ DATABASE_FIELDS: frozenset[str] = frozenset(
     }
 )
 ENV_VAR_SOURCES: tuple[str, ...] = ("value", "generateValue", "fromDatabase", "fromService")
+# A service's envVars entry that links an environment group instead of defining a variable.
+FROM_GROUP = "fromGroup"
+# Blueprint ``envVarGroup`` (name, envVars) plus rcp's ``shared``: one group for the whole fleet.
+ENV_GROUP_FIELDS: frozenset[str] = frozenset({"name", "envVars", "shared"})
+# A group's variables are plain values (Blueprint ``envVarFromKeyValue``): no references.
+ENV_GROUP_VAR_SOURCES: tuple[str, ...] = ("value", "generateValue")
+ENV_GROUP_RENDER_TYPE = "env_group"
 
 # Valid Blueprint fields rcp does not support: named as such instead of "unknown field".
 BLUEPRINT_ONLY_FIELDS: dict[str, frozenset[str]] = {
@@ -243,7 +251,7 @@ BLUEPRINT_ONLY_FIELDS: dict[str, frozenset[str]] = {
     ),
     "keyvalue": frozenset({"previewPlan"}),
     "database": frozenset({"previewPlan", "previewDiskSizeGB", "readReplicas"}),
-    "envVar": frozenset({"sync", "previewValue", "fromGroup"}),
+    "envVar": frozenset({"sync", "previewValue"}),
 }
 
 

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from rcp.core.tenants.env import (
         ALL_SERVICES,
         EnvChange,
+        check_group_key,
         check_service_key,
         env_entries,
         parse_assignments,
@@ -126,6 +127,7 @@ _LAZY = {
     "deploy_targets": "deploys",
     "ALL_SERVICES": "env",
     "EnvChange": "env",
+    "check_group_key": "env",
     "check_service_key": "env",
     "env_entries": "env",
     "parse_assignments": "env",
@@ -176,6 +178,7 @@ __all__ = [
     "accept_create",
     "accept_delete",
     "adopt_resources",
+    "check_group_key",
     "check_service_key",
     "check_tenants",
     "converge_tenant",

@@ -189,7 +189,11 @@ def _refuse(op: Operation, change: TenantChange, tenant: Tenant) -> None:
     if change.creates and change.desired is not None:
         # Resources added to a recorded tenant must not take another tenant's Render names.
         added = {key for key, _kind in change.creates}
-        names = {spec.name for spec in change.desired.template.resources if spec.key in added}
+        names = {
+            spec.name
+            for spec in change.desired.template.resources
+            if spec.key in added and not spec.shared  # the fleet's groups have one name for all
+        }
         check_render_names_free(op.store, change.slug, names)
 
 

@@ -226,7 +226,12 @@ class Operation:
         resource — not written yet (``insert``). Refuses (ConflictError, exit 4) when another
         tenant already uses one of its Render names."""
         template = RenderedTemplate.from_dict(rendered)
-        check_render_names_free(self.store, self.slug, {spec.name for spec in template.resources})
+        check_render_names_free(
+            self.store,
+            self.slug,
+            # Groups shared by the fleet have one name for every tenant: nobody's own.
+            {spec.name for spec in template.resources if not spec.shared},
+        )
         return Tenant(
             name=name,
             slug=self.slug,

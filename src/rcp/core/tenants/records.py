@@ -102,3 +102,12 @@ def creation_order(tenant: Tenant) -> list[Resource]:
 
 def service_specs(tenant: Tenant) -> list[ResourceSpec]:
     return [s for s in template_of(tenant).resources if s.kind is ResourceKind.SERVICE]
+
+
+def group_specs(tenant: Tenant, *, shared: bool | None = None) -> list[ResourceSpec]:
+    """The tenant's environment groups (``shared``: only the fleet's, or only its own)."""
+    return [
+        s
+        for s in template_of(tenant).resources
+        if s.kind is ResourceKind.ENV_GROUP and (shared is None or s.shared == shared)
+    ]
