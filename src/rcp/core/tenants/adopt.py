@@ -29,7 +29,7 @@ from rcp.core.models import (
 )
 from rcp.core.ports import TenantStore
 from rcp.core.provisioning import READY_STATES
-from rcp.core.tenants.operation import Operator
+from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.records import refuse_deleting
 from rcp.errors import ConflictError, UsageError
 
@@ -180,7 +180,7 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
             new = op.new_record(
                 name=plan.name, template_name=plan.template_name, rendered=plan.rendered
             )
-        _check_not_recorded_elsewhere(op.store, plan)
+        _check_not_recorded_elsewhere(op.store, plan, template)
         remotes: dict[str, RemoteResource] = {}
         for key, render_id in plan.resources.items():
             spec = template.resource(key)
@@ -222,18 +222,46 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
             op.store.save_resource(plan.slug, resource, lease=op.lease)
             op.journal(tenant, key, "adopt", "done", render_id=remote.render_id)
             op.progress.event(plan.slug, key, f"adopted {remote.render_id}", resource.state)
+        _link_adopted(op, tenant, template, set(remotes))
         settled = _settled_status(tenant, template)
         if tenant.status == TenantStatus.PROVISIONING and settled is not None:
             op.store.update_tenant(plan.slug, lease=op.lease, status=settled, clear_error=True)
         return op.tenant()
 
 
-def _check_not_recorded_elsewhere(store: TenantStore, plan: AdoptPlan) -> None:
-    """No resource may belong to two tenants (or two keys)."""
+def _link_adopted(
+    op: Operation, tenant: Tenant, template: RenderedTemplate, adopted: set[str]
+) -> None:
+    """Link each service to the groups its template gives it where either side was just
+    adopted (the per-service link endpoint; linking twice is harmless). No deploy: the
+    variables apply at the service's next deploy."""
+    for spec in template.resources:
+        service = tenant.resource(spec.key)
+        if service is None or not service.render_id:
+            continue
+        for group_key in spec.groups:
+            group = tenant.resource(group_key)
+            if group is None or not group.render_id:
+                continue
+            if spec.key not in adopted and group_key not in adopted:
+                continue
+            with op.step(tenant, service, "link", detail=f"group {group.name}"):
+                op.gateway.link_env_group(group.render_id, service.render_id)
+            op.progress.event(tenant.slug, spec.key, f"linked group {group.name}", None)
+
+
+def _check_not_recorded_elsewhere(
+    store: TenantStore, plan: AdoptPlan, template: RenderedTemplate
+) -> None:
+    """No resource may belong to two tenants (or two keys); a group the fleet shares is
+    recorded by every tenant that links it."""
     wanted = {render_id: key for key, render_id in plan.resources.items()}
+    shared = {spec.key for spec in template.resources if spec.shared}
     # An indexed lookup of the ids asked for: no scan of every tenant.
     for render_id, slug, recorded_key in store.render_id_owners(wanted):
         key = wanted[render_id]
+        if slug != plan.slug and key in shared and recorded_key == key:
+            continue
         if slug != plan.slug:
             raise ConflictError(
                 f"{render_id} is recorded under tenant {slug} (as {recorded_key})",

@@ -9,6 +9,7 @@ Problems (``problem`` values scripts can match on):
 - ``deploy_failed`` a service's latest deploy ended failed (``build_failed``, …)
 - ``unavailable``   a datastore is in a failed state
 - ``plan_drift``    the plan on Render differs from the tenant's rendered template
+- ``group_unlinked`` a service is not linked to an environment group its template gives it
 - ``tenant_error``  the tenant is ``ERROR`` (detail: its last error)
 - ``deleting``      a delete did not finish
 - ``duplicate``     a resource on Render carries the key's Render name (``<slug>-<key>``) but is
@@ -24,6 +25,7 @@ a tenant that should run (``ACTIVE``, ``PROVISIONING``, ``ERROR``) gets suspende
 resumed and missing ones recreated by the engine (which looks the name up first), dependents
 re-pointed at recreated datastores, then the engine waits until everything is up → ``ACTIVE``;
 a service whose latest deploy failed (build, pre-deploy command, update) is deployed again;
+a service missing a group's link (or whose group was recreated) is linked again and deployed;
 a ``SUSPENDED`` tenant gets resources running out of band suspended again. Plan drift and
 canceled deploys are reported, not repaired: both need an operator's decision (cost, intent).
 Ownership by name: a single ``unrecorded`` resource is adopted (journal step ``adopt``); several
@@ -49,6 +51,7 @@ from rcp.core.provisioning import (
     DATASTORE_FAILED,
     DEPLOY_FAILURE_PHASE,
     SERVICE_FAILED,
+    STATE_LINKING,
     Waiting,
 )
 from rcp.core.tenants.operation import Operation, Operator
@@ -224,7 +227,40 @@ def _record_problems(gateway: RenderGateway, tenant: Tenant) -> list[Problem]:
             )
             continue
         problems.extend(_remote_problems(tenant, spec.key, spec.plan, resource.render_id, remote))
+    problems.extend(_link_problems(gateway, tenant, {p.resource for p in problems}))
     return problems
+
+
+def _link_problems(
+    gateway: RenderGateway, tenant: Tenant, troubled: set[str | None]
+) -> list[Problem]:
+    """Services not linked to a group their template gives them (one read per group; pairs
+    where either side already has a problem are left to that problem)."""
+    found: list[Problem] = []
+    links: dict[str, list[str] | None] = {}
+    for spec in template_of(tenant).resources:
+        service = tenant.resource(spec.key)
+        if not spec.groups or service is None or not service.render_id:
+            continue
+        if spec.key in troubled:
+            continue
+        for group_key in spec.groups:
+            group = tenant.resource(group_key)
+            if group is None or not group.render_id or group_key in troubled:
+                continue
+            if group.render_id not in links:
+                links[group.render_id] = gateway.env_group_links(group.render_id)
+            linked = links[group.render_id]
+            if linked is not None and service.render_id not in linked:
+                found.append(
+                    Problem(
+                        spec.key,
+                        "group_unlinked",
+                        f"{service.render_id} is not linked to group {group.name} "
+                        f"({group.render_id})",
+                    )
+                )
+    return found
 
 
 def _remote_problems(
@@ -395,7 +431,25 @@ def _reconcile(
         elif problem.problem == "missing":
             mark_for_recreation(op, tenant, resource, "no longer exists on Render")
             recreated.add(resource.key)
-    actionable = kinds & {"suspended", "missing", "not_created", "tenant_error", "unrecorded"}
+    # Services missing a link, or linking a group recreated now: the engine links them again
+    # (and deploys, so the variables apply) as it does after a create.
+    for spec in template_of(tenant).resources:
+        resource = tenant.resource(spec.key)
+        if resource is None or not resource.render_id or spec.key in recreated:
+            continue
+        unlinked = any(p.problem == "group_unlinked" and p.resource == spec.key for p in problems)
+        if unlinked or recreated & set(spec.groups):
+            resource.state = STATE_LINKING
+            op.store.save_resource(slug, resource, lease=op.lease)
+            kinds.add("group_unlinked")
+    actionable = kinds & {
+        "suspended",
+        "missing",
+        "not_created",
+        "tenant_error",
+        "unrecorded",
+        "group_unlinked",
+    }
     if not actionable and not redeployed:
         return  # plan drift, canceled deploys, duplicates: reported (or deleted) only
     recreate_and_await(op, tenant, recreated, waiting)
