@@ -22,6 +22,8 @@ def describe_detail(detail: dict[str, Any]) -> str:
     change = detail.get("change")
     resource = detail.get("resource")
     if change == "create_resource":
+        if detail.get("type") == "env_group":
+            return f"create {resource} (env_group)"  # groups have no plan
         return f"create {resource} ({detail.get('type')}, {detail.get('plan') or 'default plan'})"
     if change == "delete_resource":
         return f"delete {resource} ({detail.get('render_id') or 'not created'})"
@@ -41,8 +43,12 @@ def describe_detail(detail: dict[str, Any]) -> str:
         ):
             if detail.get(field):
                 parts.append(f"{label} {', '.join(detail[field])}")
-        where = f" on {resource}" if resource else ""
+        where = f" on {'group ' if detail.get('group') else ''}{resource}" if resource else ""
         return f"env{where}: " + "; ".join(parts)
+    if change == "groups":
+        parts = [f"link {group}" for group in detail.get("link") or []]
+        parts += [f"unlink {group}" for group in detail.get("unlink") or []]
+        return f"groups of {resource}: " + ", ".join(parts)
     if change == "resume":
         missing = ", ".join(detail.get("missing") or []) or "none"
         return f"resume provisioning (status {detail.get('status')}; missing: {missing})"

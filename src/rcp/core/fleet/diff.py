@@ -102,6 +102,15 @@ class EnvUpdate:
 
 
 @dataclass
+class LinkUpdate:
+    """Environment groups a service gains (link) or loses (unlink) with the new template."""
+
+    key: str
+    link: list[str] = field(default_factory=list)
+    unlink: list[str] = field(default_factory=list)
+
+
+@dataclass
 class TenantChange:
     slug: str
     action: Action
@@ -112,6 +121,7 @@ class TenantChange:
     creates: list[tuple[str, ResourceKind]] = field(default_factory=list)
     resource_updates: list[ResourceUpdate] = field(default_factory=list)
     env_updates: list[EnvUpdate] = field(default_factory=list)
+    link_updates: list[LinkUpdate] = field(default_factory=list)
     removed_resources: list[str] = field(default_factory=list)
     record_changed: bool = False  # name / template / plugin repo / rendered template / overrides
     resume: bool = False  # an unfinished provisioning to finish
@@ -252,9 +262,7 @@ def records_fingerprint(recorded: Iterable[Tenant], slugs: Iterable[str]) -> str
             # Values matter (a change is a change) but never leave this hash.
             "env": tenant.env_overrides,
             "fleet_managed": tenant.fleet_managed,
-            "resources": [
-                [r.key, r.type, r.name, r.render_id, r.state] for r in tenant.resources
-            ],
+            "resources": [[r.key, r.type, r.name, r.render_id, r.state] for r in tenant.resources],
         }
 
     document = {
@@ -373,6 +381,7 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
                 }
             )
     _diff_env(desired, recorded, old, change)
+    _diff_links(desired, recorded, old, change)
     incomplete = [
         r.key
         for r in recorded.resources
@@ -470,7 +479,7 @@ def _diff_body(
         before, after = old_flat.get(path), new_flat.get(path)
         if before == after or path in CREATE_ONLY.get(kind, ()):
             continue
-        if path not in PATCHABLE[kind]:
+        if path not in PATCHABLE.get(kind, frozenset()):
             update.unsupported.append(path)
         elif path not in new_flat:
             if path in CLEARABLE:
@@ -487,11 +496,13 @@ def _diff_body(
 def effective_env(
     spec: ResourceSpec, overrides: dict[str, dict[str, str]]
 ) -> tuple[dict[str, str], dict[str, EnvVarSpec]]:
-    """What rcp sets on one service: literal values (template values under the tenant's
-    overrides, as the engine resolves them) and the template-sourced vars no override hides."""
+    """What rcp sets on one service (or environment group): literal values (template values
+    under the tenant's overrides, as the engine resolves them) and the template-sourced vars no
+    override hides. A group takes only its own overrides (``--group``), not every service's."""
     literal = {var.key: var.value for var in spec.env if var.value is not None}
     merged: dict[str, str] = {}
-    merged.update(overrides.get(ALL_SERVICES, {}))
+    if spec.kind is not ResourceKind.ENV_GROUP:
+        merged.update(overrides.get(ALL_SERVICES, {}))
     merged.update(overrides.get(spec.key, {}))
     literal.update(merged)
     sourced = {var.key: var for var in spec.env if var.value is None and var.key not in literal}
@@ -505,9 +516,12 @@ def _diff_env(
     for spec in desired.template.resources:
         previous = old_specs.get(spec.key)
         resource = recorded.resource(spec.key)
+        # A group the fleet shares has the fleet's values (`rcp group env`), not a tenant's.
+        own_group = spec.kind is ResourceKind.ENV_GROUP and not spec.shared
         if (
-            spec.kind is not ResourceKind.SERVICE
+            (spec.kind is not ResourceKind.SERVICE and not own_group)
             or previous is None
+            or previous.shared != spec.shared
             or previous.render_type != spec.render_type
             or resource is None
             or not resource.render_id
@@ -530,10 +544,43 @@ def _diff_env(
         if update:
             change.env_updates.append(update)
             detail: dict[str, Any] = {"change": "env", "resource": spec.key}
+            if own_group:
+                detail["group"] = True
             if update.set:
                 detail["set"] = sorted(update.set)
             if update.resolve:
                 detail["from_template"] = sorted(var.key for var in update.resolve)
             if update.unset:
                 detail["unset"] = update.unset
+            change.details.append(detail)
+
+
+def _diff_links(
+    desired: DesiredTenant, recorded: Tenant, old: RenderedTemplate, change: TenantChange
+) -> None:
+    """Groups an existing service gains or loses (``fromGroup`` added or removed). A service
+    created now is linked by the engine after its create."""
+    old_specs = {spec.key: spec for spec in old.resources}
+    for spec in desired.template.resources:
+        previous = old_specs.get(spec.key)
+        resource = recorded.resource(spec.key)
+        if (
+            spec.kind is not ResourceKind.SERVICE
+            or previous is None
+            or resource is None
+            or not resource.render_id
+        ):
+            continue
+        update = LinkUpdate(
+            spec.key,
+            link=[g for g in spec.groups if g not in previous.groups],
+            unlink=[g for g in previous.groups if g not in spec.groups],
+        )
+        if update.link or update.unlink:
+            change.link_updates.append(update)
+            detail: dict[str, Any] = {"change": "groups", "resource": spec.key}
+            if update.link:
+                detail["link"] = update.link
+            if update.unlink:
+                detail["unlink"] = update.unlink
             change.details.append(detail)

@@ -269,14 +269,19 @@ class _FleetChecker:
             )
             return None
         services = [s.key for s in rendered.resources if s.kind is ResourceKind.SERVICE]
+        # A tenant's own environment group takes overrides like a service (its key).
+        own_groups = [
+            s.key for s in rendered.resources if s.kind is ResourceKind.ENV_GROUP and not s.shared
+        ]
         overrides: dict[str, dict[str, str]] = {}
         for key, value in raw.items():
             if isinstance(value, dict):
-                if key not in services:
+                if key not in services and key not in own_groups:
                     known = ", ".join(services) or "none"
+                    groups = f"; own groups: {', '.join(own_groups)}" if own_groups else ""
                     self.problems.append(
                         f"{where}.env.{key}: not a service of the tenant's template "
-                        f"(services: {known})"
+                        f"(services: {known}{groups})"
                     )
                     return None
                 for env_key, env_value in value.items():

@@ -25,7 +25,7 @@ from rcp.errors import ConflictError, RcpError, RetryLater
 
 if TYPE_CHECKING:
     # Not at run time: rcp.core.fleet imports this module (fleet → tenants, never back).
-    from rcp.core.fleet.diff import TenantChange
+    from rcp.core.fleet.diff import EnvUpdate, LinkUpdate, TenantChange
     from rcp.core.fleet.spec import DesiredTenant
 
 
@@ -122,9 +122,19 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
         op.progress.event(
             tenant.slug, update.key, f"updated {', '.join(update.changed)}", resource.state
         )
+    new_template = RenderedTemplate.from_dict(desired.rendered)
     for env_update in change.env_updates:
         resource = tenant.resource(env_update.key)
         assert resource is not None and resource.render_id is not None
+        if resource.kind is ResourceKind.ENV_GROUP:
+            _update_group_env(op, tenant, env_update)
+            # The services linked to the group deploy to pick the values up.
+            for spec in new_template.resources:
+                if env_update.key in spec.groups and spec.key not in deploys:
+                    linked = tenant.resource(spec.key)
+                    if linked is not None and linked.render_id:
+                        deploys.append(spec.key)
+            continue
         values = dict(env_update.set)
         values.update(_resolve(op, tenant, env_update.key, env_update.resolve, waiting))
         keys = ",".join(sorted(values) + sorted(env_update.unset))  # names only, never values
@@ -138,6 +148,9 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
         op.progress.event(tenant.slug, env_update.key, f"env: {keys}", None)
         if env_update.key not in deploys:
             deploys.append(env_update.key)
+    for link_update in change.link_updates:
+        if _update_links(op, tenant, link_update) and link_update.key not in deploys:
+            deploys.append(link_update.key)
     _remove_resources(op, change, tenant, old_template)
     for key in deploys if not suspended else []:
         resource = tenant.resource(key)
@@ -219,17 +232,66 @@ def _resolve(
     return values
 
 
+def _update_group_env(op: Operation, tenant: Tenant, update: EnvUpdate) -> None:
+    """Per-key PUT/DELETE on the tenant's own group (a generated value made as Render makes
+    it: the per-key endpoint takes a value)."""
+    resource = tenant.resource(update.key)
+    assert resource is not None and resource.render_id is not None
+    values = dict(update.set)
+    for var in update.resolve:
+        if var.generate:
+            values[var.key] = generated_value()
+    keys = ",".join(sorted(values) + sorted(update.unset))  # names only, never values
+    with op.step(tenant, resource, "env", detail=keys):
+        for env_key, value in sorted(values.items()):
+            op.guard()
+            op.gateway.set_env_group_var(resource.render_id, env_key, value)
+        for env_key in update.unset:
+            op.guard()
+            op.gateway.delete_env_group_var(resource.render_id, env_key)
+    op.progress.event(tenant.slug, update.key, f"env: {keys}", None)
+
+
+def _update_links(op: Operation, tenant: Tenant, update: LinkUpdate) -> bool:
+    """Link and unlink one service's groups, one per-service call each (no other service's
+    link is touched). Whether anything changed (the service then deploys)."""
+    service = tenant.resource(update.key)
+    if service is None or not service.render_id:
+        return False
+    changed = False
+    for group_key, linking in [(g, True) for g in update.link] + [
+        (g, False) for g in update.unlink
+    ]:
+        group = tenant.resource(group_key)
+        if group is None or not group.render_id:
+            continue
+        step = "link" if linking else "unlink"
+        with op.step(tenant, service, step, detail=f"group {group.name}"):
+            if linking:
+                op.gateway.link_env_group(group.render_id, service.render_id)
+            else:
+                op.gateway.unlink_env_group(group.render_id, service.render_id)
+        op.progress.event(tenant.slug, update.key, f"{step}ed group {group.name}", None)
+        changed = True
+    return changed
+
+
 def _remove_resources(
     op: Operation, change: TenantChange, tenant: Tenant, old: RenderedTemplate
 ) -> None:
     order = [spec.key for spec in old.resources]
+    shared = {spec.key for spec in old.resources if spec.shared}
     for key in reversed(order):
         if key not in change.removed_resources:
             continue
         resource = tenant.resource(key)
         if resource is None:
             continue
-        if resource.render_id:
+        if key in shared:
+            # The fleet's group stays (other tenants link it); this tenant's links went with
+            # the link updates.
+            pass
+        elif resource.render_id:
             if resource.kind is ResourceKind.ENVIRONMENT:
                 # The template dropped its isolation block: the tenant's resources stay, out of
                 # the environment (Render refuses to delete one that is not empty).
