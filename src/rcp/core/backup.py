@@ -364,6 +364,12 @@ def _check_tenant_values(item: _Reader, backup: TenantBackup, owners: dict[str, 
     if tenant.custom_plugin_repo is not None:
         check(item.field("custom_plugin_repo"), plugin_repo, tenant.custom_plugin_repo)
     keys = set()
+    # Groups the fleet shares: one Render group recorded by every tenant that links it.
+    shared = {
+        spec.get("key")
+        for spec in (tenant.rendered_template or {}).get("resources") or []
+        if isinstance(spec, dict) and spec.get("shared") is True
+    }
     for entry, resource in zip(item.field("resources").items(), tenant.resources, strict=True):
         check(entry.field("key"), slugs.validate_template_key, resource.key)
         keys.add(resource.key)
@@ -379,6 +385,10 @@ def _check_tenant_values(item: _Reader, backup: TenantBackup, owners: dict[str, 
         check(where, slugs.validate_render_id, resource.render_id)
         if kind_of_id(resource.render_id) is not RENDER_TYPE_KIND[resource.type]:
             raise where.fail(f"{resource.render_id} cannot be a {resource.type}")
+        if resource.key in shared and resource.type == "env_group":
+            if resource.render_id in {r.render_id for r in tenant.resources if r is not resource}:
+                raise where.fail(f"{resource.render_id} is recorded more than once in the backup")
+            continue
         holder = owners.setdefault(resource.render_id, tenant.slug)
         if holder != tenant.slug or resource.render_id in {
             r.render_id for r in tenant.resources if r is not resource
