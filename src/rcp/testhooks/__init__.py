@@ -10,7 +10,8 @@ which take them as plain constructor arguments and read no environment themselve
   ``…=raise`` raises an unexpected ``RuntimeError`` there instead, whose text is
   ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets); ``wait:poll=stop`` stops the
   process (SIGSTOP) there, for a test to resume with SIGCONT once another process took its
-  lease over. Steps: ``create|delete:<key>:before|after|committed`` and ``wait:poll`` (each
+  lease over. Steps: ``create|delete:<key>:before|after|committed``,
+  ``link|deploy|unlink:<service key>:before|after`` (environment groups) and ``wait:poll`` (each
   readiness poll round).
 - ``RCP_TEST_LEASE_SECONDS``: the tenant lease (heartbeat a third of it), so a test can pause a
   holder past its lease in seconds.
