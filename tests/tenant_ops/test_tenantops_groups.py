@@ -345,10 +345,98 @@ def test_plan_and_apply_group_differences(
     assert cli("plan", str(fleet), "--detailed-exitcode").exit_code == 0
 
 
+# The issue's acceptance: a per-tenant group, a shared group and an environment per tenant
+# (inside a project the fleet shares).
+COMBINED_TEMPLATE = (
+    """\
+isolation:
+  project:
+    name: customers
+"""
+    + GROUP_TEMPLATE
+)
+
+
+def environment_members(sandbox: Sandbox, environment_id: str) -> set[str]:
+    environment = sandbox.call("GET", f"/environments/{environment_id}", expect=200)
+    found: set[str] = set()
+    for field in ("serviceIds", "databasesIds", "redisIds", "envGroupIds"):
+        found.update(environment.get(field) or [])
+    return found
+
+
+def own_members(tenant: dict[str, Any], shared: str = "fleet-settings") -> set[str]:
+    """What the tenant's environment must hold: all its resources but the project, the
+    environment and the group the fleet shares."""
+    return {
+        r["render_id"]
+        for r in tenant["resources"]
+        if r["type"] not in ("project", "environment") and r["key"] != shared
+    }
+
+
+def assert_world(sandbox: Sandbox, tenants: list[dict[str, Any]], shared: str = "fleet-settings") -> None:
+    """One group per name, one environment per tenant holding exactly its own resources, the
+    shared group linked once to each tenant's service and in no tenant's environment."""
+    on_render = groups_on_render(sandbox)
+    assert all(len(found) == 1 for found in on_render.values()), on_render
+    [group] = on_render[shared]
+    webs = [t["render_service_ids"]["web"] for t in tenants]
+    assert sorted(links(group)) == sorted(webs) and len(set(links(group))) == len(links(group))
+    assert group.get("environmentId") is None
+    [project] = [
+        item["project"]
+        for item in sandbox.call("GET", "/projects?name=customers&limit=100", expect=200)
+    ]
+    environments = [
+        item["environment"]
+        for item in sandbox.call(
+            "GET", f"/environments?projectId={project['id']}&limit=100", expect=200
+        )
+    ]
+    names = [environment["name"] for environment in environments]
+    assert len(names) == len(set(names)), names
+    for tenant in tenants:
+        environment_id = tenant["render_service_ids"]["environment"]
+        assert environment_members(sandbox, environment_id) == own_members(tenant, shared)
+        assert links(on_render[f"{tenant['slug']}-config"][0]) == [tenant["render_service_ids"]["web"]]
+
+
+@pytest.fixture
+def combined_template(isolated_env: Path) -> str:
+    templates = isolated_env / "config" / "templates"
+    templates.mkdir(parents=True, exist_ok=True)
+    (templates / "combined.yaml").write_text(COMBINED_TEMPLATE)
+    return "combined"
+
+
+def test_acceptance_groups_and_environments_for_two_tenants_then_delete_one(
+    cli: Cli, sandbox: Sandbox, combined_template: str
+) -> None:
+    acme = create(cli, "acme", "combined")
+    beta = create(cli, "beta", "combined")
+    assert [r["key"] for r in acme["resources"]] == [
+        "environment",
+        "config",
+        "fleet-settings",
+        "web",
+    ]
+    assert_world(sandbox, [acme, beta])
+    assert live_deploy_env(sandbox, acme["render_service_ids"]["web"])["REGION_HINT"] == "eu"
+    deleted = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert not sandbox.exists("environments", acme["render_service_ids"]["environment"])
+    assert not sandbox.exists("env-groups", acme["render_service_ids"]["config"])
+    assert sandbox.exists("env-groups", acme["render_service_ids"]["fleet-settings"])
+    assert_world(sandbox, [beta])
+    assert cli("-o", "json", "tenant", "check", "beta").exit_code == 0
+
+
 # Every journal step groups add, with a SIGKILL there: the rerun must finish with one group of
-# each name and each link once. The shared group already exists for these (made by another
-# tenant): its step is the adoption by name.
+# each name, each link once and one environment per tenant. The shared group already exists
+# for these (made by another tenant): its step is the adoption by name.
 CREATE_KILLS = [
+    "create:environment:after",
     "create:config:before",
     "create:config:after",
     "create:config:committed",
@@ -366,23 +454,27 @@ DELETE_KILLS = [
     "delete:config:before",
     "delete:config:after",
     "delete:fleet-settings:committed",
+    "delete:environment:before",
+    "delete:environment:after",
 ]
 STEPS = ("before", "after", "committed")
 
 
 @pytest.mark.slow
-def test_kill_and_resume_at_every_group_step(
-    cli: Cli, sandbox: Sandbox, group_template: str, isolated_env: Path
+def test_kill_and_resume_at_every_new_step(
+    cli: Cli, sandbox: Sandbox, combined_template: str, isolated_env: Path
 ) -> None:
-    """Each kill point gets its own tenant; then the same for delete. Two tenants (at least)
-    share the group throughout, and another tenant stays untouched."""
+    """The acceptance template (groups and an environment per tenant): each kill point gets its
+    own tenant; then the same for delete. The tenant that made the shared group first stays
+    untouched throughout."""
     env = {**os.environ}
     templates = isolated_env / "config" / "templates"
-    # A shared group killed while the first tenant creates it: one template (and group) per
-    # kill point, then a second tenant of it that must find that group, not make another.
+    survivor = create(cli, "keep", "combined")
+    # A shared group killed while the first tenant of it creates it: one template (and group)
+    # per kill point, then a second tenant of it that must find that group, not make another.
     for step in STEPS:
         name = f"fleet-{step}"
-        (templates / f"{name}.yaml").write_text(GROUP_TEMPLATE.replace("fleet-settings", name))
+        (templates / f"{name}.yaml").write_text(COMBINED_TEMPLATE.replace("fleet-settings", name))
         point = f"create:{name}:{step}"
         killed = run_rcp(
             ["-q", "tenant", "create", f"first-{step}", "--template", name],
@@ -392,49 +484,36 @@ def test_kill_and_resume_at_every_group_step(
         first = cli("-o", "json", "tenant", "create", f"first-{step}", "--template", name)
         assert first.exit_code == 0, (point, first.stderr)
         second = create(cli, f"second-{step}", name)
-        [group] = groups_on_render(sandbox)[name]
-        assert links(group) == [
-            first.json()["data"]["render_service_ids"]["web"],
-            second["render_service_ids"]["web"],
-        ], point
-        assert second["render_service_ids"][name] == group["id"]
+        assert_world(sandbox, [first.json()["data"], second], shared=name)
 
-    survivor = create(cli, "keep")
-    shared_id = survivor["render_service_ids"]["fleet-settings"]
+    created = [survivor]
     slugs = [f"k{index}" for index in range(len(CREATE_KILLS))]
     for slug, point in zip(slugs, CREATE_KILLS, strict=True):
         killed = run_rcp(
-            ["-q", "tenant", "create", slug, "--template", "grouped"],
+            ["-q", "tenant", "create", slug, "--template", "combined"],
             env={**env, "RCP_FAILPOINT": point},
         )
         assert killed.exit_code == -9, (point, killed.stderr)
-        rerun = cli("-o", "json", "tenant", "create", slug, "--template", "grouped")
+        rerun = cli("-o", "json", "tenant", "create", slug, "--template", "combined")
         assert rerun.exit_code == 0, (point, rerun.stderr)
         data = rerun.json()["data"]
         assert data["status"] == "ACTIVE"
-        assert data["render_service_ids"]["fleet-settings"] == shared_id, point
         web = data["render_service_ids"]["web"]
         assert live_deploy_env(sandbox, web)["TENANT_SLUG"] == slug, point
         assert live_deploy_env(sandbox, web)["REGION_HINT"] == "eu", point
-    on_render = groups_on_render(sandbox)
-    assert all(len(found) == 1 for found in on_render.values()), on_render
-    mine = sorted([f"{s}-config" for s in ["keep", *slugs]] + ["fleet-settings"])
-    assert sorted(name for name in on_render if not name.startswith(("fleet-b", "fleet-a", "fleet-c", "first", "second"))) == mine
-    shared_links = links(on_render["fleet-settings"][0])
-    assert len(shared_links) == len(set(shared_links)) == len(slugs) + 1
+        created.append(data)
+    assert_world(sandbox, created)
     services = sandbox.call("GET", "/services?limit=100", expect=200)
-    assert len(services) == len(slugs) + 1 + 2 * len(STEPS)  # no duplicate service either
+    assert len(services) == len(created) + 2 * len(STEPS)  # no duplicate service either
 
-    for slug, point in zip(slugs, DELETE_KILLS, strict=False):
+    for data, point in zip(created[1:], DELETE_KILLS, strict=False):
+        slug = data["slug"]
         killed = run_rcp(["-q", "tenant", "delete", slug, "--yes"], env={**env, "RCP_FAILPOINT": point})
         assert killed.exit_code == -9, (point, killed.stderr)
         rerun = cli("-o", "json", "tenant", "delete", slug, "--yes")
         assert rerun.exit_code == 0, (point, rerun.stderr)
-    gone = slugs[: len(DELETE_KILLS)]
-    on_render = groups_on_render(sandbox)
-    assert not any(f"{slug}-config" in on_render for slug in gone)
-    assert len(on_render["fleet-settings"]) == 1
-    remaining = links(on_render["fleet-settings"][0])
-    assert survivor["render_service_ids"]["web"] in remaining
-    assert len(remaining) == len(slugs) + 1 - len(gone)
+        assert not sandbox.exists("environments", data["render_service_ids"]["environment"]), point
+        assert not sandbox.exists("env-groups", data["render_service_ids"]["config"]), point
+    remaining = [survivor, *created[1 + len(DELETE_KILLS) :]]
+    assert_world(sandbox, remaining)
     assert cli("-o", "json", "tenant", "check", "--all").exit_code == 0

@@ -12,8 +12,8 @@ Rules (docs/reliability.md):
 
 from __future__ import annotations
 
-import threading
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -379,10 +379,16 @@ class Engine:
         """Resources the tenant had before its template gave it an environment are moved in
         (``POST /environments/{id}/resources``), so the environment holds all of them."""
         assert environment.render_id is not None
+        # A group the fleet shares is no tenant's: it stays where it is.
+        shared = {
+            spec.key
+            for spec in RenderedTemplate.from_dict(tenant.rendered_template).resources
+            if spec.shared
+        }
         ids = [
             r.render_id
             for r in tenant.resources
-            if r.render_id and r.kind in ENVIRONMENT_MEMBER_KINDS
+            if r.render_id and r.kind in ENVIRONMENT_MEMBER_KINDS and r.key not in shared
         ]
         if not ids:
             return
