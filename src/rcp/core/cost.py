@@ -219,23 +219,14 @@ def _bad_table(source: str, reason: str) -> ConfigError:
 # ----------------------------------------------------------------------------- estimates
 
 
-# Render charges nothing for these (configuration, not compute): ``rcp cost`` leaves them out
-# rather than listing zeros or, worse, unknown plans.
-UNBILLED_TYPES: frozenset[str] = frozenset({"env_group", "project", "environment"})
-
-
 def price_tenant(tenant: Tenant, prices: PriceTable) -> list[PricedResource]:
-    """Every billed resource of ``tenant`` with its monthly price (None when unknown), template
-    order; recorded resources the template does not describe come last, unpriced. Environment
-    groups (and projects, environments) cost nothing and are not listed."""
+    """Every resource of ``tenant`` with its monthly price (None when unknown), template order;
+    recorded resources the template does not describe come last, unpriced."""
     priced: list[PricedResource] = []
     described: set[str] = set()
     for spec in _template_resources(tenant.rendered_template):
         key = str(spec.get("key"))
         render_type = str(spec.get("render_type"))
-        if render_type in UNBILLED_TYPES:
-            described.add(key)
-            continue
         plan = spec.get("plan")
         plan = str(plan) if plan is not None else None
         described.add(key)
@@ -261,7 +252,7 @@ def price_tenant(tenant: Tenant, prices: PriceTable) -> list[PricedResource]:
                     total = None if storage is None else unit + storage * size
         priced.append(PricedResource(key, render_type, plan, total, instances, disk))
     for resource in tenant.resources:
-        if resource.key not in described and resource.type not in UNBILLED_TYPES:
+        if resource.key not in described:
             priced.append(PricedResource(resource.key, resource.type, None, None))
     return priced
 
