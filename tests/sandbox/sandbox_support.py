@@ -223,6 +223,7 @@ IMPLEMENTED_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("PUT", "/services/{serviceId}/autoscaling"),
         ("DELETE", "/services/{serviceId}/autoscaling"),
         ("POST", "/services/{serviceId}/scale"),
+        ("POST", "/services/{serviceId}/rollback"),
         ("POST", "/disks"),
         ("GET", "/disks/{diskId}"),
         ("PATCH", "/disks/{diskId}"),

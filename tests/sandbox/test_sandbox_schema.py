@@ -141,6 +141,7 @@ def exercise_every_endpoint(sandbox: Sandbox, recorder: Recorder) -> None:
     sandbox.clock.advance(10)  # finished deploys (live, deactivated) have their own shape
     call("GET", f"/services/{web}/deploys", expect=200)
     call("GET", f"/services/{services['image']['id']}/deploys", expect=200)
+    call("POST", f"/services/{web}/rollback", expect=201, json={"deployId": deploy["id"]})
 
     postgres = call(
         "POST",

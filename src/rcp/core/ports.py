@@ -119,6 +119,11 @@ class RenderGateway(Protocol):
         when Render answered 202 without a body."""
         ...
 
+    def rollback_deploy(self, service_id: str, deploy_id: str) -> str:
+        """Start a deploy running the build of ``deploy_id`` again (Render's rollback to an
+        earlier deploy of the service); the new deploy's id."""
+        ...
+
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource: ...
 
     def update_datastore(

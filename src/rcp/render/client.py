@@ -626,6 +626,13 @@ class RenderClient:
             return None
         return self._model(Deploy, data, f"answer to POST {path}")
 
+    def rollback_deploy(self, service_id: str, deploy_id: str) -> Deploy:
+        """``POST /services/{id}/rollback``: a new deploy running the build of ``deploy_id`` (an
+        earlier deploy of the service); Render answers 201 with it."""
+        path = f"/services/{_segment(service_id)}/rollback"
+        response = self.request("POST", path, json_body={"deployId": deploy_id})
+        return self._model(Deploy, self._json(response), f"answer to POST {path}")
+
     def list_deploys(self, service_id: str, *, limit: int | None = 20) -> list[Deploy]:
         """Newest first. ``limit`` (1–100) returns one page of that size; ``None`` pages to the end."""
         path = f"/services/{_segment(service_id)}/deploys"

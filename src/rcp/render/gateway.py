@@ -265,6 +265,9 @@ class Gateway:
         deploy = self._client.trigger_deploy(service_id, clear_cache=clear_cache)
         return deploy.id if deploy is not None else None
 
+    def rollback_deploy(self, service_id: str, deploy_id: str) -> str:
+        return self._client.rollback_deploy(service_id, deploy_id).id
+
     # -- updates ---------------------------------------------------------------------------
 
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:

@@ -148,7 +148,7 @@ for _entry in KINDS.values():
         for _path in (_entry.path, *_entry.create_aliases):
             _CREATE_FAMILIES[_path] = f"POST {_entry.path}"
 _SERVICE_ONLY = re.compile(r"^/services/([^/]+)$")
-_SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|suspend|resume|scale)$")
+_SERVICE_ACTION = re.compile(r"^/services/([^/]+)/(?:deploys|rollback|suspend|resume|scale)$")
 
 
 def normalise_path(path: str) -> str:

@@ -4,7 +4,7 @@ What is modelled, and where it comes from:
 
 - Buckets and limits (Render's documented limits and the recorded real answers):
   GET 400/min; creates (``POST /services``, ``/postgres``, ``/key-value``, ``/redis``) 20/hour;
-  ``PATCH /services/{id}`` and ``POST /services/{id}/deploys|suspend|resume|scale`` 10/min per
+  ``PATCH /services/{id}`` and ``POST /services/{id}/deploys|rollback|suspend|resume|scale`` 10/min per
   service; every other write 100/min (what every recorded answer reports — the docs say 30);
   the logs endpoints (``/logs…``) 30/min on their own counter (Render's limits as summarised in
   docs/reliability.md; the recorded ``/logs/streams`` answers report ``Ratelimit-Limit: 30``).
@@ -30,7 +30,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-_SERVICE_ACTION = re.compile(r"^/services/([^/]+)(?:/(deploys|suspend|resume|scale))?$")
+_SERVICE_ACTION = re.compile(r"^/services/([^/]+)(?:/(deploys|rollback|suspend|resume|scale))?$")
 # Each create path → its counter (``/redis`` is the old name of ``/key-value``: one counter).
 CREATE_COUNTERS = {
     "/services": "create:services",

@@ -264,6 +264,9 @@ class CreateTracker:
     def trigger_deploy(self, service_id: str, *, clear_cache: bool = False) -> str | None:
         return self.inner.trigger_deploy(service_id, clear_cache=clear_cache)
 
+    def rollback_deploy(self, service_id: str, deploy_id: str) -> str:
+        return self.inner.rollback_deploy(service_id, deploy_id)
+
     def update_service(self, service_id: str, body: dict[str, Any]) -> RemoteResource:
         return self.inner.update_service(service_id, body)
 

@@ -82,8 +82,16 @@ def planned_life(
     return [[status, total_seconds / count] for status in phases], end
 
 
-def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str) -> dict[str, Any]:
-    """Start a deploy of ``service`` now; an older one still running is superseded."""
+def start_deploy(
+    ctx: WorldContext,
+    service: Mapping[str, Any],
+    *,
+    trigger: str,
+    build_of: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Start a deploy of ``service`` now; an older one still running is superseded.
+    ``build_of``: an earlier deploy whose build (commit or image) this one runs again (a
+    rollback)."""
     deploy_id = new_id("dep-")
     phases, end = planned_life(
         deploy_phases(service), ctx.fail_deploys, ctx.settings.deploy_seconds
@@ -103,7 +111,11 @@ def start_deploy(ctx: WorldContext, service: Mapping[str, Any], *, trigger: str)
         # (issue 14: a group linked before a deploy reaches that deploy).
         "_env": effective_env(ctx, service["id"]),
     }
-    if "imagePath" in service:
+    if build_of is not None:
+        for key in ("commit", "image"):
+            if key in build_of:
+                record[key] = build_of[key]
+    elif "imagePath" in service:
         record["commit"] = None
         record["image"] = {
             "ref": service["imagePath"],
@@ -274,6 +286,27 @@ def trigger_deploy(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
         # repo-backed cron job, 202 "Queued" with an empty body; all others 201 + deploy.
         return ApiResult(202, empty=True)
     return ApiResult(201, deploy)
+
+
+def rollback_deploy(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:
+    """``POST /services/{serviceId}/rollback`` (spec operation ``rollback-deploy``): a new
+    deploy (trigger ``rollback``, as the spec's trigger enum names it) running the build of
+    ``deployId``, an earlier deploy of the service; 201 with the deploy. A deploy of another
+    service, or none, is 404; one that never went live has no build to return to: 400."""
+    _, service = load_resource(ctx, "service", service_id)
+    body = object_body(request, required=True)
+    target_id = body.get("deployId")
+    if not isinstance(target_id, str) or not target_id:
+        raise bad_request("deployId: required: the ID of the deploy to roll back to")
+    target = next(
+        (record for _, record in stored_deploys(ctx, service_id) if record["id"] == target_id),
+        None,
+    )
+    if target is None:
+        raise not_found(target_id)
+    if base_status(ctx, target)[0] != "live":
+        raise bad_request(f"deploy {target_id} never went live: nothing to roll back to")
+    return ApiResult(201, start_deploy(ctx, service, trigger="rollback", build_of=target))
 
 
 def list_deploys(ctx: WorldContext, request: ApiRequest, service_id: str) -> ApiResult:

@@ -55,6 +55,7 @@ _ROUTE_SPECS: list[tuple[str, str, Handler]] = [
     ("GET", f"/services/{_SEG}/deploys", deploys.list_deploys),
     ("POST", f"/services/{_SEG}/deploys", deploys.trigger_deploy),
     ("GET", f"/services/{_SEG}/deploys/{_SEG}", deploys.retrieve_deploy),
+    ("POST", f"/services/{_SEG}/rollback", deploys.rollback_deploy),
     ("GET", "/postgres", datastores.list_postgres),
     ("POST", "/postgres", datastores.create_postgres),
     ("GET", f"/postgres/{_SEG}", datastores.retrieve_postgres),
