@@ -183,3 +183,88 @@ def test_all_unrecorded_sweeps_the_workspace_once(cli: Cli, sandbox: Sandbox) ->
     code, document, _ = check(cli, "--all", "--unrecorded", "--repair", "--delete-duplicates")
     assert code == 0, document
     assert named(sandbox, "postgres", "acme-db") == [ids(acme)["db"]]
+
+
+def world_names(sandbox: Sandbox, prefix: str) -> list[str]:
+    """Every resource name on Render starting with ``prefix``."""
+    found = []
+    for family, wrapper in (("services", "service"), ("postgres", "postgres"), ("key-value", "keyValue")):
+        for item in sandbox.call("GET", f"/{family}?limit=100", expect=200):
+            if item[wrapper]["name"].startswith(prefix):
+                found.append(item[wrapper]["name"])
+    return sorted(found)
+
+
+def test_delete_also_deletes_what_carries_the_tenants_names(cli: Cli, sandbox: Sandbox) -> None:
+    tenant = create_tenant(cli, "acme")
+    extra = sandbox.create_postgres("acme-db")
+    result = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()["data"]
+    assert data["deleted"] is True
+    assert sorted(data["resources_deleted"]) == sorted([*ids(tenant).values(), extra])
+    assert f"deleted {extra}" in result.stderr
+    assert world_names(sandbox, "acme-") == []
+
+
+def test_delete_after_an_older_backup_was_imported_leaves_nothing(
+    cli: Cli, sandbox: Sandbox, isolated_env: Path
+) -> None:
+    """An older backup imported after `check --repair` recreated a service: the record holds
+    the service that is gone, Render the one that replaced it."""
+    tenant = create_tenant(cli, "acme")
+    backup = isolated_env / "before.json"
+    assert cli("backup", "export", str(backup)).exit_code == 0
+    sandbox.delete("services", ids(tenant)["web"])
+    repaired = cli("-o", "json", "tenant", "check", "acme", "--repair")
+    assert repaired.exit_code == 0, repaired.stdout
+    new_web = cli("-o", "json", "tenant", "show", "acme").json()["data"]["render_service_ids"]["web"]
+    imported = cli("backup", "import", str(backup), "--overwrite")
+    assert imported.exit_code == 0, imported.stderr
+
+    code, document, _ = check(cli, "acme")
+    assert code == 5
+    problems = {(p["resource"], p["problem"], p.get("render_id")) for p in document["data"]["tenants"][0]["problems"]}
+    assert problems == {("web", "missing", None), ("web", "duplicate", new_web)}
+
+    result = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.json()["data"]["resources_deleted"]) == sorted([new_web, ids(tenant)["db"]])
+    assert world_names(sandbox, "acme-") == []
+
+
+def test_delete_lists_unrecorded_resources_before_asking(
+    sandbox_env: dict[str, str], isolated_env: Path, cli: Cli, sandbox: Sandbox
+) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    tenant = create_tenant(cli, "acme")
+    extra = sandbox.create_postgres("acme-db")
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rcp", "tenant", "delete", "acme"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(terminal)
+    os.write(controller, b"n\n")
+    _, stderr = proc.communicate(timeout=60)
+    os.close(controller)
+    text = stderr.decode()
+    assert proc.returncode == 2, text
+    web, db = ids(tenant)["web"], ids(tenant)["db"]
+    listing = text[: text.index("Delete tenant acme and all its Render resources?")]
+    assert listing.splitlines() == [
+        "tenant acme: these Render resources will be deleted:",
+        f"  web  {web}  acme-web",
+        f"  db  {db}  acme-db",
+        f"  db  {extra}  acme-db  (not recorded: carries the tenant's name)",
+    ]
+    assert "deletion not confirmed" in text
+    assert world_names(sandbox, "acme-") == ["acme-db", "acme-db", "acme-web"]  # nothing deleted

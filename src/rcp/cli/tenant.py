@@ -251,19 +251,26 @@ def delete(
             f"refusing to delete {slug} without confirmation: pass --yes",
             hint="stdin is not a terminal (or --no-input/CI is set), so rcp cannot ask",
         )
-    if app_ctx.store().get_tenant(slug) is None:
+    recorded = app_ctx.store().get_tenant(slug)
+    if recorded is None:
         if missing_ok:
             app_ctx.output.result(
                 {"slug": slug, "deleted": False, "resources_deleted": []},
                 human=f"tenant {slug} does not exist; nothing to delete",
             )
             return
-        get_tenant(app_ctx.store(), slug)  # exit 3
-    if not yes and not typer.confirm(
-        f"Delete tenant {slug} and all its Render resources?", err=True
-    ):
-        raise UsageError("deletion not confirmed", code="not_confirmed")
-    app_ctx.gateway()  # the API key is a precondition
+        recorded = get_tenant(app_ctx.store(), slug)  # exit 3
+    gateway = app_ctx.gateway()  # the API key is a precondition
+    if not yes:
+        from rcp.core.tenants import deletion_preview
+        from rcp.output.tenants import deletion_listing
+
+        # What will go, recorded or carrying the tenant's names, before the question.
+        doomed = deletion_preview(gateway, app_ctx.store(), recorded)
+        for line in deletion_listing(slug, doomed):
+            app_ctx.output.info(line)
+        if not typer.confirm(f"Delete tenant {slug} and all its Render resources?", err=True):
+            raise UsageError("deletion not confirmed", code="not_confirmed")
     with operation(
         app_ctx, command="tenant delete", slug=slug, lock_wait=lock_wait
     ) as operator:

@@ -32,6 +32,7 @@ from rcp.core.models import (
     Tenant,
     TenantStatus,
 )
+from rcp.core.ownership import NAMED_KINDS, named_resources
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.errors import (
     AuthError,
@@ -922,21 +923,34 @@ class Engine:
         extra = [r.key for r in tenant.resources if r.key not in order]
         shared = {s.key for s in template.resources if s.shared}
         self._unlink_shared_groups(tenant, template)
+        # Whatever carries a template key's Render name is the tenant's too, recorded or not
+        # (rcp.core.ownership): a create Render acted on after we gave up, a lost database, an
+        # older backup imported over a newer record.
+        by_name = {
+            entry.key: [m.render_id for m in entry.others]
+            for entry in named_resources(self.gateway, self.store, tenant)
+            if entry.key not in shared
+        }
         deleted: list[str] = []
         for key in reversed(order + extra):
             resource = tenant.resource(key)
             if resource is None:
-                continue
+                if not by_name.get(key):
+                    continue
+                # An earlier run removed the row; what still carries the name goes too.
+                spec = template.resource(key)
+                resource = Resource(key=key, type=spec.render_type, name=spec.name)
             ids: list[str] = []
             if key in shared:
                 # The fleet's group: this tenant's links are gone; the group stays.
                 pass
             elif resource.render_id:
                 ids.append(resource.render_id)
-            elif resource.state == "create_pending":
+            elif resource.state == "create_pending" and resource.kind not in NAMED_KINDS:
                 # A create whose outcome was never recorded: an orphan may exist under the name.
                 spec = _spec_of(template, resource)
                 ids.extend(m.render_id for m in self._find_existing(tenant, spec))
+            ids.extend(render_id for render_id in by_name.get(key, []) if render_id not in ids)
             for render_id in ids:
                 if resource.kind is ResourceKind.ENVIRONMENT:
                     # Render refuses to delete an environment that holds anything (409).

@@ -16,7 +16,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.core.models import Tenant
-    from rcp.core.tenants import CheckReport, DeployHistory, EnvChange, TenantLogLine
+    from rcp.core.tenants import (
+        CheckReport,
+        DeployHistory,
+        DoomedResource,
+        EnvChange,
+        TenantLogLine,
+    )
     from rcp.output import HumanRender
 
 # The columns of `rcp tenant list` and `rcp tenant status --all` (streamed with
@@ -242,3 +248,16 @@ def log_lines(
             write(f"{stamp}  {key}  {escape_control(item.line.message)}\n")
 
     return render
+
+
+def deletion_listing(slug: str, doomed: Iterable[DoomedResource]) -> list[str]:
+    """``tenant delete``'s lines before its confirmation prompt: every Render resource it will
+    delete, the unrecorded ones (found by their names) marked."""
+    items = list(doomed)
+    if not items:
+        return [f"tenant {slug} has no Render resources; only its record will be deleted"]
+    lines = [f"tenant {slug}: these Render resources will be deleted:"]
+    for item in items:
+        note = "" if item.recorded else "  (not recorded: carries the tenant's name)"
+        lines.append(f"  {item.key}  {item.render_id}  {item.name}{note}")
+    return lines

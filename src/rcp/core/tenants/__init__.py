@@ -71,8 +71,10 @@ if TYPE_CHECKING:
     )
     from rcp.core.tenants.lifecycle import (
         CreatePlan,
+        DoomedResource,
         create_tenant,
         delete_tenant,
+        deletion_preview,
         live_status,
         plan_create,
     )
@@ -135,6 +137,8 @@ _LAZY = {
     "unset_env": "env",
     "validate_env_key": "env",
     "CreatePlan": "lifecycle",
+    "DoomedResource": "lifecycle",
+    "deletion_preview": "lifecycle",
     "create_tenant": "lifecycle",
     "delete_tenant": "lifecycle",
     "live_status": "lifecycle",
@@ -166,6 +170,7 @@ __all__ = [
     "CheckReport",
     "CreatePlan",
     "DeployHistory",
+    "DoomedResource",
     "EnvChange",
     "LogReader",
     "LogTarget",
@@ -184,6 +189,7 @@ __all__ = [
     "converge_tenant",
     "create_tenant",
     "delete_tenant",
+    "deletion_preview",
     "deploy_history",
     "deploy_targets",
     "env_entries",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rcp.core.models import Lease, Tenant, TenantStatus, utcnow
+from rcp.core.ports import RenderGateway, TenantStore
 from rcp.core.provisioning import Waiting
 from rcp.core.tenants.operation import Operator
 from rcp.core.tenants.redeploy import redeploy_failed
@@ -137,9 +138,41 @@ def live_status(operator: Operator, tenant: Tenant) -> Tenant:
         return operator.engine(unheld).refresh(tenant, persist=False)
 
 
+@dataclass(frozen=True)
+class DoomedResource:
+    """A Render resource ``tenant delete`` would delete: recorded, or carrying the name of one
+    of the tenant's template keys (``recorded`` False)."""
+
+    key: str
+    render_id: str
+    name: str
+    recorded: bool
+
+
+def deletion_preview(gateway: RenderGateway, store: TenantStore, tenant: Tenant) -> list[DoomedResource]:
+    """What ``delete_tenant`` would delete now, in its order (reverse creation order); reads
+    only (one list request per kind)."""
+    from rcp.core.ownership import named_resources
+    from rcp.core.tenants.records import creation_order
+
+    by_name = {entry.key: entry for entry in named_resources(gateway, store, tenant)}
+    doomed: list[DoomedResource] = []
+    keys = [r.key for r in creation_order(tenant)]
+    keys += [key for key in by_name if key not in keys]
+    for key in reversed(keys):
+        resource = tenant.resource(key)
+        entry = by_name.get(key)
+        if resource is not None and resource.render_id:
+            doomed.append(DoomedResource(key, resource.render_id, resource.name, True))
+        for match in entry.others if entry is not None else []:
+            doomed.append(DoomedResource(key, match.render_id, match.name, False))
+    return doomed
+
+
 def delete_tenant(operator: Operator, slug: str) -> list[str]:
-    """Delete every Render resource of the tenant (reverse creation order), then the record;
-    the Render ids deleted now."""
+    """Delete every Render resource of the tenant (reverse creation order), also those that
+    carry its template keys' names without being recorded, then the record; the Render ids
+    deleted now."""
     with operator.operation(slug) as op:
         tenant = op.tenant()
         op.proceed()
