@@ -268,3 +268,95 @@ def test_delete_lists_unrecorded_resources_before_asking(
     ]
     assert "deletion not confirmed" in text
     assert world_names(sandbox, "acme-") == ["acme-db", "acme-db", "acme-web"]  # nothing deleted
+
+
+def posts(sandbox: Sandbox) -> list[str]:
+    return [path for method, path in sandbox.mutations() if method == "POST"]
+
+
+def test_create_after_a_lost_database_refuses_and_names_the_adopt_command(
+    cli: Cli, sandbox: Sandbox, isolated_env: Path
+) -> None:
+    import shlex
+
+    tenant = create_tenant(cli, "Acme Corp")
+    lose_database(isolated_env)
+    before = posts(sandbox)
+
+    result = cli("-o", "json", "tenant", "create", "Acme Corp")
+    assert result.exit_code == 4, result.stdout
+    error = result.json()["error"]
+    web, db = ids(tenant)["web"], ids(tenant)["db"]
+    assert error["code"] == "resource_exists"
+    assert error["message"] == (
+        f"Render already has acme-corp-db ({db}), acme-corp-web ({web}), carrying tenant "
+        "acme-corp's names, and no record holds them (a lost database, or a create Render "
+        "acted on after rcp gave up?)"
+    )
+    command = f"rcp tenant adopt acme-corp --name 'Acme Corp' --resource db={db} --resource web={web}"
+    assert error["hint"] == (
+        f"take them over with `{command}`, or rerun this command with --adopt-existing"
+    )
+    assert posts(sandbox) == before  # nothing created on Render
+    assert cli("-o", "json", "tenant", "list").json()["data"] == []  # nor recorded
+
+    # The command it names does what it says.
+    adopted = cli("-o", "json", *shlex.split(command)[1:])
+    assert adopted.exit_code == 0, adopted.stderr
+    assert adopted.json()["data"]["render_service_ids"] == {"web": web, "db": db}
+    assert adopted.json()["data"]["name"] == "Acme Corp"
+    assert posts(sandbox) == before
+
+
+def test_create_with_adopt_existing_takes_what_carries_its_names(
+    cli: Cli, sandbox: Sandbox, isolated_env: Path
+) -> None:
+    tenant = create_tenant(cli, "acme")
+    lose_database(isolated_env)
+    before = posts(sandbox)
+    result = cli("-o", "json", "tenant", "create", "acme", "--adopt-existing")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()["data"]
+    assert data["status"] == "ACTIVE"
+    assert data["render_service_ids"] == ids(tenant)
+    assert posts(sandbox) == before  # adopted, not created again
+    assert world_names(sandbox, "acme-") == ["acme-db", "acme-web"]
+    for key, render_id in ids(tenant).items():
+        assert f"acme: {key}: adopted {render_id} by name" in result.stderr
+        assert ("adopt", "done", key, render_id) in journal("acme")
+
+
+def test_create_adopts_one_and_creates_the_rest(cli: Cli, sandbox: Sandbox) -> None:
+    db = sandbox.create_postgres("half-db")
+    refused = cli("-o", "json", "tenant", "create", "half")
+    assert refused.exit_code == 4
+    assert f"--resource db={db}`" in refused.json()["error"]["hint"]
+    result = cli("-o", "json", "tenant", "create", "half", "--adopt-existing")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()["data"]
+    assert data["render_service_ids"]["db"] == db
+    assert posts(sandbox)[-1] == "/services"  # only the web service was created
+    assert world_names(sandbox, "half-") == ["half-db", "half-web"]
+
+
+def test_create_with_several_resources_of_one_name_exits_5(cli: Cli, sandbox: Sandbox) -> None:
+    first, second = sandbox.create_postgres("dup-db"), sandbox.create_postgres("dup-db")
+    before = posts(sandbox)
+    result = cli("-o", "json", "tenant", "create", "dup", "--adopt-existing")
+    assert result.exit_code == 5, result.stdout
+    message = result.json()["error"]["message"]
+    assert first in message and second in message and "dup-db" in message
+    assert posts(sandbox) == before
+    assert cli("-o", "json", "tenant", "list").json()["data"] == []
+
+
+def test_rerun_after_a_refused_create_does_not_look_the_name_up_again(
+    cli: Cli, sandbox: Sandbox
+) -> None:
+    """A create Render refused outright (journal: failed) is no reason to refuse the rerun,
+    and a plain rerun of a tenant whose every resource exists costs no lookup."""
+    create_tenant(cli, "calm")
+    before = len(sandbox.requests())
+    again = cli("-o", "json", "tenant", "create", "calm")
+    assert again.exit_code == 0
+    assert not [r for r in sandbox.requests()[before:] if "name=" in r["query"]]

@@ -41,6 +41,13 @@ def create(
     if_exists: Annotated[
         str, typer.Option("--if-exists", help="resume (default) or fail when the slug exists.")
     ] = "resume",
+    adopt_existing: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-existing",
+            help="Adopt a Render resource that already carries one of the tenant's names (default: exit 4).",
+        ),
+    ] = False,
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
@@ -77,6 +84,7 @@ def create(
             plan,
             waiting=Waiting(timeout=timeout_seconds) if wait else None,
             if_exists=if_exists,
+            adopt_existing=adopt_existing,
         )
     app_ctx.output.result(tenant.to_json(), human=tenant_human(tenant))
 

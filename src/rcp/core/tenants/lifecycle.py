@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rcp.core.models import Lease, Tenant, TenantStatus, utcnow
+from rcp.core.models import Lease, RemoteResource, Tenant, TenantStatus, utcnow
 from rcp.core.ports import RenderGateway, TenantStore
 from rcp.core.provisioning import Waiting
-from rcp.core.tenants.operation import Operator
+from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.redeploy import redeploy_failed
-from rcp.errors import ConflictError
+from rcp.errors import ConflictError, ProvisioningFailed
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class CreatePlan:
     rendered: dict[str, Any]
     plugin_repo: str | None
     template_given: bool
+    # The --template argument as given (a name or a path), for commands rcp suggests.
+    template_arg: str | None = None
 
 
 def plan_create(
@@ -53,6 +55,7 @@ def plan_create(
         rendered=rendered.to_dict(),
         plugin_repo=repo,
         template_given=template is not None,
+        template_arg=template,
     )
 
 
@@ -73,12 +76,22 @@ def _check_same_definition(existing: Tenant, plan: CreatePlan) -> None:
 
 
 def create_tenant(
-    operator: Operator, plan: CreatePlan, *, waiting: Waiting | None, if_exists: str
+    operator: Operator,
+    plan: CreatePlan,
+    *,
+    waiting: Waiting | None,
+    if_exists: str,
+    adopt_existing: bool = False,
 ) -> Tenant:
     """Record the tenant and provision it; an existing tenant with the same definition is
     resumed (idempotent; a service whose deploy failed is deployed again), or refused with
     ``if_exists == "fail"``. A new tenant whose Render
-    names another tenant already uses is refused (exit 4) before anything is written."""
+    names another tenant already uses is refused (exit 4) before anything is written.
+
+    Before the first create of a resource no earlier attempt of ours touched (no Render id,
+    not ``create_pending``), its Render name is looked up: a resource carrying it is refused
+    (exit 4, naming it and the ``rcp tenant adopt`` command) unless ``adopt_existing``, which
+    adopts it; several are exit 5 (an operator chooses)."""
     with operator.operation(plan.slug) as op:
         existing = op.find()
         new: Tenant | None = None
@@ -103,6 +116,7 @@ def create_tenant(
                 rendered=plan.rendered,
                 plugin_repo=plan.plugin_repo,
             )
+        found = _existing_by_name(op, new or existing, plan, adopt_existing=adopt_existing)
         op.proceed()
         if new is not None:
             tenant = op.insert(new)
@@ -114,8 +128,99 @@ def create_tenant(
             op.progress.event(plan.slug, None, f"resuming ({tenant.status})", str(tenant.status))
             # A deploy that failed for good is deployed again, not read back as the outcome.
             redeploy_failed(op, tenant)
+        _adopt_found(op, tenant, found)
         op.engine.provision(tenant, waiting)
         return op.tenant()
+
+
+def _existing_by_name(
+    op: Operation, tenant: Tenant | None, plan: CreatePlan, *, adopt_existing: bool
+) -> list[tuple[str, RemoteResource]]:
+    """The resources on Render already carrying the names of the tenant's resources that
+    nothing of ours ever tried to create: ``(key, resource)`` to adopt, or a refusal."""
+    from rcp.core.ownership import named_resources
+    from rcp.core.tenants.records import template_of
+
+    if tenant is None:
+        return []
+    untouched = [
+        r.key for r in tenant.resources if not r.render_id and r.state != "create_pending"
+    ]
+    if not untouched:
+        return []
+    entries = [e for e in named_resources(op.gateway, op.store, tenant, keys=untouched) if e.matches]
+    if not entries:
+        return []
+    several = [e for e in entries if len(e.matches) > 1]
+    if several:
+        listed = "; ".join(
+            f"{e.name}: {', '.join(m.render_id for m in e.matches)}" for e in several
+        )
+        raise ProvisioningFailed(
+            f"several Render resources carry the names of tenant {plan.slug}'s resources "
+            f"({listed}); an operator must choose",
+            hint=(
+                f"take the right one with `rcp tenant adopt {plan.slug} --resource KEY=ID`, "
+                f"then `rcp tenant check {plan.slug} --repair --delete-duplicates` deletes the "
+                "others"
+            ),
+        )
+    template = template_of(tenant)
+    for entry in entries:
+        match = entry.matches[0]
+        if match.type != entry.render_type:
+            raise ConflictError(
+                f"{match.render_id} on Render is named {entry.name} but is a {match.type}; "
+                f"{entry.key} of tenant {plan.slug} is a {template.resource(entry.key).render_type}",
+                hint="rename or delete it on Render, or create the tenant under another --slug",
+                code="resource_exists",
+            )
+    found = [(e.key, e.matches[0]) for e in entries]
+    if adopt_existing:
+        return found
+    listed = ", ".join(f"{remote.name} ({remote.render_id})" for _, remote in found)
+    raise ConflictError(
+        f"Render already has {listed}, carrying tenant {plan.slug}'s names, and no record "
+        "holds them (a lost database, or a create Render acted on after rcp gave up?)",
+        hint=(
+            f"take them over with `{_adopt_command(plan, tenant, found)}`, "
+            "or rerun this command with --adopt-existing"
+        ),
+        code="resource_exists",
+    )
+
+
+def _adopt_command(
+    plan: CreatePlan, tenant: Tenant, found: list[tuple[str, RemoteResource]]
+) -> str:
+    """The ``rcp tenant adopt`` command that takes ``found`` under the tenant's record (a new
+    record with the name and template this create would give it)."""
+    import shlex
+
+    words = ["rcp", "tenant", "adopt", plan.slug]
+    if tenant.id is None:  # no record yet: adopt makes it, with this create's definition
+        if plan.name != plan.slug:
+            words += ["--name", plan.name]
+        if plan.template_name != "default":
+            words += ["--template", plan.template_arg or plan.template_name]
+    for key, remote in found:
+        words += ["--resource", f"{key}={remote.render_id}"]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _adopt_found(op: Operation, tenant: Tenant, found: list[tuple[str, RemoteResource]]) -> None:
+    """Record the resources found by name (``--adopt-existing``), journalled."""
+    for key, remote in found:
+        resource = tenant.resource(key)
+        if resource is None:
+            continue
+        resource.render_id = remote.render_id
+        resource.state = remote.state
+        resource.url = remote.url
+        resource.deploy_id = remote.deploy_id
+        op.store.save_resource(tenant.slug, resource, lease=op.lease)
+        op.journal(tenant, key, "adopt", "done", render_id=remote.render_id, detail="found by name")
+        op.progress.event(tenant.slug, key, f"adopted {remote.render_id} by name", remote.state)
 
 
 def live_status(operator: Operator, tenant: Tenant) -> Tenant:
