@@ -412,3 +412,98 @@ def test_backup_round_trips_a_tenant_with_its_environment(
     finally:
         del os.environ["RCP_DATABASE_URL"]
     assert projects(sandbox, "solo-project") == []
+
+
+# ---- ownership through environments ---------------------------------------------------------
+
+
+def test_check_lists_what_the_environment_holds_beyond_the_record(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    tenant = create_tenant(cli, "acme", "--template", "own")
+    environment_id = ids(tenant)["environment"]
+    stranger = sandbox.create_web_service("someone-elses")
+    sandbox.call(
+        "POST", f"/environments/{environment_id}/resources", {"resourceIds": [stranger]}, 201
+    )
+    checked = cli("-o", "json", "tenant", "check", "acme")
+    assert checked.exit_code == 5, checked.stdout
+    [health] = checked.json()["data"]["tenants"]
+    [problem] = health["problems"]
+    assert problem["problem"] == "unrecorded"
+    assert problem["resource"] is None
+    assert problem["render_id"] == stranger
+    assert problem["name"] == "someone-elses"
+    assert f"is in the tenant's environment {environment_id}" in problem["detail"]
+    # --repair cannot give it a key: reported, not adopted, and never deleted.
+    repaired = cli("-o", "json", "tenant", "check", "acme", "--repair")
+    assert repaired.exit_code == 5, repaired.stdout
+    [problem] = repaired.json()["data"]["tenants"][0]["problems"]
+    assert problem["repaired"] is False and problem["render_id"] == stranger
+    assert sandbox.exists("services", stranger)
+
+
+def test_check_repair_adopts_a_resource_of_the_environment_named_like_a_key(
+    cli: Cli, sandbox: Sandbox, templates: Path
+) -> None:
+    """A create Render acted on but the record never heard of (killed right after it): the
+    environment holds it, the repair adopts it under its key."""
+    killed = run_rcp(
+        ["-q", "tenant", "create", "acme", "--template", "own"],
+        env={**os.environ, "RCP_FAILPOINT": "create:web:after"},
+    )
+    assert killed.exit_code == -9, killed.stderr
+    shown = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    environment = sandbox.get("environments", ids(shown)["environment"])
+    [web_id] = environment["serviceIds"]
+    assert "web" not in ids(shown)
+    checked = cli("-o", "json", "tenant", "check", "acme")
+    problems = checked.json()["data"]["tenants"][0]["problems"]
+    assert {"resource": "web", "problem": "unrecorded", "render_id": web_id} in [
+        {k: p[k] for k in ("resource", "problem", "render_id")} for p in problems
+    ]
+    repaired = cli("-o", "json", "tenant", "check", "acme", "--repair")
+    assert repaired.exit_code == 0, repaired.stdout
+    after = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    assert ids(after)["web"] == web_id and after["status"] == "ACTIVE"
+    [web] = sandbox.call("GET", "/services?name=acme-web", expect=200)
+    assert web["service"]["id"] == web_id  # adopted, not created again
+
+
+def test_adopt_takes_a_whole_environment(
+    cli: Cli, sandbox: Sandbox, templates: Path, isolated_env: Path
+) -> None:
+    tenant = create_tenant(cli, "acme", "--template", "own")
+    environment_id = ids(tenant)["environment"]
+    stranger = sandbox.create_web_service("someone-elses")
+    sandbox.call(
+        "POST", f"/environments/{environment_id}/resources", {"resourceIds": [stranger]}, 201
+    )
+    # rcp's database is lost: a new one knows nothing of acme.
+    os.environ["RCP_DATABASE_URL"] = f"sqlite:///{isolated_env / 'new.db'}"
+    try:
+        bad = cli("-o", "json", "tenant", "adopt", "acme", "--environment", "srv-abc")
+        assert bad.exit_code == 2
+        assert "expected an evm-… id" in bad.json()["error"]["message"]
+        plain = cli("tenant", "adopt", "acme", "--template", "plain", "--environment",
+                    environment_id)
+        assert plain.exit_code == 2
+        assert "has no isolation block" in plain.stderr
+        elsewhere = cli("-o", "json", "tenant", "adopt", "acme", "--template", "shared",
+                        "--environment", environment_id)
+        assert elsewhere.exit_code == 4
+        assert elsewhere.json()["error"]["code"] == "resource_conflict"
+        assert "acme-project" in elsewhere.json()["error"]["message"]
+
+        adopted = cli("-o", "json", "tenant", "adopt", "acme", "--template", "own",
+                      "--environment", environment_id)
+        assert adopted.exit_code == 0, adopted.stderr
+        data = adopted.json()["data"]
+        assert ids(data) == ids(tenant)
+        assert data["status"] == "ACTIVE"
+        assert f"{stranger} (someone-elses) is in {environment_id}" in adopted.stderr
+        again = cli("-o", "json", "tenant", "adopt", "acme", "--environment", environment_id)
+        assert again.exit_code == 0, again.stderr  # idempotent
+        assert ids(again.json()["data"]) == ids(tenant)
+    finally:
+        del os.environ["RCP_DATABASE_URL"]

@@ -254,6 +254,15 @@ def adopt(
     template: Annotated[
         str | None, typer.Option("--template", help="Template of a new record (default: default).")
     ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment",
+            help="A whole Render environment (evm-…): it and its resources, matched to the "
+            "template's keys by name.",
+            metavar="ENV_ID",
+        ),
+    ] = None,
     max_wait: MaxWaitOption = None,
     lock_timeout: LockTimeoutOption = "0",
 ) -> None:
@@ -265,7 +274,7 @@ def adopt(
     app_ctx = app_context(ctx)
     lock_wait = mutation_waits(app_ctx, lock_timeout=lock_timeout, max_wait=max_wait)
     validate_slug(slug)
-    parse_resource_args(resource or [])  # input errors before the database is opened
+    parse_resource_args(resource or [], environment)  # input errors before the database opens
     plan = plan_adopt(
         app_ctx.store(),
         slug=slug,
@@ -273,6 +282,7 @@ def adopt(
         name=name,
         template=template,
         config_dir=app_ctx.settings.config_dir,
+        environment=environment,
     )
     app_ctx.gateway()
     with operation(

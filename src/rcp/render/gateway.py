@@ -337,6 +337,17 @@ class Gateway:
         assert isinstance(environment, Environment)
         return environment.resource_ids
 
+    def environment_project(self, environment_id: str) -> str | None:
+        """The project an environment belongs to; None when the environment is gone."""
+        try:
+            environment = self._client.get_resource(
+                kind_of(ResourceKind.ENVIRONMENT), environment_id
+            )
+        except RenderNotFound:
+            return None
+        assert isinstance(environment, Environment)
+        return environment.project_id
+
     def add_to_environment(self, environment_id: str, resource_ids: list[str]) -> None:
         self._client.add_environment_resources(environment_id, resource_ids)
 

@@ -302,6 +302,9 @@ class CreateTracker:
     def environment_resources(self, environment_id: str) -> list[str] | None:
         return self.inner.environment_resources(environment_id)
 
+    def environment_project(self, environment_id: str) -> str | None:
+        return self.inner.environment_project(environment_id)
+
     def add_to_environment(self, environment_id: str, resource_ids: list[str]) -> None:
         self.inner.add_to_environment(environment_id, resource_ids)
 

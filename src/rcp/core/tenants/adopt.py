@@ -15,11 +15,13 @@ its other template resources stay to be created by ``rcp tenant create`` / ``res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rcp.core.models import (
+    ENVIRONMENT_KEY,
+    PROJECT_KEY,
     RemoteResource,
     RenderedTemplate,
     Resource,
@@ -51,12 +53,19 @@ def kind_of_id(render_id: str) -> ResourceKind | None:
     return None
 
 
-def parse_resource_args(values: list[str]) -> dict[str, str]:
-    """``KEY=RENDER_ID`` arguments → ``{KEY: RENDER_ID}`` (exit 2 on any malformed one)."""
+def parse_resource_args(values: list[str], environment: str | None = None) -> dict[str, str]:
+    """``KEY=RENDER_ID`` arguments → ``{KEY: RENDER_ID}`` (exit 2 on any malformed one, or an
+    ``environment`` that is not an environment id)."""
     from rcp.core.slugs import is_render_id, validate_template_key
 
-    if not values:
-        raise UsageError("nothing to adopt: pass --resource KEY=RENDER_ID (repeatable)")
+    if environment is not None and (
+        kind_of_id(environment) is not ResourceKind.ENVIRONMENT or not is_render_id(environment)
+    ):
+        raise UsageError(f"invalid --environment {environment!r}: expected an evm-… id")
+    if not values and environment is None:
+        raise UsageError(
+            "nothing to adopt: pass --resource KEY=RENDER_ID (repeatable) or --environment ID"
+        )
     found: dict[str, str] = {}
     for value in values:
         key, sep, render_id = value.partition("=")
@@ -88,6 +97,8 @@ class AdoptPlan:
     rendered: dict[str, Any]
     resources: dict[str, str]
     record_exists: bool
+    # ``--environment``: a whole Render environment, its resources matched to keys by name.
+    environment: str | None = None
 
 
 def plan_adopt(
@@ -98,6 +109,7 @@ def plan_adopt(
     name: str | None,
     template: str | None,
     config_dir: Path,
+    environment: str | None = None,
 ) -> AdoptPlan:
     """Validate the request against the record (or the template a new record would get).
     Reads only; raises UsageError (2) or ConflictError (4)."""
@@ -105,7 +117,7 @@ def plan_adopt(
     from rcp.core.tenants.lifecycle import plan_create
 
     slugs.validate_slug(slug)
-    wanted = parse_resource_args(resources)
+    wanted = parse_resource_args(resources, environment)
     if name is not None:
         slugs.validate_name(name)
     existing = store.get_tenant(slug)
@@ -113,11 +125,25 @@ def plan_adopt(
         created = plan_create(
             name=name or slug, slug=slug, template=template, plugin_repo=None, config_dir=config_dir
         )
-        plan = AdoptPlan(slug, created.name, created.template_name, created.rendered, wanted, False)
+        plan = AdoptPlan(
+            slug,
+            created.name,
+            created.template_name,
+            created.rendered,
+            wanted,
+            False,
+            environment,
+        )
     else:
         _check_same_record(existing, name, template, config_dir)
         plan = AdoptPlan(
-            slug, existing.name, existing.template, existing.rendered_template, wanted, True
+            slug,
+            existing.name,
+            existing.template,
+            existing.rendered_template,
+            wanted,
+            True,
+            environment,
         )
     _check_keys(plan)
     return plan
@@ -145,6 +171,13 @@ def _check_same_record(
 def _check_keys(plan: AdoptPlan) -> None:
     template = RenderedTemplate.from_dict(plan.rendered)
     keys = [spec.key for spec in template.resources]
+    if plan.environment is not None and template.isolation is None:
+        raise UsageError(
+            f"template {plan.template_name} has no isolation block: its tenants have no "
+            "environment to adopt",
+            hint="add an isolation block to the template (docs/templates.md), or adopt "
+            "resources one by one with --resource KEY=RENDER_ID",
+        )
     for key, render_id in plan.resources.items():
         if key not in keys:
             raise UsageError(
@@ -172,9 +205,14 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
                 existing.rendered_template,
                 plan.resources,
                 True,
+                plan.environment,
             )
             _check_keys(plan)
         template = RenderedTemplate.from_dict(plan.rendered)
+        if plan.environment is not None:
+            members = _environment_members(op, template, plan)
+            plan = replace(plan, resources={**members, **plan.resources})
+            _check_keys(plan)
         new = None
         if existing is None:
             new = op.new_record(
@@ -227,6 +265,56 @@ def adopt_resources(operator: Operator, plan: AdoptPlan) -> Tenant:
         if tenant.status == TenantStatus.PROVISIONING and settled is not None:
             op.store.update_tenant(plan.slug, lease=op.lease, status=settled, clear_error=True)
         return op.tenant()
+
+
+def _environment_members(
+    op: Operation, template: RenderedTemplate, plan: AdoptPlan
+) -> dict[str, str]:
+    """``--environment``: the environment (key ``environment``), its project when the tenant
+    has its own (``project``), and each resource it holds matched to the template key whose
+    Render name it carries. The environment must sit in the template's shared project when
+    the template names one. Resources no key is named like stay where they are, reported
+    (``tenant check`` lists them as ``unrecorded``)."""
+    assert plan.environment is not None
+    environment = op.gateway.get(ResourceKind.ENVIRONMENT, plan.environment)
+    held = op.gateway.environment_resources(plan.environment)
+    if environment is None or held is None:
+        raise UsageError(
+            f"{plan.environment} does not exist on Render", code="render_resource_not_found"
+        )
+    found = {ENVIRONMENT_KEY: plan.environment}
+    project_id = op.gateway.environment_project(plan.environment)
+    shared = template.shared_project
+    if shared is None:
+        if project_id is not None:
+            found[PROJECT_KEY] = project_id
+    else:
+        project = op.gateway.get(ResourceKind.PROJECT, project_id) if project_id else None
+        if project is None or project.name != shared:
+            raise ConflictError(
+                f"{plan.environment} is in project "
+                f"{project.name if project else project_id}, but template "
+                f"{plan.template_name} puts its tenants' environments in project {shared}",
+                hint="adopt an environment of that project, or change the template",
+                code="resource_conflict",
+            )
+    by_name = {spec.name: spec for spec in template.resources}
+    for render_id in held:
+        kind = kind_of_id(render_id)
+        remote = op.gateway.get(kind, render_id) if kind is not None else None
+        spec = by_name.get(remote.name) if remote is not None else None
+        if spec is None or spec.kind is not kind:
+            what = f"{render_id} ({remote.name})" if remote is not None else render_id
+            op.progress.event(
+                plan.slug,
+                None,
+                f"{what} is in {plan.environment} but no template key is named like it: "
+                "not adopted",
+                None,
+            )
+            continue
+        found[spec.key] = render_id
+    return found
 
 
 def _link_adopted(

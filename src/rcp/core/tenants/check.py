@@ -54,6 +54,7 @@ from rcp.core.provisioning import (
     STATE_LINKING,
     Waiting,
 )
+from rcp.core.tenants.adopt import kind_of_id
 from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.records import template_of
 from rcp.core.tenants.redeploy import redeploy_if_failed
@@ -165,12 +166,50 @@ def inspect_tenant(
     """Compare the record with Render (read-only); with ``names``, also what carries the
     tenant's Render names."""
     problems = _record_problems(gateway, tenant)
-    if names is None:
-        return problems
-    found = name_problems(names.matches(gateway, tenant, fresh=fresh))
+    found = [] if names is None else name_problems(names.matches(gateway, tenant, fresh=fresh))
+    seen = {p.render_id for p in found}
+    found += [p for p in environment_problems(gateway, tenant) if p.render_id not in seen]
     created = {p.resource for p in found if p.problem == "unrecorded"}
     kept = [p for p in problems if not (p.problem == "not_created" and p.resource in created)]
     return kept + found
+
+
+def environment_problems(gateway: RenderGateway, tenant: Tenant) -> list[Problem]:
+    """``unrecorded``: what the tenant's Render environment holds that its record does not (one
+    read of the environment, then one of each such resource). One named like a template key
+    the record holds no id for is that key's (``--repair`` adopts it); anything else is
+    reported with no key (an operator moves it out or deletes it)."""
+    environment = tenant.environment
+    if environment is None or environment.render_id is None:
+        return []
+    held = gateway.environment_resources(environment.render_id)
+    if held is None:
+        return []  # the environment itself is gone: reported as missing
+    recorded = {r.render_id for r in tenant.resources if r.render_id}
+    template = template_of(tenant)
+    recorded_keys = {r.key for r in tenant.resources if r.render_id}
+    open_keys = {spec.name: spec for spec in template.resources if spec.key not in recorded_keys}
+    found: list[Problem] = []
+    for render_id in held:
+        if render_id in recorded:
+            continue
+        kind = kind_of_id(render_id)
+        remote = gateway.get(kind, render_id) if kind is not None else None
+        name = remote.name if remote is not None else None
+        spec = open_keys.get(name or "")
+        key = (
+            spec.key
+            if spec is not None and remote is not None and remote.type == spec.render_type
+            else None
+        )
+        what = f"{render_id}" + (f" ({name})" if name else "")
+        detail = (
+            f"{what} is in the tenant's environment {environment.render_id} but no record holds it"
+        )
+        if key is None:
+            detail += "; no template key is named like it: move it out or delete it"
+        found.append(Problem(key, "unrecorded", detail, render_id=render_id, name=name))
+    return found
 
 
 def name_problems(entries: list[KeyMatches]) -> list[Problem]:
