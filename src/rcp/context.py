@@ -47,6 +47,7 @@ class AppContext:
         self._gateway: Gateway | None = None
         self._client: RenderClient | None = None
         self._api_url_noticed = False
+        self._database_noticed = False
         # Set once a mutating command has passed its preconditions: (command, tenant slug).
         self.audit_subject: tuple[str, str | None] | None = None
         # --max-wait given to the command itself wins over RCP_MAX_WAIT and the config file.
@@ -97,8 +98,9 @@ class AppContext:
     # -- the control-plane database ----------------------------------------------------------
 
     def store(self) -> SqlStore:
-        """The database of this run (RCP_DATABASE_URL), migrated to head; closed with the
-        context."""
+        """The database of this run (RCP_DATABASE_URL; with the sandbox its own,
+        RCP_SANDBOX_DATABASE_URL or ``<data dir>/sandbox/rcp.db``), migrated to head; closed
+        with the context."""
         if self._store is None:
             self._store = self.open_database()
         return self._store
@@ -119,6 +121,9 @@ class AppContext:
         if url is None:
             url = self.settings.database_url
             setting = setting or self.settings.database_url_source
+            if self.settings.database_url_notice and not self._database_noticed:
+                self._database_noticed = True
+                self.output.warn(self.settings.database_url_notice)
         return open_store(
             url,
             setting=setting or "RCP_DATABASE_URL",

@@ -12,7 +12,8 @@ Only ``rcp.cli`` turns these into process exit codes.
     ├── ProvisioningFailed (5)          a resource reached a failed state; ambiguous Render state
     │   └── Unhealthy (5)               `check` found problems
     ├── ConfigError (6)                 configuration, API key, workspace
-    │   └── AuthError (6)               Render said 401/403
+    │   ├── AuthError (6)               Render said 401/403
+    │   └── WorldMismatch (6)           a record of another Render API or workspace
     ├── RetryLater (75)                 rate limit beyond the wait budget, Render unavailable
     ├── TimedOut (124)                  --timeout reached while waiting
     ├── Interrupted (130 / 143)         stopped cleanly after SIGINT / SIGTERM
@@ -110,6 +111,13 @@ class ConfigError(RcpError):
 
 class AuthError(ConfigError):
     code = "auth_error"
+
+
+class WorldMismatch(ConfigError):
+    """The record belongs to another world (Render API base or workspace) than this run's:
+    refused before any write or Render mutation."""
+
+    code = "world_mismatch"
 
 
 class RetryLater(RcpError):

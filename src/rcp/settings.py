@@ -39,6 +39,7 @@ class Env:
     OWNER_ID = "RENDER_OWNER_ID"
     DATABASE_URL = "RCP_DATABASE_URL"
     DATABASE_URL_FALLBACK = "DATABASE_URL"
+    SANDBOX_DATABASE_URL = "RCP_SANDBOX_DATABASE_URL"
     OUTPUT = "RCP_OUTPUT"
     SANDBOX = "RCP_SANDBOX"
     ACTOR = "RCP_ACTOR"
@@ -91,6 +92,9 @@ class Settings:
     api_url_problem: ConfigError | None = None
     # Set when the API URL is fine but not Render's: worth one warning per run.
     api_url_notice: str | None = None
+    # Set when a database setting was left unused (RCP_DATABASE_URL with the sandbox): said
+    # once, when the database is opened.
+    database_url_notice: str | None = None
 
     def checked_api_url(self) -> str:
         """The API base URL, or ConfigError (exit 6) when it would send the key in clear text."""
@@ -126,7 +130,16 @@ class Settings:
 
 
 # Every setting the config file may hold (the other variables have no file form).
-CONFIG_KEYS = ("api_url", "database_url", "log_format", "max_wait", "output", "owner_id", "sandbox")
+CONFIG_KEYS = (
+    "api_url",
+    "database_url",
+    "log_format",
+    "max_wait",
+    "output",
+    "owner_id",
+    "sandbox",
+    "sandbox_database_url",
+)
 BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 RENDER_API_HOST = "api.render.com"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -253,6 +266,55 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def _database_url(
+    env: Mapping[str, str],
+    config: Mapping[str, Any],
+    config_path: Path,
+    data_dir: Path,
+    *,
+    sandbox: bool,
+) -> tuple[str, str, str | None]:
+    """(URL, the setting that gave it, a notice to show) of the control-plane database.
+
+    The sandbox is a world of its own and keeps its own records: RCP_DATABASE_URL,
+    DATABASE_URL and the config file's ``database_url`` never apply to it (a real tenant's
+    record must not be "deleted" by a simulator that answers 404 for its ids). Its records
+    live in ``<data dir>/sandbox/rcp.db`` unless RCP_SANDBOX_DATABASE_URL (or
+    ``sandbox_database_url``) names another database.
+    """
+    if sandbox:
+        candidates = [
+            (env.get(Env.SANDBOX_DATABASE_URL), Env.SANDBOX_DATABASE_URL),
+            (config.get("sandbox_database_url"), f"{config_path}:sandbox_database_url"),
+        ]
+        default_file = data_dir / "sandbox" / "rcp.db"
+    else:
+        candidates = [
+            (env.get(Env.DATABASE_URL), Env.DATABASE_URL),
+            (env.get(Env.DATABASE_URL_FALLBACK), Env.DATABASE_URL_FALLBACK),
+            (config.get("database_url"), f"{config_path}:database_url"),
+        ]
+        default_file = data_dir / "rcp.db"
+    url, source = next(
+        ((str(value), name) for value, name in candidates if value), (None, "default")
+    )
+    notice = None
+    if sandbox and url is None and env.get(Env.DATABASE_URL):
+        notice = (
+            f"{Env.DATABASE_URL} is not used with the sandbox: its records live in "
+            f"{default_file} (set {Env.SANDBOX_DATABASE_URL} for another database)"
+        )
+    if url is None:
+        return f"sqlite:///{default_file}", source, notice
+    if not (
+        url.startswith("sqlite:") or url.startswith("postgresql") or url.startswith("postgres://")
+    ):
+        raise ConfigError(
+            f"invalid {source} value {mask_url(url)!r}: expected sqlite:///PATH or postgresql://…"
+        )
+    return url, source, notice
+
+
 def parse_max_wait(value: str, setting: str) -> float:
     from rcp.core.durations import parse_duration
     from rcp.errors import UsageError
@@ -299,27 +361,9 @@ def load_settings(
     sandbox = parse_bool(sandbox_raw, sandbox_source)
     debug = parse_bool(env.get(Env.DEBUG) or False, Env.DEBUG)
 
-    database_url: str | None = None
-    database_source = "default"
-    if env.get(Env.DATABASE_URL):
-        database_url, database_source = env[Env.DATABASE_URL], Env.DATABASE_URL
-    elif env.get(Env.DATABASE_URL_FALLBACK):
-        database_url, database_source = env[Env.DATABASE_URL_FALLBACK], Env.DATABASE_URL_FALLBACK
-    elif config.get("database_url"):
-        database_url, database_source = str(config["database_url"]), f"{config_path}:database_url"
-    if database_url is None:
-        # The sandbox keeps its own records so trying rcp never mixes with real tenants.
-        db_file = (data_dir / "sandbox" / "rcp.db") if sandbox else (data_dir / "rcp.db")
-        database_url = f"sqlite:///{db_file}"
-    elif not (
-        database_url.startswith("sqlite:")
-        or database_url.startswith("postgresql")
-        or database_url.startswith("postgres://")
-    ):
-        raise ConfigError(
-            f"invalid {database_source} value {mask_url(database_url)!r}: "
-            "expected sqlite:///PATH or postgresql://…"
-        )
+    database_url, database_source, database_url_notice = _database_url(
+        env, config, config_path, data_dir, sandbox=sandbox
+    )
 
     max_wait_raw, max_wait_source = pick(None, Env.MAX_WAIT, "max_wait", None)
     max_wait = (
@@ -372,6 +416,7 @@ def load_settings(
         credential_problem=credential_problem,
         api_url_problem=api_url_problem,
         api_url_notice=api_url_notice,
+        database_url_notice=database_url_notice,
         no_color=bool(env.get(Env.NO_COLOR)),
         config=config,
     )

@@ -23,6 +23,8 @@ def database_url(
     else:
         url = f"sqlite:///{isolated_env / 'data' / 'rcp.db'}"
     monkeypatch.setenv("RCP_DATABASE_URL", url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", url)
     return url
 
 
@@ -31,6 +33,8 @@ def sqlite_url(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """SQLite only, for tests whose subject is not the backend."""
     url = f"sqlite:///{isolated_env / 'data' / 'rcp.db'}"
     monkeypatch.setenv("RCP_DATABASE_URL", url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", url)
     return url
 
 

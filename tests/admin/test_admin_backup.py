@@ -81,6 +81,8 @@ def test_round_trip_reproduces_the_state(
 ) -> None:
     source_url = make_database(source)
     monkeypatch.setenv("RCP_DATABASE_URL", source_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", source_url)
     seed_fleet(source_url, isolated_env / "config")
     first = export(cli, isolated_env / "first.json", "--include-secrets")
     assert first["format"] == "rcp-backup" and first["version"] == 1
@@ -93,7 +95,10 @@ def test_round_trip_reproduces_the_state(
     assert acme["journal"][0]["step"] == "create"
     assert first["audit"][0]["at"] == "2026-11-20T09:30:15.123456Z"
 
-    monkeypatch.setenv("RCP_DATABASE_URL", make_database(target))
+    database_url = make_database(target)
+    monkeypatch.setenv("RCP_DATABASE_URL", database_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", database_url)
     imported = cli("-o", "json", "backup", "import", str(isolated_env / "first.json"))
     assert imported.exit_code == 0, imported.stderr
     assert imported.json()["data"] == {
@@ -155,6 +160,8 @@ def test_backup_of_provisioned_tenants_never_shows_secrets_unless_asked(
     # Restore into a new database, with no Render at all: records only.
     monkeypatch.delenv("RCP_SANDBOX")
     monkeypatch.setenv("RCP_DATABASE_URL", f"sqlite:///{isolated_env / 'restored.db'}")
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", f"sqlite:///{isolated_env / 'restored.db'}")
     restored = cli("-o", "json", "backup", "import", str(envelope_file))
     assert restored.exit_code == 0, restored.stderr
     assert restored.json()["data"]["env_values_missing"] == [

@@ -40,6 +40,8 @@ def test_copy_reproduces_every_row(
     source_url = make_database(source)
     target_url = make_database(target)
     monkeypatch.setenv("RCP_DATABASE_URL", source_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", source_url)
     config_dir = isolated_env / "config"
     seed_tenant(source_url, "acme", config_dir=config_dir, env_overrides={"web": {"K": "v"}})
     seed_tenant(source_url, "beta", config_dir=config_dir)
@@ -61,6 +63,8 @@ def test_copy_reproduces_every_row(
     assert data["to"] == target_url and data["from"] == source_url  # no passwords here
 
     monkeypatch.setenv("RCP_DATABASE_URL", target_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", target_url)
     after = everything(cli)
     assert after == before  # same records, same audit ids
     # The copied sequences continue after the copied ids: new rows do not collide.
@@ -73,6 +77,8 @@ def test_copy_reproduces_every_row(
 
     # The copy itself is audited in the source.
     monkeypatch.setenv("RCP_DATABASE_URL", source_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", source_url)
     latest = cli("-o", "json", "audit", "--limit", "1").json()["data"][0]
     assert latest["command"].startswith("rcp -o json db copy --to")
 
@@ -118,12 +124,16 @@ def test_copy_of_provisioned_tenants_to_postgres(
 ) -> None:
     """The laptop-to-team path: a sandbox tenant created on SQLite, then moved to Postgres."""
     monkeypatch.setenv("RCP_DATABASE_URL", f"sqlite:///{isolated_env / 'laptop.db'}")
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", f"sqlite:///{isolated_env / 'laptop.db'}")
     create_tenant(cli, "acme")
     before = everything(cli)
     target = make_database("postgres")
     result = cli("-o", "json", "db", "copy", "--to", target)
     assert result.exit_code == 0, result.stderr
     monkeypatch.setenv("RCP_DATABASE_URL", target)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", target)
     assert everything(cli) == before
     # The copied tenant is fully operable on the new database.
     status = cli("-o", "json", "tenant", "status", "acme", "--live")

@@ -288,6 +288,7 @@ class Rcp:
                 "RCP_CONFIG_DIR": str(self.home / "config"),
                 "RCP_DATA_DIR": str(self.home / "data"),
                 "RCP_DATABASE_URL": self.database_url,
+                "RCP_SANDBOX_DATABASE_URL": self.database_url,
                 "RCP_ACTOR": "fault-suite",
                 "RENDER_API_URL": self.sandbox.url,
                 "RENDER_API_KEY": API_KEY,

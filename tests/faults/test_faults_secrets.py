@@ -72,13 +72,13 @@ def scenario_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
     run("tenant", "create", "canary", expect=0)
     run("tenant", "env", "set", "canary", f"SECRET_TOKEN={CANARY_ENV_VALUE}", "--no-deploy", expect=0)
     refused = run("-o", "json", "tenant", "env", "set", "canary", f"OTHER_TOKEN={CANARY_ENV_VALUE}",
-                  "--no-deploy", expect=2)
+                  "--no-deploy", expect=5)
     assert "echo of the request" in refused.stdout  # the echo was shown, with the value masked
     listed = run("-o", "json", "tenant", "env", "list", "canary", expect=0)
     assert [e["value"] for e in listed.json()["data"] if e["key"] == "SECRET_TOKEN"] == ["***"]
     run("-o", "json", "tenant", "show", "canary", expect=0)
     run("--log-format", "json", "tenant", "status", "canary", "--live", expect=0)
-    rejected = run("-o", "json", "tenant", "create", "rejected", expect=2)  # the 422 echo
+    rejected = run("-o", "json", "tenant", "create", "rejected", expect=5)  # the 422 echo, after the record
     assert rejected.json()["error"]["code"] == "render_rejected"
     assert "echo of the request" in rejected.stdout
     # An unexpected exception, in a command working on the tenant, whose text carries every

@@ -101,6 +101,7 @@ def test_every_command_at_vvv_prints_no_secret(
 ) -> None:
     env = {
         "RCP_DATABASE_URL": _with_password(fresh_postgres_url, DB_PASSWORD),
+        "RCP_SANDBOX_DATABASE_URL": _with_password(fresh_postgres_url, DB_PASSWORD),
         "RENDER_API_KEY": API_KEY,
         "RCP_DEBUG": "1",
         "RCP_SANDBOX_DEPLOY_SECONDS": "0.2",

@@ -33,7 +33,10 @@ def scale_cli(
     monkeypatch.setenv("RENDER_API_KEY", "rnd_scale_test_key")
     monkeypatch.setenv("RCP_SANDBOX_RATE_LIMITS", "off")
     if request.param == "postgres":
-        monkeypatch.setenv("RCP_DATABASE_URL", request.getfixturevalue("fresh_postgres_url"))
+        database_url = request.getfixturevalue("fresh_postgres_url")
+        monkeypatch.setenv("RCP_DATABASE_URL", database_url)
+        # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+        monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", database_url)
     return cli
 
 

@@ -54,6 +54,8 @@ def _fresh_postgres_database(base: str) -> Iterator[str]:
 def rcp(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The real CLI in-process, on the same database and sandbox world as the servers."""
     monkeypatch.setenv("RCP_DATABASE_URL", db_url)
+    # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+    monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", db_url)
     monkeypatch.setenv("RCP_SANDBOX", "1")
     monkeypatch.setenv("RCP_SANDBOX_DEPLOY_SECONDS", "0.3")
     monkeypatch.setenv("RCP_SANDBOX_DATASTORE_SECONDS", "0.3")

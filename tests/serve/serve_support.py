@@ -100,6 +100,7 @@ def server_env(database_url: str, _base: dict[str, str] | None = None, **extra: 
     env.update(
         {
             "RCP_DATABASE_URL": database_url,
+            "RCP_SANDBOX_DATABASE_URL": database_url,
             "RCP_SANDBOX": "1",
             "RCP_SANDBOX_DEPLOY_SECONDS": "0.3",
             "RCP_SANDBOX_DATASTORE_SECONDS": "0.3",
@@ -165,6 +166,7 @@ class Live:
             env={
                 **self.env,
                 "RCP_DATABASE_URL": db_url,
+                "RCP_SANDBOX_DATABASE_URL": db_url,
                 "RCP_SANDBOX": "1",
                 "RCP_SANDBOX_DEPLOY_SECONDS": "0.3",
                 "RCP_SANDBOX_DATASTORE_SECONDS": "0.3",

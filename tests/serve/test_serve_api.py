@@ -315,3 +315,35 @@ def test_dashboard_over_http(live: Live) -> None:
         out = browser.post("/logout", follow_redirects=False)
         assert out.status_code == 303
         assert browser.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_record_of_another_world_is_refused(live: Live) -> None:
+    """The server goes through the same world check as the CLI: a record created against
+    another Render API or workspace is refused (409) before any write or Render call."""
+    from sqlalchemy import text
+
+    from rcp.store import open_store
+
+    created = live.cli("-o", "json", "tenant", "create", "Far Away Co", "--slug", "far-away")
+    assert created.exit_code == 0, created.stderr
+    with open_store(live.db_url, setting="test") as store, store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE tenants SET render_api_url = 'https://api.render.com/v1', "
+                "render_owner_id = 'tea-realworkspace0000001' WHERE slug = 'far-away'"
+            )
+        )
+    before = world(live.data_dir)["requests"]
+    token = live.token("world-writer")
+    with live.server.client(token) as client:
+        for response in (
+            client.delete("/api/tenants/far-away/"),
+            client.post("/api/tenants/", json={"name": "Far Away Co", "slug": "far-away"}),
+        ):
+            error = assert_error(response, 409, "world_mismatch")
+            assert "https://api.render.com/v1" in error["message"]
+            assert "tea-realworkspace0000001" in error["message"]
+            assert "http://sandbox.rcp/v1" in error["message"]
+        assert status_of(client, "far-away")["status"] == "ACTIVE"
+    after = world(live.data_dir)["requests"]
+    assert [r for r in after[len(before) :] if r["method"] != "GET"] == []

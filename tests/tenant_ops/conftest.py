@@ -31,6 +31,8 @@ def db_cli(request: pytest.FixtureRequest, cli: Cli, monkeypatch: pytest.MonkeyP
     if request.param == "postgres":
         url = request.getfixturevalue("fresh_postgres_url")
         monkeypatch.setenv("RCP_DATABASE_URL", url)
+        # The sandbox keeps its own records unless told where (RCP_SANDBOX_DATABASE_URL).
+        monkeypatch.setenv("RCP_SANDBOX_DATABASE_URL", url)
     return cli
 
 

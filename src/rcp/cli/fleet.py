@@ -220,7 +220,11 @@ def apply(
         )
         output.result(report.to_json(), human=human.plan(fleet_plan))
         return
-    app_ctx.gateway().owner_id()  # API key and workspace: preconditions, before any write
+    from rcp.core.tenants.worlds import require_same_world
+
+    # API key, workspace, and every record apply touches of this world: preconditions, before
+    # any write (a record of another world exits 6 naming both).
+    require_same_world(app_ctx.gateway(), (c.recorded for c in fleet_plan.pending if c.recorded))
     budget = (
         app_ctx.max_wait_override
         if app_ctx.max_wait_override is not None

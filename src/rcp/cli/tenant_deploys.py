@@ -176,7 +176,7 @@ def logs(
         output.warn(f"tenant {slug} has no resource on Render yet")
         output.result([], human="")
         return
-    reader = LogReader(app_ctx.gateway(), targets)
+    reader = LogReader(app_ctx.gateway(), targets, tenant=tenant)
     recent = reader.recent(since=since_at, limit=limit)
     if not follow:
         if not recent:

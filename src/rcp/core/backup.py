@@ -2,7 +2,7 @@
 
     {"format": "rcp-backup", "version": 1, "exported_at": "…Z", "secrets_included": false,
      "tenants": [{"name", "slug", "status", "template", "custom_plugin_repo", "rendered_template",
-                  "created_at", "updated_at", "last_error",
+                  "created_at", "updated_at", "last_error", "render_api_url", "render_owner_id",
                   "resources": [{"key", "type", "name", "render_id", "state", "url", "deploy_id",
                                   "last_error"}],
                   "env_overrides": [{"service", "key", "value"?}],
@@ -123,6 +123,8 @@ def tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
         "created_at": iso_z(tenant.created_at),
         "updated_at": iso_z(tenant.updated_at),
         "last_error": tenant.last_error,
+        "render_api_url": tenant.render_api_url,
+        "render_owner_id": tenant.render_owner_id,
         "resources": [
             {
                 "key": r.key,
@@ -333,10 +335,15 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
         last_error=item.optional("last_error").text_or_none(),
         resources=resources,
         env_overrides=overrides,
+        # Absent in backups made before records had a world: unknown, as on upgrade.
+        render_api_url=item.optional("render_api_url").text_or_none(),
+        render_owner_id=item.optional("render_owner_id").text_or_none(),
     )
     return TenantBackup(tenant=tenant, journal=journal, env_keys_without_value=without_value)
 
 
+# A workspace (team) or personal owner id, as GET /owners lists them.
+_OWNER_ID = re.compile(r"(?:tea|usr)-[a-z0-9]+")
 _DEPLOY_ID = re.compile(r"dep-[a-z0-9]+(?:-[a-z0-9]+)*")
 _TEXT_MAX_LENGTH = 255
 
@@ -363,6 +370,12 @@ def _check_tenant_values(item: _Reader, backup: TenantBackup, owners: dict[str, 
     _check_label(item.field("template"), tenant.template)
     if tenant.custom_plugin_repo is not None:
         check(item.field("custom_plugin_repo"), plugin_repo, tenant.custom_plugin_repo)
+    if tenant.render_api_url is not None and slugs.url_problem(tenant.render_api_url) is not None:
+        raise item.field("render_api_url").fail(f"not an http(s) URL: {tenant.render_api_url!r}")
+    if tenant.render_owner_id is not None and not _OWNER_ID.fullmatch(tenant.render_owner_id):
+        raise item.field("render_owner_id").fail(
+            f"not a Render workspace id: {tenant.render_owner_id!r}"
+        )
     keys = set()
     # Groups the fleet shares: one Render group recorded by every tenant that links it.
     shared = {
@@ -580,6 +593,8 @@ def _keep_existing_values(
             last_error=item.tenant.last_error,
             resources=list(item.tenant.resources),
             env_overrides=overrides,
+            render_api_url=item.tenant.render_api_url,
+            render_owner_id=item.tenant.render_owner_id,
         )
         restored.append(TenantBackup(tenant=tenant, journal=list(item.journal)))
     return restored, missing

@@ -259,6 +259,16 @@ class Tenant:
     env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     # Created or updated by `rcp apply` (a fleet file manages it): what `apply --prune` may delete.
     fleet_managed: bool = False
+    # The world the record belongs to: the Render API base URL and workspace (owner id) it was
+    # created against. None on records older than these fields ("unknown"): the next mutating
+    # command records its own world (``rcp.core.tenants.worlds``).
+    render_api_url: str | None = None
+    render_owner_id: str | None = None
+
+    @property
+    def world(self) -> World:
+        """The recorded world (either part may be unknown: None)."""
+        return World(api_url=self.render_api_url, owner_id=self.render_owner_id)
 
     def resource(self, key: str) -> Resource | None:
         for res in self.resources:
@@ -319,7 +329,34 @@ class Tenant:
             "last_error": self.last_error,
             "fleet_managed": self.fleet_managed,
             "isolation": self.isolation(),
+            "render_api_url": self.render_api_url,
+            "render_owner_id": self.render_owner_id,
         }
+
+
+@dataclass(frozen=True)
+class World:
+    """Where Render resources live: an API base URL and a workspace (owner id). Records of one
+    world are never acted on from another (the sandbox is a world of its own). None: unknown
+    (a record older than the fields, or a workspace not looked up yet)."""
+
+    api_url: str | None
+    owner_id: str | None
+
+    def describe(self) -> str:
+        api = self.api_url or "an unrecorded Render API"
+        owner = f"workspace {self.owner_id}" if self.owner_id else "an unrecorded workspace"
+        return f"{api} ({owner})"
+
+    def differs_from(self, other: World) -> bool:
+        """Whether the two are known to be different worlds (an unknown part matches)."""
+        if self.api_url and other.api_url and not _same_api(self.api_url, other.api_url):
+            return True
+        return bool(self.owner_id and other.owner_id and self.owner_id != other.owner_id)
+
+
+def _same_api(first: str, second: str) -> bool:
+    return first.rstrip("/").lower() == second.rstrip("/").lower()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from rcp.core.models import (
     ResourceKind,
     Tenant,
     TenantStatus,
+    World,
 )
 
 
@@ -41,7 +42,15 @@ class RenderGateway(Protocol):
 
     def owner_id(self) -> str:
         """The workspace for creates: RENDER_OWNER_ID, else the only one ``GET /owners`` lists.
-        Raises ConfigError (exit 6) when there are none or several (naming them)."""
+        Always checked with ``GET /owners`` (once per run): it is the API key's check too.
+        Raises AuthError (exit 6) for a refused key, ConfigError (exit 6) when there are no
+        workspaces or several (naming them), or RENDER_OWNER_ID is not among them."""
+        ...
+
+    def world(self, *, resolve: bool = True) -> World:
+        """The Render API base URL and workspace this gateway acts on. ``resolve=False``: no
+        Render call (the workspace is RENDER_OWNER_ID, or None when not configured);
+        ``resolve=True``: the workspace of ``owner_id()`` (which checks the key)."""
         ...
 
     def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
@@ -230,8 +239,10 @@ class TenantStore(Protocol):
         rendered_template: dict[str, Any] | None = None,
         definition: tuple[str, str, str | None] | None = None,
         fleet_managed: bool | None = None,
+        world: World | None = None,
     ) -> None:
-        """Fenced partial update. ``definition`` = (name, template, custom_plugin_repo)."""
+        """Fenced partial update. ``definition`` = (name, template, custom_plugin_repo);
+        ``world`` = the Render API base and workspace the record belongs to."""
         ...
 
     def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:

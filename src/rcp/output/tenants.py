@@ -78,6 +78,9 @@ def full_record(record: Tenant) -> Callable[[Console], None]:
             ("template", record.template + (f" (revision {revision})" if revision else "")),
             ("plugin repo", record.custom_plugin_repo or "-"),
             ("fleet managed", "yes" if record.fleet_managed else "no"),
+            # The world the record belongs to: commands from another one exit 6.
+            ("render API", record.render_api_url or "unrecorded"),
+            ("workspace", record.render_owner_id or "unrecorded"),
             ("created", _moment(record.created_at) or "-"),
             ("updated", _moment(record.updated_at) or "-"),
             ("last error", record.last_error or "-"),

@@ -12,7 +12,14 @@ import threading
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from rcp.core.models import DeployInfo, LogLine, LogPage, RemoteResource, ResourceKind
+from rcp.core.models import (
+    DeployInfo,
+    LogLine,
+    LogPage,
+    RemoteResource,
+    ResourceKind,
+    World,
+)
 from rcp.core.references import SERVICE_HOST, SERVICE_PORT
 from rcp.errors import ConfigError, RenderAPIError, RenderNotFound
 from rcp.render.client import RenderClient
@@ -49,7 +56,8 @@ class Gateway:
         # requests die with the process that sent them.
         self._in_flight_seconds = in_flight_seconds
         self._configured_owner = (owner_id or "").strip() or None
-        self._owner: str | None = self._configured_owner
+        # Set once GET /owners confirmed it (the configured one or the only one).
+        self._owner: str | None = None
         self._owner_lock = threading.Lock()
 
     @property
@@ -66,11 +74,26 @@ class Gateway:
     # -- workspace -------------------------------------------------------------------------
 
     def owner_id(self) -> str:
-        """RENDER_OWNER_ID when given, else the only workspace the key sees (cached)."""
+        """RENDER_OWNER_ID when given, else the only workspace the key sees. Either way
+        ``GET /owners`` answers first (once; cached): a refused key is AuthError (exit 6) and a
+        configured workspace the key does not see is ConfigError (exit 6) before any write."""
         with self._owner_lock:
             if self._owner is not None:
                 return self._owner
             owners = self._client.list_owners()
+            configured = self._configured_owner
+            if configured is not None:
+                if not any(owner.id == configured for owner in owners):
+                    listed = ", ".join(f"{owner.id} ({owner.name or '?'})" for owner in owners)
+                    raise ConfigError(
+                        f"RENDER_OWNER_ID {configured} is not a workspace this API key sees"
+                        + (f" (it sees {listed})" if listed else ""),
+                        hint="set RENDER_OWNER_ID to one of the listed workspace ids, or use a "
+                        "key of a member of that workspace",
+                        code="unknown_owner",
+                    )
+                self._owner = configured
+                return self._owner
             if not owners:
                 raise ConfigError(
                     "the Render API key sees no workspace",
@@ -84,6 +107,12 @@ class Gateway:
                 )
             self._owner = owners[0].id
             return self._owner
+
+    def world(self, *, resolve: bool = True) -> World:
+        """This gateway's API base URL and workspace (``resolve=False``: no Render call, the
+        workspace only when configured)."""
+        owner = self.owner_id() if resolve else self._configured_owner
+        return World(api_url=self._client.base_url, owner_id=owner)
 
     # -- lookups ---------------------------------------------------------------------------
 

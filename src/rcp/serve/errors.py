@@ -25,6 +25,7 @@ from rcp.errors import (
     TenantNotFound,
     TimedOut,
     UsageError,
+    WorldMismatch,
 )
 
 # Retry-After when an error says "later" without saying when.
@@ -59,6 +60,8 @@ def http_status(error: RcpError) -> int:
         return 409
     if isinstance(error, ProvisioningFailed):  # a resource failed on Render, or ambiguous state
         return 502
+    if isinstance(error, WorldMismatch):  # the record belongs to another Render API/workspace
+        return 409
     if isinstance(error, ConfigError):  # the server's own configuration (API key, database)
         return 503
     if isinstance(error, TimedOut):

@@ -36,6 +36,8 @@ def tenant_from_row(row: Any, resources: list[Resource], *, details: bool = True
         env_overrides=row.env_overrides if details else {},
         resources=resources,
         fleet_managed=bool(row.fleet_managed),
+        render_api_url=row.render_api_url,
+        render_owner_id=row.render_owner_id,
     )
 
 
@@ -54,6 +56,8 @@ def tenant_values(
         "env_overrides": tenant.env_overrides,
         "last_error": tenant.last_error,
         "fleet_managed": tenant.fleet_managed,
+        "render_api_url": tenant.render_api_url,
+        "render_owner_id": tenant.render_owner_id,
         "created_at": created_at or tenant.created_at,
         "updated_at": updated_at or tenant.updated_at,
     }

@@ -30,6 +30,7 @@ from rcp.core.models import (
     Resource,
     Tenant,
     TenantStatus,
+    World,
     iso_z,
     utcnow,
 )
@@ -318,11 +319,15 @@ class SqlStore:
         rendered_template: dict[str, Any] | None = None,
         definition: tuple[str, str, str | None] | None = None,
         fleet_managed: bool | None = None,
+        world: World | None = None,
     ) -> None:
         def work(connection: Connection) -> None:
             self._fence(connection, lease, slug)
             row = self._require_tenant(connection, slug)
             values: dict[str, Any] = {}
+            if world is not None:
+                values["render_api_url"] = world.api_url
+                values["render_owner_id"] = world.owner_id
             if fleet_managed is not None:
                 values["fleet_managed"] = fleet_managed
             if definition is not None:

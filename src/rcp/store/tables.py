@@ -111,6 +111,10 @@ tenants = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Created or updated by `rcp apply`: the only tenants `apply --prune` may delete (0005).
     Column("fleet_managed", Boolean, nullable=False, server_default=false()),
+    # The world of the record (0006): Render API base URL and workspace it was created against;
+    # NULL on older records until the next mutating command records its own.
+    Column("render_api_url", Text, nullable=True),
+    Column("render_owner_id", String(64), nullable=True),
 )
 
 # One Render resource of a tenant. ``render_service_ids`` is derived from these rows.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rcp.core.models import DeployInfo, LogPage, RemoteResource, ResourceKind
+from rcp.core.models import DeployInfo, LogPage, RemoteResource, ResourceKind, World
 from rcp.core.ports import RenderGateway
 from rcp.errors import RetryLater
 
@@ -209,6 +209,9 @@ class CreateTracker:
 
     def owner_id(self) -> str:
         return self.inner.owner_id()
+
+    def world(self, *, resolve: bool = True) -> World:
+        return self.inner.world(resolve=resolve)
 
     def find_by_name(self, kind: ResourceKind, name: str) -> list[RemoteResource]:
         return self.inner.find_by_name(kind, name)

@@ -164,7 +164,11 @@ def inspect_tenant(
     fresh: bool = False,
 ) -> list[Problem]:
     """Compare the record with Render (read-only); with ``names``, also what carries the
-    tenant's Render names."""
+    tenant's Render names. A record of another world is refused (exit 6) before Render is
+    asked about its ids or names."""
+    from rcp.core.tenants.worlds import require_world
+
+    require_world(gateway, tenant)
     problems = _record_problems(gateway, tenant)
     found = [] if names is None else name_problems(names.matches(gateway, tenant, fresh=fresh))
     seen = {p.render_id for p in found}

@@ -95,8 +95,12 @@ def deploy_targets(tenant: Tenant, service: str | None) -> list[Resource]:
 def deploy_history(
     gateway: RenderGateway, tenant: Tenant, *, service: str | None, limit: int
 ) -> DeployHistory:
-    """The latest ``limit`` deploys of each target service, newest first across services."""
+    """The latest ``limit`` deploys of each target service, newest first across services
+    (a record of another world is refused, exit 6)."""
+    from rcp.core.tenants.worlds import require_world
+
     check_limit(limit)
+    require_world(gateway, tenant)
     history = DeployHistory(tenant.slug)
     for resource in deploy_targets(tenant, service):
         assert resource.render_id is not None

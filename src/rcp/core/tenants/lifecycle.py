@@ -225,9 +225,12 @@ def _adopt_found(op: Operation, tenant: Tenant, found: list[tuple[str, RemoteRes
 
 def live_status(operator: Operator, tenant: Tenant) -> Tenant:
     """Refresh from Render; persist (and flip PROVISIONING → ACTIVE) when the tenant is free.
-    Reads only on Render, so it is not audited (no ``proceed``)."""
+    Reads only on Render, so it is not audited (no ``proceed``). A record of another world
+    is refused (exit 6) before Render is asked about its ids."""
+    from rcp.core.tenants.worlds import require_world
     from rcp.errors import LockBusy
 
+    require_world(operator.gateway, tenant)
     try:
         with operator.operation(tenant.slug) as op:
             op.engine.refresh(tenant, persist=True)

@@ -128,8 +128,16 @@ class LogReader:
     _seen: dict[str, datetime] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
 
+    # The tenant the targets belong to: a record of another world is refused (exit 6) before
+    # Render is asked about its ids.
+    tenant: Tenant | None = None
+
     def __post_init__(self) -> None:
         self._keys = {target.render_id: target.key for target in self.targets}
+        if self.tenant is not None:
+            from rcp.core.tenants.worlds import require_world
+
+            require_world(self.gateway, self.tenant)
 
     def recent(self, *, since: datetime, limit: int) -> list[TenantLogLine]:
         """The newest ``limit`` lines since ``since``, oldest first."""

@@ -27,7 +27,15 @@ What the pieces guarantee (docs/reliability.md):
   (``Operator.engine``) from the run's stop flag, clock, failpoints and the gateway's in-flight
   window;
 - ``op.new_record(...)`` is the one way to make a new tenant record from a rendered template;
-  it refuses (exit 4) a tenant whose Render names another tenant already uses.
+  it refuses (exit 4) a tenant whose Render names another tenant already uses;
+- one world per record: before the block runs, the API key and workspace are checked
+  (``GET /owners``) and a record of another world (Render API base or workspace, e.g. a real
+  tenant seen from the sandbox) is refused with exit 6 — before any write or Render mutation.
+  New records carry the run's world; a record without one (older than the fields) takes the
+  run's world at ``proceed()``;
+- after ``proceed()`` (something may have been written), a Render 4xx that escapes the block
+  leaves the tenant ``ERROR`` (``DELETING`` stays ``DELETING``) with ``last_error`` set, and
+  exits 5 — or 6 for 401/403 — never 2, which means "refused before any write".
 """
 
 from __future__ import annotations
@@ -46,10 +54,19 @@ from rcp.core.models import (
     Resource,
     Tenant,
     TenantStatus,
+    World,
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.core.provisioning import Engine, Guard, StopFlag
 from rcp.core.tenants.records import check_render_names_free, get_tenant
+from rcp.core.tenants.worlds import require_world
+from rcp.errors import (
+    AuthError,
+    ProvisioningFailed,
+    RcpError,
+    RenderBadRequest,
+    RenderNotFound,
+)
 
 
 def _nothing() -> None:
@@ -86,13 +103,34 @@ class Operator:
     def operation(self, slug: str, *, secrets: Iterable[str] = ()) -> Iterator[Operation]:
         """The tenant's lease for the block (LockBusy, exit 4, naming the holder when another
         command has it), renewed every 10 s; errors escaping the block have the tenant's env
-        values and ``secrets`` (e.g. values being set) replaced by ``***``."""
+        values and ``secrets`` (e.g. values being set) replaced by ``***``. Before the block:
+        the API key and workspace are checked and a record of another world is refused
+        (WorldMismatch, exit 6)."""
         lease = self.store.acquire_lock(slug, self.holder, wait_seconds=self.lock_wait)
         try:
             with self.store.keep_alive(lease):
-                known = tenant_secrets(self.store.get_tenant(slug))
-                with redacting(known + [value for value in secrets if value]):
-                    yield Operation(self, slug, lease)
+                recorded = self.store.get_tenant(slug)
+                masked = tenant_secrets(recorded) + [value for value in secrets if value]
+                with redacting(masked):
+                    world = (
+                        self.gateway.world()
+                        if recorded is None
+                        else require_world(self.gateway, recorded)
+                    )
+                    operation = Operation(
+                        self,
+                        slug,
+                        lease,
+                        world=world,
+                        recorded_world=None if recorded is None else recorded.world,
+                    )
+                    try:
+                        yield operation
+                    except (RenderBadRequest, RenderNotFound, AuthError) as exc:
+                        if not operation.proceeded:
+                            raise
+                        _redact_exception(exc, sorted(masked, key=len, reverse=True))
+                        raise operation.record_render_refusal(exc) from None
         finally:
             try:
                 self.store.release_lock(lease)
@@ -132,6 +170,12 @@ class Operation:
     operator: Operator
     slug: str
     lease: Lease
+    # This run's Render API base and workspace (checked against the record's before the block).
+    world: World = field(default_factory=lambda: World(api_url=None, owner_id=None))
+    # The record's world when the operation began (None: there was no record).
+    recorded_world: World | None = None
+    # Set by ``proceed()``: from here on something may have been written.
+    proceeded: bool = False
 
     def __post_init__(self) -> None:
         self._guard = Guard(self.operator.store, self.lease, self.operator.stop)
@@ -169,8 +213,43 @@ class Operation:
 
     def proceed(self) -> None:
         """The preconditions passed: call once before the first write (the CLI audits the
-        command from here; a refusal before it leaves no audit entry)."""
+        command from here; a refusal before it leaves no audit entry). A record with no world
+        on record (older than the fields) takes this run's."""
         self.operator.on_locked()
+        self.proceeded = True
+        recorded = self.recorded_world
+        if recorded is not None and not (recorded.api_url and recorded.owner_id):
+            if self.find() is not None:
+                self.store.update_tenant(self.slug, lease=self.lease, world=self.world)
+            self.recorded_world = self.world
+
+    def record_render_refusal(self, error: RcpError) -> RcpError:
+        """Render refused a call after this operation may have written: the tenant is left
+        ``ERROR`` (a tenant being deleted stays ``DELETING``) with ``last_error`` = the refusal,
+        and the error to raise — AuthError as it is (exit 6), any other 4xx as
+        ProvisioningFailed (exit 5) keeping its code."""
+        message = error.message
+        try:
+            tenant = self.find()
+            if tenant is not None:
+                status = (
+                    None if tenant.status == TenantStatus.DELETING else TenantStatus.ERROR
+                )
+                self.store.update_tenant(
+                    self.slug, lease=self.lease, status=status, last_error=message
+                )
+                self.progress.event(self.slug, None, message, str(status or tenant.status))
+        except RcpError:
+            # Cannot record it (lease lost, database gone): the refusal is what to report.
+            pass
+        if isinstance(error, AuthError):
+            return error
+        return ProvisioningFailed(
+            f"{self.slug}: {message}",
+            hint=error.hint
+            or f"see `rcp tenant show {self.slug}`; fix the cause and rerun the command",
+            code=error.code,
+        )
 
     def guard(self) -> None:
         """Before every Render mutation: Interrupted after a signal, LockLost when the lease
@@ -233,6 +312,8 @@ class Operation:
             {spec.name for spec in template.resources if not spec.shared},
         )
         return Tenant(
+            render_api_url=self.world.api_url,
+            render_owner_id=self.world.owner_id,
             name=name,
             slug=self.slug,
             status=TenantStatus.PROVISIONING,
