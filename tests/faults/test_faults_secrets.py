@@ -81,6 +81,10 @@ def scenario_canaries_never_leak(sandbox: Sandbox, rcp: Rcp) -> None:
     rejected = run("-o", "json", "tenant", "create", "rejected", expect=5)  # the 422 echo, after the record
     assert rejected.json()["error"]["code"] == "render_rejected"
     assert "echo of the request" in rejected.stdout
+    # Refused after its record was written: ERROR, with the refusal (secrets masked) on record.
+    shown = run("-o", "json", "tenant", "show", "rejected", expect=0).json()["data"]
+    assert shown["status"] == "ERROR" and "echo of the request" in shown["last_error"]
+    assert "***" in shown["last_error"]
     # An unexpected exception, in a command working on the tenant, whose text carries every
     # secret that process knows.
     crashed = run(

@@ -229,6 +229,7 @@ def make_operator(
         lock_wait=lock_wait,
         on_locked=lambda: mark_audited(app, command, slug),
         failpoint=app.failpoint(),
+        secrets=tuple(app.settings.secrets()),
     )
 
 

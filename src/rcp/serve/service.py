@@ -98,6 +98,7 @@ class TenantService:
             lock_wait=lock_wait,
             on_locked=on_locked,
             failpoint=self.app.failpoint(),
+            secrets=tuple(self.app.settings.secrets()),
         )
 
     @contextmanager

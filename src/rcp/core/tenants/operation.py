@@ -98,6 +98,9 @@ class Operator:
     # gateway's own in-flight window).
     unknown_outcome_settle: float | None = None
     in_flight_window: float | None = None
+    # The run's own secrets (API key, database password): never written into a record's
+    # last_error, even when Render echoes them.
+    secrets: tuple[str, ...] = ()
 
     @contextmanager
     def operation(self, slug: str, *, secrets: Iterable[str] = ()) -> Iterator[Operation]:
@@ -110,7 +113,11 @@ class Operator:
         try:
             with self.store.keep_alive(lease):
                 recorded = self.store.get_tenant(slug)
-                masked = tenant_secrets(recorded) + [value for value in secrets if value]
+                masked = [
+                    *tenant_secrets(recorded),
+                    *(value for value in secrets if value),
+                    *(value for value in self.secrets if value),
+                ]
                 with redacting(masked):
                     world = (
                         self.gateway.world()
@@ -238,7 +245,6 @@ class Operation:
                 self.store.update_tenant(
                     self.slug, lease=self.lease, status=status, last_error=message
                 )
-                self.progress.event(self.slug, None, message, str(status or tenant.status))
         except RcpError:
             # Cannot record it (lease lost, database gone): the refusal is what to report.
             pass
