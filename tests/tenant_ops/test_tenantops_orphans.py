@@ -129,15 +129,6 @@ def test_several_unrecorded_resources_stop_the_repair(cli: Cli, sandbox: Sandbox
     assert sandbox.mutations()[-1][0] == "POST"  # the last write is still our own create
 
 
-def test_resources_of_another_tenant_are_not_this_ones(cli: Cli, sandbox: Sandbox) -> None:
-    """A resource named like acme's key but recorded under another tenant is that tenant's."""
-    create_tenant(cli, "acme")
-    by_hand = sandbox.create_postgres("acme-db")
-    assert cli("-q", "tenant", "adopt", "other", "--resource", f"db={by_hand}").exit_code == 0
-    code, document, _ = check(cli, "acme")
-    assert code == 0, document
-
-
 def test_delete_duplicates_needs_repair(cli: Cli, sandbox: Sandbox) -> None:
     result = cli("-o", "json", "tenant", "check", "acme", "--delete-duplicates")
     assert result.exit_code == 2
@@ -205,6 +196,23 @@ def test_delete_also_deletes_what_carries_the_tenants_names(cli: Cli, sandbox: S
     assert sorted(data["resources_deleted"]) == sorted([*ids(tenant).values(), extra])
     assert f"deleted {extra}" in result.stderr
     assert world_names(sandbox, "acme-") == []
+
+
+def test_check_and_delete_leave_another_tenants_resource_alone(cli: Cli, sandbox: Sandbox) -> None:
+    """A resource named like acme's key but recorded under another tenant is that tenant's;
+    an unrecorded one of the same name is acme's."""
+    tenant = create_tenant(cli, "acme")
+    theirs = sandbox.create_postgres("acme-db")
+    assert cli("-q", "tenant", "adopt", "other", "--resource", f"db={theirs}").exit_code == 0
+    orphan = sandbox.create_postgres("acme-db")
+    code, document, _ = check(cli, "acme")
+    assert code == 5
+    assert [p["render_id"] for p in document["data"]["tenants"][0]["problems"]] == [orphan]
+    result = cli("-o", "json", "tenant", "delete", "acme", "--yes")
+    assert result.exit_code == 0, result.stderr
+    deleted = sorted(result.json()["data"]["resources_deleted"])
+    assert deleted == sorted([*ids(tenant).values(), orphan])
+    assert named(sandbox, "postgres", "acme-db") == [theirs]
 
 
 def test_delete_after_an_older_backup_was_imported_leaves_nothing(
@@ -324,6 +332,10 @@ def test_create_with_adopt_existing_takes_what_carries_its_names(
     for key, render_id in ids(tenant).items():
         assert f"acme: {key}: adopted {render_id} by name" in result.stderr
         assert ("adopt", "done", key, render_id) in journal("acme")
+    # A rerun of a tenant whose every resource exists looks nothing up.
+    before = len(sandbox.requests())
+    assert cli("-o", "json", "tenant", "create", "acme").exit_code == 0
+    assert not [r for r in sandbox.requests()[before:] if "name=" in r["query"]]
 
 
 def test_create_adopts_one_and_creates_the_rest(cli: Cli, sandbox: Sandbox) -> None:
@@ -348,15 +360,3 @@ def test_create_with_several_resources_of_one_name_exits_5(cli: Cli, sandbox: Sa
     assert first in message and second in message and "dup-db" in message
     assert posts(sandbox) == before
     assert cli("-o", "json", "tenant", "list").json()["data"] == []
-
-
-def test_rerun_after_a_refused_create_does_not_look_the_name_up_again(
-    cli: Cli, sandbox: Sandbox
-) -> None:
-    """A create Render refused outright (journal: failed) is no reason to refuse the rerun,
-    and a plain rerun of a tenant whose every resource exists costs no lookup."""
-    create_tenant(cli, "calm")
-    before = len(sandbox.requests())
-    again = cli("-o", "json", "tenant", "create", "calm")
-    assert again.exit_code == 0
-    assert not [r for r in sandbox.requests()[before:] if "name=" in r["query"]]
