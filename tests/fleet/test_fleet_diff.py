@@ -252,4 +252,5 @@ def test_prune_deletes_strays_and_otherwise_reports_them(tmp_path: Path) -> None
                 "render_id": "srv-web",
             },
         ],
+        "revision": {"from": None, "to": None},  # the record has none; a delete has no target
     }

@@ -1,4 +1,5 @@
-"""`rcp template list|show|validate`: the templates tenants are created from (docs/templates.md)."""
+"""`rcp template list|show|validate|history`: the templates tenants are created from
+(docs/templates.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from rcp.cli._common import app_context, handle_errors
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="List, show and validate templates (Render Blueprint YAML; 'default' is built in).",
+    help="List, show and validate templates (Render Blueprint YAML; 'default' is built in), "
+    "and list the revisions tenants were provisioned from.",
 )
 
 TemplateArgument = Annotated[
@@ -100,3 +102,25 @@ def validate(ctx: typer.Context, template: TemplateArgument = "default") -> None
         "warnings": warnings,
     }
     app_ctx.output.result(data, human=human.template_valid(loaded, resources))
+
+
+@app.command("history")
+@handle_errors
+def history(ctx: typer.Context, template: TemplateArgument) -> None:
+    """List the revisions of a template that tenants were provisioned from.
+
+    Each revision is a content hash of the rendered template (plus its version: label); the
+    list shows when rcp first saw it, how many tenants run it now, and which one the template
+    file is at now.
+
+    \b
+    Examples:
+      rcp template history default
+      rcp -o json template history plugin-app
+    """
+    from rcp.core.templates.history import template_history
+    from rcp.output import templates as human
+
+    app_ctx = app_context(ctx)
+    found = template_history(app_ctx.store(), template, app_ctx.settings.config_dir)
+    app_ctx.output.result(found.to_json(), human=human.template_history(found))

@@ -172,6 +172,15 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="Only tenants with this status.")
     ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision",
+            metavar="HASH_PREFIX|LABEL",
+            help="Only tenants running this template revision (a hash prefix of at least 4 "
+            "hex digits, or the template's version: label).",
+        ),
+    ] = None,
 ) -> None:
     """All tenants.
 
@@ -179,10 +188,11 @@ def list_(
     Examples:
       rcp tenant list
       rcp tenant list --status ERROR -o json
+      rcp tenant list --revision v7          # tenants on the template labelled version: v7
     """
     from rcp.core.tenants.records import iter_tenants
     from rcp.output.stream import Stream, json_table, primed
-    from rcp.output.tenants import LIST_COLUMNS
+    from rcp.output.tenants import LIST_COLUMNS, with_revision_cell
 
     app_ctx = app_context(ctx)
     if status is not None:
@@ -192,9 +202,10 @@ def list_(
             names = ", ".join(s.value for s in TenantStatus)
             raise UsageError(f"invalid --status value {status!r}: expected one of {names}")
     # Streamed: memory stays flat whatever the number of tenants.
-    rows = (t.to_json() for t in primed(iter_tenants(app_ctx.store(), status)))
+    tenants = iter_tenants(app_ctx.store(), status, revision=revision)
+    rows = (t.to_json() for t in primed(tenants))
     app_ctx.output.result_stream(
-        Stream(rows), human=json_table(rows, LIST_COLUMNS)
+        Stream(rows), human=json_table((with_revision_cell(row) for row in rows), LIST_COLUMNS)
     )
 
 
@@ -225,7 +236,6 @@ def show(ctx: typer.Context, slug: Annotated[str, typer.Argument(help="Tenant sl
     plans = tenant.resource_plans()
     for resource in data["resources"]:
         resource.update(plans.get(resource["key"], {"plan": None, "region": None}))
-    data["template_revision"] = tenant.rendered_template.get("revision")
     app_ctx.output.result(data, human=full_record(tenant))
 
 

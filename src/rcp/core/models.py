@@ -178,6 +178,9 @@ class RenderedTemplate:
     # The template's isolation block: ``{"project": <Render name>, "shared_project": bool}``
     # (the environment and a per-tenant project are among ``resources``); None without one.
     isolation: dict[str, Any] | None = None
+    # The template revision it was rendered from, ``{"hash", "label"}`` (rcp.core.templates.
+    # revisions); None for a rendering stored before revisions were recorded.
+    revision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -186,15 +189,19 @@ class RenderedTemplate:
         }
         if self.isolation is not None:
             data["isolation"] = dict(self.isolation)
+        if self.revision is not None:
+            data["revision"] = dict(self.revision)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderedTemplate:
         isolation = data.get("isolation")
+        revision = data.get("revision")
         return cls(
             name=data["name"],
             resources=[ResourceSpec.from_dict(r) for r in data.get("resources") or []],
             isolation=dict(isolation) if isinstance(isolation, dict) else None,
+            revision=dict(revision) if isinstance(revision, dict) else None,
         )
 
     @property
@@ -209,6 +216,33 @@ class RenderedTemplate:
             if spec.key == key:
                 return spec
         raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class TenantRevision:
+    """The template revision a tenant runs: content hash, ``version:`` label, and since when
+    (the moment it last reached ACTIVE on a new revision)."""
+
+    hash: str
+    label: str | None
+    since: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hash": self.hash, "label": self.label, "since": iso_z(self.since)}
+
+
+@dataclass(frozen=True)
+class SeenRevision:
+    """A revision of a template rcp provisioned tenants from (``rcp template history``):
+    ``content`` is its tenant-neutral rendering (rcp.core.templates.revisions); ``tenants``
+    how many tenants of the template run it now."""
+
+    template: str
+    hash: str
+    label: str | None
+    first_seen: datetime
+    content: dict[str, Any]
+    tenants: int = 0
 
 
 @dataclass
@@ -269,6 +303,10 @@ class Tenant:
     def world(self) -> World:
         """The recorded world (either part may be unknown: None)."""
         return World(api_url=self.render_api_url, owner_id=self.render_owner_id)
+    # The template revision it runs (None: never reached ACTIVE since revisions are recorded).
+    template_revision: TenantRevision | None = None
+    # The fleet file's `tier:` (rollout waves follow tiers); None when it gives none.
+    tier: str | None = None
 
     def resource(self, key: str) -> Resource | None:
         for res in self.resources:
@@ -331,6 +369,10 @@ class Tenant:
             "isolation": self.isolation(),
             "render_api_url": self.render_api_url,
             "render_owner_id": self.render_owner_id,
+            "template_revision": (
+                self.template_revision.to_json() if self.template_revision else None
+            ),
+            "tier": self.tier,
         }
 
 

@@ -19,6 +19,7 @@ from rcp.core.models import (
     RemoteResource,
     Resource,
     ResourceKind,
+    SeenRevision,
     Tenant,
     TenantStatus,
     World,
@@ -240,9 +241,28 @@ class TenantStore(Protocol):
         definition: tuple[str, str, str | None] | None = None,
         fleet_managed: bool | None = None,
         world: World | None = None,
+        tier: str | None = None,
+        clear_tier: bool = False,
     ) -> None:
         """Fenced partial update. ``definition`` = (name, template, custom_plugin_repo);
         ``world`` = the Render API base and workspace the record belongs to."""
+        ...
+
+    def record_tenant_revision(
+        self, slug: str, *, lease: Lease, revision_hash: str, label: str | None
+    ) -> None:
+        """Fenced: the tenant runs this template revision now; its "since" moves only when the
+        hash changes."""
+        ...
+
+    def save_template_revision(
+        self, template: str, revision_hash: str, label: str | None, content: dict[str, Any]
+    ) -> None:
+        """Remember a revision of a template (first seen now); nothing when already known."""
+        ...
+
+    def template_revisions(self, template: str) -> list[SeenRevision]:
+        """Every revision of the template seen, oldest first, with how many tenants run it."""
         ...
 
     def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:

@@ -30,7 +30,9 @@ from rcp.core.models import (
     ResourceKind,
     ResourceSpec,
     Tenant,
+    TenantRevision,
     TenantStatus,
+    utcnow,
 )
 from rcp.core.ownership import NAMED_KINDS, named_resources
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
@@ -272,6 +274,7 @@ class Engine:
         )
         tenant.status = TenantStatus.ACTIVE
         tenant.last_error = None
+        self.record_revision(tenant)
         self.progress.event(tenant.slug, None, "active", "ACTIVE")
         return tenant
 
@@ -501,6 +504,21 @@ class Engine:
         self.progress.event(
             tenant.slug, spec.key, "deploy started with the groups' variables", resource.state
         )
+
+    def record_revision(self, tenant: Tenant) -> None:
+        """The tenant runs the template revision its rendered template comes from: recorded
+        when it reaches ACTIVE (or, for a change Render needs no deploy for, when the change is
+        recorded). A rendering from before revisions carries none: nothing to record."""
+        revision = RenderedTemplate.from_dict(tenant.rendered_template).revision
+        if not revision or not revision.get("hash"):
+            return
+        digest, label = str(revision["hash"]), revision.get("label")
+        self.store.record_tenant_revision(
+            tenant.slug, lease=self.lease, revision_hash=digest, label=label
+        )
+        current = tenant.template_revision
+        since = current.since if current is not None and current.hash == digest else utcnow()
+        tenant.template_revision = TenantRevision(digest, label, since)
 
     def _create_one(
         self,
@@ -880,6 +898,7 @@ class Engine:
                 self.store.update_tenant(
                     tenant.slug, lease=self.lease, status=TenantStatus.ACTIVE, clear_error=True
                 )
+                self.record_revision(tenant)
         return tenant
 
     # ---- delete -------------------------------------------------------------------------

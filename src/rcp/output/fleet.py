@@ -52,11 +52,20 @@ def describe_detail(detail: dict[str, Any]) -> str:
     if change == "resume":
         missing = ", ".join(detail.get("missing") or []) or "none"
         return f"resume provisioning (status {detail.get('status')}; missing: {missing})"
-    if change in ("name", "template", "plugin_repo"):
+    if change == "revision":
+        return f"revision: {_revision(detail.get('from'))} → {_revision(detail.get('to'))}"
+    if change in ("name", "template", "plugin_repo", "tier"):
         return f"{change}: {detail.get('from')!r} → {detail.get('to')!r}"
     if change == "blocked":
         return f"blocked: {detail.get('reason')}"
     return str(detail.get("reason") or change)
+
+
+def _revision(value: Any) -> str:
+    if not isinstance(value, dict) or not value.get("hash"):
+        return "none recorded"
+    short = str(value["hash"])[:12]
+    return f"{short} ({value['label']})" if value.get("label") else short
 
 
 def _usd_change(value: Decimal | None) -> str:
@@ -71,6 +80,12 @@ def plan(plan: FleetPlan) -> str:
     for change in plan.pending:
         cost = f"  ({_usd_change(change.cost_change)})" if change.priced else ""
         lines.append(f"{_SYMBOLS[change.action]} {change.action} {change.slug}{cost}")
+        revision = change.to_json()["revision"]
+        moved = revision["to"] is not None and (
+            revision["from"] is None or revision["from"]["hash"] != revision["to"]["hash"]
+        )  # with no revision on record yet, shown for a change made for another reason
+        if moved and not any(d.get("change") == "revision" for d in change.details):
+            lines.append(f"    {describe_detail({'change': 'revision', **revision})}")
         lines.extend(f"    {describe_detail(detail)}" for detail in change.details)
     counts = plan.summary()
     if not plan.pending:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rcp.core.templates import TemplateInfo
+    from rcp.core.templates.history import TemplateHistory
     from rcp.core.templates.loading import Template
 
 
@@ -55,3 +56,46 @@ def template_show(
 
 def template_valid(loaded: Template, resources: list[dict[str, Any]]) -> str:
     return f"{loaded.name}: valid ({order_line(resources)})"
+
+
+def template_history(found: TemplateHistory) -> Callable[[Console], None]:
+    """``template history``: one row per revision, oldest first; ``*`` marks the template's
+    revision now."""
+
+    def render(console: Console) -> None:
+        from rich.table import Table
+
+        data = found.to_json()
+        if not data["revisions"]:
+            console.print(f"{found.template}: no tenant has been provisioned from it yet")
+        else:
+            table = Table(box=None, pad_edge=False)
+            for column in ("", "REVISION", "LABEL", "FIRST SEEN", "TENANTS"):
+                table.add_column(column, overflow="fold")
+            for row in data["revisions"]:
+                table.add_row(
+                    "*" if row["current"] else "",
+                    row["short"],
+                    row["label"] or "-",
+                    _second(row["first_seen"]),
+                    str(row["tenants"]),
+                )
+            console.print(table)
+        current = data["current"]
+        if current is None:
+            console.print(f"the template cannot be loaded now: {found.current_error}")
+        elif not any(row["current"] for row in data["revisions"]):
+            label = f" ({current['label']})" if current["label"] else ""
+            console.print(
+                f"the template is now at {current['short']}{label}, which no tenant runs yet"
+            )
+
+    return render
+
+
+def _second(moment: str | None) -> str:
+    """``2026-12-03T18:40:00Z``: to the second, as a person reads it."""
+    if not moment:
+        return "-"
+    head, _, _ = moment.partition(".")
+    return head if head.endswith("Z") else head.rstrip("Z") + "Z"

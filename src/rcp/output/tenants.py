@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rcp.output.tables import rows_table
 
@@ -27,8 +27,21 @@ if TYPE_CHECKING:
 
 # The columns of `rcp tenant list` and `rcp tenant status --all` (streamed with
 # ``rcp.output.stream.json_table``).
-LIST_COLUMNS = ["slug", "name", "status", "template", "created_at"]
+LIST_COLUMNS = ["slug", "name", "status", "template", "revision", "created_at"]
 STATUS_COLUMNS = ["slug", "name", "status", "template", "last_error"]
+
+
+def revision_text(revision: dict[str, Any] | None) -> str | None:
+    """``3f2a9c1b7d0e (v7)``: the short hash people compare, and the label when there is one."""
+    if not revision or not revision.get("hash"):
+        return None
+    short = str(revision["hash"])[:12]
+    return f"{short} ({revision['label']})" if revision.get("label") else short
+
+
+def with_revision_cell(row: dict[str, Any]) -> dict[str, Any]:
+    """A tenant JSON row with the ``revision`` cell of the human table."""
+    return {**row, "revision": revision_text(row.get("template_revision"))}
 
 
 def tenant(record: Tenant) -> Callable[[Console], None]:
@@ -72,15 +85,18 @@ def full_record(record: Tenant) -> Callable[[Console], None]:
         from rich.text import Text
 
         console.print(Text(record.slug, style="bold"), record.name, sep="  ")
-        revision = record.rendered_template.get("revision")
+        current = record.template_revision
+        revision = revision_text(current.to_json()) if current else None
+        since = f", since {_moment(current.since)}" if current and current.since else ""
         fields = [
             ("status", str(record.status)),
-            ("template", record.template + (f" (revision {revision})" if revision else "")),
+            ("template", record.template + (f" (revision {revision}{since})" if revision else "")),
             ("plugin repo", record.custom_plugin_repo or "-"),
             ("fleet managed", "yes" if record.fleet_managed else "no"),
             # The world the record belongs to: commands from another one exit 6.
             ("render API", record.render_api_url or "unrecorded"),
             ("workspace", record.render_owner_id or "unrecorded"),
+            ("tier", record.tier or "-"),
             ("created", _moment(record.created_at) or "-"),
             ("updated", _moment(record.updated_at) or "-"),
             ("last error", record.last_error or "-"),

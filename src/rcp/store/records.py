@@ -12,7 +12,14 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from rcp.core.models import AuditEntry, JournalEntry, Resource, Tenant, TenantStatus
+from rcp.core.models import (
+    AuditEntry,
+    JournalEntry,
+    Resource,
+    Tenant,
+    TenantRevision,
+    TenantStatus,
+)
 
 R = TypeVar("R")
 
@@ -38,6 +45,12 @@ def tenant_from_row(row: Any, resources: list[Resource], *, details: bool = True
         fleet_managed=bool(row.fleet_managed),
         render_api_url=row.render_api_url,
         render_owner_id=row.render_owner_id,
+        template_revision=(
+            TenantRevision(row.revision_hash, row.revision_label, row.revision_at)
+            if row.revision_hash
+            else None
+        ),
+        tier=row.tier,
     )
 
 
@@ -46,6 +59,7 @@ def tenant_values(
 ) -> dict[str, Any]:
     """The tenant row of ``tenant`` (its own timestamps unless others are given); resources
     are rows of their own (``resource_values``)."""
+    revision = tenant.template_revision
     return {
         "name": tenant.name,
         "slug": tenant.slug,
@@ -58,6 +72,10 @@ def tenant_values(
         "fleet_managed": tenant.fleet_managed,
         "render_api_url": tenant.render_api_url,
         "render_owner_id": tenant.render_owner_id,
+        "revision_hash": revision.hash if revision else None,
+        "revision_label": revision.label if revision else None,
+        "revision_at": revision.since if revision else None,
+        "tier": tenant.tier,
         "created_at": created_at or tenant.created_at,
         "updated_at": updated_at or tenant.updated_at,
     }

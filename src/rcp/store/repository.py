@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from rcp.core.models import (
@@ -28,6 +28,7 @@ from rcp.core.models import (
     Lease,
     LockHolder,
     Resource,
+    SeenRevision,
     Tenant,
     TenantStatus,
     World,
@@ -57,6 +58,7 @@ from rcp.store.records import (
 )
 from rcp.store.tables import audit_log as _audit
 from rcp.store.tables import journal as _journal
+from rcp.store.tables import template_revisions as _revisions
 from rcp.store.tables import tenant_locks as _locks
 from rcp.store.tables import tenant_resources as _resources
 from rcp.store.tables import tenants as _tenants
@@ -77,6 +79,10 @@ BUSY_RETRY_BASE_SECONDS = 0.05
 # of tenants, and far below every backend's bound-parameter limit (SQLite 32,766, Postgres
 # 65,535) when slugs are looked up by list.
 PAGE_SIZE = 500
+
+
+class _AlreadySaved(Exception):
+    """A concurrent run inserted the same template revision first."""
 
 
 @dataclass(frozen=True)
@@ -320,6 +326,8 @@ class SqlStore:
         definition: tuple[str, str, str | None] | None = None,
         fleet_managed: bool | None = None,
         world: World | None = None,
+        tier: str | None = None,
+        clear_tier: bool = False,
     ) -> None:
         def work(connection: Connection) -> None:
             self._fence(connection, lease, slug)
@@ -330,6 +338,10 @@ class SqlStore:
                 values["render_owner_id"] = world.owner_id
             if fleet_managed is not None:
                 values["fleet_managed"] = fleet_managed
+            if clear_tier:
+                values["tier"] = None
+            if tier is not None:
+                values["tier"] = tier
             if definition is not None:
                 values["name"], values["template"], values["custom_plugin_repo"] = definition
             if status is not None:
@@ -346,6 +358,91 @@ class SqlStore:
             connection.execute(update(_tenants).where(_tenants.c.id == row.id).values(**values))
 
         self._transaction(work)
+
+    def record_tenant_revision(
+        self, slug: str, *, lease: Lease, revision_hash: str, label: str | None
+    ) -> None:
+        """The tenant runs this revision now (fenced). "Since" moves only when the hash
+        differs from the one on record: reaching ACTIVE again on the same revision keeps it."""
+
+        def work(connection: Connection) -> None:
+            self._fence(connection, lease, slug)
+            self._require_tenant(connection, slug)
+            row = connection.execute(
+                select(
+                    _tenants.c.id,
+                    _tenants.c.revision_hash,
+                    _tenants.c.revision_label,
+                    _tenants.c.revision_at,
+                ).where(_tenants.c.slug == slug)
+            ).one()
+            values: dict[str, Any] = {"revision_hash": revision_hash, "revision_label": label}
+            if row.revision_hash != revision_hash or row.revision_at is None:
+                values["revision_at"] = self._now(connection)
+            if (row.revision_hash, row.revision_label) == (revision_hash, label) and (
+                "revision_at" not in values
+            ):
+                return
+            connection.execute(update(_tenants).where(_tenants.c.id == row.id).values(**values))
+
+        self._transaction(work)
+
+    def save_template_revision(
+        self, template: str, revision_hash: str, label: str | None, content: dict[str, Any]
+    ) -> None:
+        """Remember a revision of ``template`` (first seen now); nothing when already known.
+        Not fenced: it belongs to the template, and two runs may save it at once."""
+
+        def work(connection: Connection) -> None:
+            known = connection.execute(
+                select(_revisions.c.id).where(
+                    _revisions.c.template == template, _revisions.c.hash == revision_hash
+                )
+            ).first()
+            if known is not None:
+                return
+            connection.execute(
+                insert(_revisions).values(
+                    template=template,
+                    hash=revision_hash,
+                    label=label,
+                    first_seen=self._now(connection),
+                    content=content,
+                )
+            )
+
+        try:
+            self._transaction(work, on_conflict=lambda _exc: _AlreadySaved())
+        except _AlreadySaved:
+            pass  # another run saved it between our look and our insert: the same row
+
+    def template_revisions(self, template: str) -> list[SeenRevision]:
+        """Every revision of ``template`` rcp has seen, oldest first, each with the number of
+        the template's tenants that run it now."""
+        with self._reading(snapshot=True) as connection:
+            counts: dict[str | None, int] = dict(
+                connection.execute(
+                    select(_tenants.c.revision_hash, func.count())
+                    .where(_tenants.c.template == template)
+                    .group_by(_tenants.c.revision_hash)
+                ).all()
+            )
+            rows = connection.execute(
+                select(_revisions)
+                .where(_revisions.c.template == template)
+                .order_by(_revisions.c.first_seen, _revisions.c.id)
+            ).all()
+        return [
+            SeenRevision(
+                template=row.template,
+                hash=row.hash,
+                label=row.label,
+                first_seen=row.first_seen,
+                content=row.content,
+                tenants=int(counts.get(row.hash, 0)),
+            )
+            for row in rows
+        ]
 
     def save_resource(self, slug: str, resource: Resource, *, lease: Lease) -> None:
         def work(connection: Connection) -> None:

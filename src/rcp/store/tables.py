@@ -115,6 +115,28 @@ tenants = Table(
     # NULL on older records until the next mutating command records its own.
     Column("render_api_url", Text, nullable=True),
     Column("render_owner_id", String(64), nullable=True),
+    # The template revision the tenant runs and since when it does (0007): set when it reaches
+    # ACTIVE on a new revision; indexed for `tenant list --revision` and rollouts.
+    Column("revision_hash", String(64), nullable=True, index=True),
+    Column("revision_label", String(64), nullable=True),
+    Column("revision_at", UTCDateTime, nullable=True),
+    # The fleet file's `tier:` (0007): rollouts go tier by tier.
+    Column("tier", String(40), nullable=True),
+)
+
+# Every revision of a template rcp has provisioned a tenant from (0007): `rcp template history`,
+# and what a rollback re-applies. ``content`` is the tenant-neutral rendering
+# (rcp.core.templates.revisions), placeholders where tenant values go.
+template_revisions = Table(
+    "template_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("template", String(255), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("label", String(64), nullable=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("content", JSONText, nullable=False),
+    UniqueConstraint("template", "hash"),
 )
 
 # One Render resource of a tenant. ``render_service_ids`` is derived from these rows.

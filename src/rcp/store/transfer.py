@@ -46,7 +46,15 @@ from rcp.store.tables import tenants as _tenants
 T = TypeVar("T")
 
 # Parents before children (foreign keys); the same order empties them in reverse.
-COPY_ORDER = ("tenants", "tenant_resources", "journal", "tenant_locks", "audit_log", "api_tokens")
+COPY_ORDER = (
+    "tenants",
+    "tenant_resources",
+    "journal",
+    "tenant_locks",
+    "audit_log",
+    "api_tokens",
+    "template_revisions",
+)
 # Lease holder columns: a copy starts with every lease released (generation kept, so fencing
 # numbers only ever grow for a slug).
 _LOCK_HOLDER_COLUMNS = ("actor", "host", "pid", "command", "acquired_at", "heartbeat_at")

@@ -124,6 +124,7 @@ class TenantChange:
     link_updates: list[LinkUpdate] = field(default_factory=list)
     removed_resources: list[str] = field(default_factory=list)
     record_changed: bool = False  # name / template / plugin repo / rendered template / overrides
+    revision_changed: bool = False  # the file's template revision is not the recorded one
     resume: bool = False  # an unfinished provisioning to finish
     blocked: str | None = None  # why apply must refuse this tenant (e.g. being deleted)
     # Monthly USD of the recorded and of the desired resources (None: a plan the price table
@@ -140,6 +141,8 @@ class TenantChange:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"slug": self.slug, "action": self.action, "details": self.details}
+        before, after = revision_change(self.recorded, self.desired)
+        data["revision"] = {"from": before, "to": after}
         if self.priced:
             data["cost"] = {
                 "monthly_usd_before": money(self.cost_before),
@@ -402,6 +405,9 @@ def diff_tenant(desired: DesiredTenant, recorded: Tenant | None) -> TenantChange
                 "not_ready": incomplete,
             }
         )
+    if change.revision_changed and not change.details and not change.creates:
+        before, after = revision_change(recorded, desired)
+        change.details.append({"change": "revision", "from": before, "to": after})
     if change.record_changed and not change.details and not change.creates:
         # e.g. an override moved from every service to the only one: Render keeps its values.
         change.details.append({"change": "record", "reason": "stored definition only"})
@@ -428,14 +434,47 @@ def _diff_record(desired: DesiredTenant, recorded: Tenant, change: TenantChange)
         ("name", recorded.name, desired.name),
         ("template", recorded.template, desired.template_name),
         ("plugin_repo", recorded.custom_plugin_repo, desired.plugin_repo),
+        ("tier", recorded.tier, desired.tier),
     ):
         if old != new:
             change.details.append({"change": label, "from": old, "to": new})
             change.record_changed = True
-    if recorded.rendered_template != desired.rendered:
+    before, after = revision_change(recorded, desired)
+    if before is not None and after is not None and before["hash"] != after["hash"]:
+        # A new revision is worth an apply even when Render sees no difference (a relabel, a
+        # record backfilled to another revision): apply records it. Shown as the change's
+        # "revision", and as a detail of its own when it is the only difference. A record with
+        # no revision yet (adopted, imported, never ACTIVE) gets one with its next real change.
+        change.revision_changed = True
+        change.record_changed = True
+    if _without_revision(recorded.rendered_template) != _without_revision(desired.rendered):
         change.record_changed = True
     if _normalised(recorded.env_overrides) != _normalised(desired.env_overrides):
         change.record_changed = True
+
+
+def revision_change(
+    recorded: Tenant | None, desired: DesiredTenant | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The tenant's revision now and the one the fleet file gives it, each ``{"hash",
+    "short", "label"}`` (None: no record, no revision on record, or not in the file)."""
+    from rcp.core.templates.revisions import short_hash
+
+    before = after = None
+    if recorded is not None and recorded.template_revision is not None:
+        ref = recorded.template_revision
+        before = {"hash": ref.hash, "short": short_hash(ref.hash), "label": ref.label}
+    if desired is not None:
+        carried = desired.rendered.get("revision")
+        if isinstance(carried, dict) and carried.get("hash"):
+            digest = str(carried["hash"])
+            after = {"hash": digest, "short": short_hash(digest), "label": carried.get("label")}
+    return before, after
+
+
+def _without_revision(rendered: dict[str, Any]) -> dict[str, Any]:
+    """What a rendering says to Render: its revision is the record's, compared on its own."""
+    return {key: value for key, value in rendered.items() if key != "revision"}
 
 
 def _normalised(overrides: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

@@ -8,6 +8,7 @@
         env:                  # optional
           LOG_LEVEL: info     # every service of the tenant
           web: {WORKERS: "4"} # one service, by template key
+        tier: canary          # optional: rollouts take tenants tier by tier
 
 Everything is checked before anything is written or sent: every entry's name, slug, plugin
 repo, template (loaded, validated and rendered for that tenant), env keys and service keys, and
@@ -24,13 +25,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import RenderedTemplate, ResourceKind
 from rcp.errors import UsageError
 
+if TYPE_CHECKING:
+    from rcp.core.templates.revisions import TemplateRevision
+
 ALL_SERVICES = "*"  # the env_overrides key the engine applies to every service
-ENTRY_FIELDS = ("name", "slug", "template", "plugin_repo", "env")
+ENTRY_FIELDS = ("name", "slug", "template", "plugin_repo", "env", "tier")
+# A tier names a group of tenants rollouts take together (`canary`, `free`, `enterprise-eu`).
+TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 # Render's env var names, as the template compiler accepts them.
 ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
@@ -46,6 +52,9 @@ class DesiredTenant:
     rendered: dict[str, Any]  # RenderedTemplate.to_dict() for this tenant
     # service key (or "*") → {ENV_KEY: value}; the shape of Tenant.env_overrides
     env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    tier: str | None = None  # the entry's `tier:`, stored on the record for rollouts
+    # The template revision ``rendered`` comes from (its content is what a rollback re-applies).
+    revision: TemplateRevision | None = None
 
     @property
     def template(self) -> RenderedTemplate:
@@ -154,6 +163,7 @@ class _FleetChecker:
 
     def _entry(self, where: str, entry: Any) -> DesiredTenant | None:
         from rcp.core import slugs, templates
+        from rcp.core.templates.revisions import revision_of
 
         if not isinstance(entry, dict):
             self.problems.append(f"{where}: must be a mapping with at least a name")
@@ -195,6 +205,16 @@ class _FleetChecker:
             except UsageError as exc:
                 self.problems.append(f"{where}.plugin_repo: {exc.message}")
                 return None
+        tier = entry.get("tier")
+        if tier is not None:
+            if isinstance(tier, int) and not isinstance(tier, bool):
+                tier = str(tier)
+            if not isinstance(tier, str) or not TIER.fullmatch(tier):
+                self.problems.append(
+                    f"{where}.tier: must be 1-40 letters, digits, '-', '_' or '.' "
+                    f"(got {tier!r})"
+                )
+                return None
         template_value = entry.get("template", templates.DEFAULT_TEMPLATE)
         if not isinstance(template_value, str) or not template_value:
             self.problems.append(f"{where}.template: must be a template name or path")
@@ -222,6 +242,8 @@ class _FleetChecker:
             plugin_repo=plugin_repo,
             rendered=rendered.to_dict(),
             env_overrides=overrides,
+            tier=tier,
+            revision=revision_of(loaded),
         )
 
     def _template(self, value: str) -> Any:

@@ -121,8 +121,12 @@ def render_template(
     slugs.validate_name(name)
     if plugin_repo is not None:
         slugs.validate_url(plugin_repo)
+    from rcp.core.templates.revisions import revision_of
+
     result = compile_template(template.data, TenantValues(slug, name, plugin_repo))
-    return _rendered(template, result)
+    rendered = _rendered(template, result)
+    rendered.revision = revision_of(template).ref()
+    return rendered
 
 
 def describe_resources(rendered: RenderedTemplate) -> list[dict[str, Any]]:

@@ -170,8 +170,24 @@ class _Compiler:
             vocab.TOP_LEVEL_FIELDS,
             blueprint_only=vocab.TOP_LEVEL_BLUEPRINT_ONLY,
         )
-        if "version" in self.data and self.data["version"] not in ("1", 1):
-            self._problem("version", 'must be "1"')
+        if "version" in self.data:
+            self._check_version_label(self.data["version"])
+
+    def _check_version_label(self, value: Any) -> None:
+        """``version:`` labels a revision of the template (docs/templates.md): text or a whole
+        number, at most 64 printable characters. Blueprint's own ``version: "1"`` is one."""
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self._problem(
+                "version",
+                f"must be a text label such as \"2024-12-03\" or \"v7\" (got {_describe_type(value)};"
+                " quote it)",
+            )
+            return
+        text = str(value).strip()
+        if not text or len(text) > 64 or not text.isprintable():
+            self._problem("version", "must be 1-64 printable characters")
+        elif "{{" in text:
+            self._problem("version", "is the same for every tenant: it cannot use placeholders")
 
     def _top_level_list(self, name: str) -> list[Any]:
         value = self.data.get(name)

@@ -60,6 +60,7 @@ def accept_create(operator: Operator, plan: CreatePlan) -> tuple[Tenant, bool]:
                 plugin_repo=plan.plugin_repo,
             )
             op.proceed()
+            op.remember_revision(plan.revision)
             return op.insert(new, "recorded; provisioning in the background"), True
     except LockBusy:
         existing = operator.store.get_tenant(plan.slug)

@@ -56,7 +56,9 @@ def _create(op: Operation, desired: DesiredTenant, waiting: Waiting) -> str:
         env_overrides=desired.env_overrides,
     )
     tenant.fleet_managed = True  # created by apply: the fleet file manages it (prune may delete)
+    tenant.tier = desired.tier
     op.proceed()
+    op.remember_revision(desired.revision)
     recorded = op.insert(tenant)
     try:
         op.engine.provision(recorded, waiting)
@@ -97,6 +99,7 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
         return "noop"
     _refuse(op, change, tenant)
     op.proceed()
+    op.remember_revision(desired.revision)
     engine = op.engine
     old_template = RenderedTemplate.from_dict(tenant.rendered_template)
     suspended = tenant.status == TenantStatus.SUSPENDED
@@ -172,11 +175,17 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
             else None
         ),
         fleet_managed=True,  # updated by apply: from now on the fleet file manages it
+        tier=desired.tier,
+        clear_tier=desired.tier is None,
     )
     if not suspended and (change.creates or deploys or change.resume):
         # An unfinished tenant whose deploy failed: deploy it again rather than re-read it.
         redeploy_failed(op, tenant, exclude=deploys)
-        engine.provision(tenant, waiting)
+        engine.provision(tenant, waiting)  # records the revision when ACTIVE
+    elif tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+        # Nothing to deploy (a relabel, a record-only change) or suspended (Render has the
+        # new configuration; it deploys on resume): the tenant runs the revision now.
+        engine.record_revision(tenant)
     return "updated"
 
 

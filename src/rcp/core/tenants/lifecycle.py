@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import Lease, RemoteResource, Tenant, TenantStatus, utcnow
 from rcp.core.ports import RenderGateway, TenantStore
@@ -12,6 +12,9 @@ from rcp.core.provisioning import Waiting
 from rcp.core.tenants.operation import Operation, Operator
 from rcp.core.tenants.redeploy import redeploy_failed
 from rcp.errors import ConflictError, ProvisioningFailed
+
+if TYPE_CHECKING:
+    from rcp.core.templates.revisions import TemplateRevision
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class CreatePlan:
     template_given: bool
     # The --template argument as given (a name or a path), for commands rcp suggests.
     template_arg: str | None = None
+    revision: TemplateRevision | None = None  # the template revision ``rendered`` comes from
 
 
 def plan_create(
@@ -39,6 +43,7 @@ def plan_create(
     """Validate input and render the template. Raises UsageError (exit 2); no I/O but reading
     the template file."""
     from rcp.core import slugs, templates
+    from rcp.core.templates.revisions import revision_of
 
     clean_name = slugs.validate_name(name)
     clean_slug = slugs.validate_slug(slug) if slug is not None else slugs.derive_slug(clean_name)
@@ -56,6 +61,7 @@ def plan_create(
         plugin_repo=repo,
         template_given=template is not None,
         template_arg=template,
+        revision=revision_of(loaded),
     )
 
 
@@ -119,6 +125,7 @@ def create_tenant(
         found = _existing_by_name(op, new or existing, plan, adopt_existing=adopt_existing)
         op.proceed()
         if new is not None:
+            op.remember_revision(plan.revision)
             tenant = op.insert(new)
         else:
             assert existing is not None

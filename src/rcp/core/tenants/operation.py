@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import (
     Lease,
@@ -67,6 +67,9 @@ from rcp.errors import (
     RenderBadRequest,
     RenderNotFound,
 )
+
+if TYPE_CHECKING:
+    from rcp.core.templates.revisions import TemplateRevision
 
 
 def _nothing() -> None:
@@ -332,6 +335,14 @@ class Operation:
                 for spec in template.resources
             ],
         )
+
+    def remember_revision(self, revision: TemplateRevision | None) -> None:
+        """Keep the template revision a tenant is about to be provisioned from (``rcp template
+        history``; its content is what a rollback re-applies). Call after ``proceed``."""
+        if revision is not None:
+            self.store.save_template_revision(
+                revision.template, revision.hash, revision.label, revision.content
+            )
 
     def insert(self, tenant: Tenant, message: str = "recorded; provisioning") -> Tenant:
         """Write a record made by ``new_record`` (fenced by the lease)."""

@@ -30,12 +30,50 @@ def list_tenants(store: TenantStore, status: str | None) -> list[Tenant]:
 
 
 def iter_tenants(
-    store: TenantStore, status: str | None = None, *, details: bool = False
+    store: TenantStore,
+    status: str | None = None,
+    *,
+    details: bool = False,
+    revision: str | None = None,
 ) -> Iterator[Tenant]:
-    """Every tenant (optionally of one status) in slug order, read a page at a time: what
-    listings stream. Without ``details`` the records lack rendered_template and env_overrides
-    (the tenant JSON holds neither)."""
-    return store.iter_tenants(_status(status), details=details)
+    """Every tenant (optionally of one status, or running one template revision) in slug
+    order, read a page at a time: what listings stream. Without ``details`` the records lack
+    rendered_template and env_overrides (the tenant JSON holds neither). ``revision`` is a
+    hash prefix or a ``version:`` label (``runs_revision``)."""
+    wanted = _status(status)
+    if revision is None:
+        return store.iter_tenants(wanted, details=details)
+    check_revision_filter(revision)
+    return (
+        tenant
+        for tenant in store.iter_tenants(wanted, details=details)
+        if runs_revision(tenant, revision)
+    )
+
+
+# A hash prefix shorter than this could match by accident (and reads like a label).
+MIN_HASH_PREFIX = 4
+_HEX = frozenset("0123456789abcdef")
+
+
+def check_revision_filter(value: str) -> None:
+    if not value.strip() or len(value) > 64:
+        raise UsageError(
+            f"invalid --revision value {value!r}: give a revision hash prefix "
+            f"(at least {MIN_HASH_PREFIX} hex digits) or a version label"
+        )
+
+
+def runs_revision(tenant: Tenant, value: str) -> bool:
+    """Whether the tenant runs the revision ``value`` names: its ``version:`` label exactly,
+    or a prefix (at least 4 hex digits, any case) of its hash."""
+    current = tenant.template_revision
+    if current is None:
+        return False
+    if current.label is not None and current.label == value:
+        return True
+    prefix = value.lower()
+    return len(prefix) >= MIN_HASH_PREFIX and set(prefix) <= _HEX and current.hash.startswith(prefix)
 
 
 def _status(status: str | None) -> TenantStatus | None:
