@@ -412,8 +412,10 @@ def combined_template(isolated_env: Path) -> str:
 
 
 def test_acceptance_groups_and_environments_for_two_tenants_then_delete_one(
-    cli: Cli, sandbox: Sandbox, combined_template: str
+    db_cli: Cli, sandbox: Sandbox, combined_template: str
 ) -> None:
+    """On SQLite and on Postgres (the shared group's lock is a lease row like a tenant's)."""
+    cli = db_cli
     acme = create(cli, "acme", "combined")
     beta = create(cli, "beta", "combined")
     assert [r["key"] for r in acme["resources"]] == [
