@@ -254,6 +254,32 @@ def test_group_commands_change_the_shared_group_and_deploy_every_linked_service(
     assert cli("group", "list", "-o", "json").json()["data"][0]["tenants"] == ["acme", "beta"]
 
 
+def test_suspend_resume_and_logs_pass_groups_by(
+    cli: Cli, sandbox: Sandbox, group_template: str
+) -> None:
+    """Groups do not run: suspend/resume and logs leave them out; a group deleted meanwhile is
+    recreated by resume and the service linked to the new one."""
+    acme = create(cli, "acme")
+    suspended = cli("-o", "json", "tenant", "suspend", "acme")
+    assert suspended.exit_code == 0, suspended.stderr
+    states = {r["key"]: r["state"] for r in suspended.json()["data"]["resources"]}
+    assert states == {"config": "exists", "fleet-settings": "exists", "web": "suspended"}
+    assert not [path for _, path in sandbox.mutations() if path.startswith("/env-groups/") and path.endswith("/suspend")]
+    sandbox.call("DELETE", f"/env-groups/{acme['render_service_ids']['config']}", expect=204)
+    resumed = cli("-o", "json", "tenant", "resume", "acme")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.json()["data"]["status"] == "ACTIVE"
+    [recreated] = groups_on_render(sandbox)["acme-config"]
+    web_id = acme["render_service_ids"]["web"]
+    assert links(recreated) == [web_id]
+    assert live_deploy_env(sandbox, web_id)["TENANT_SLUG"] == "acme"
+    logs = cli("-o", "json", "tenant", "logs", "acme", "--limit", "5")
+    assert logs.exit_code == 0, logs.stderr
+    assert {line["resource"] for line in logs.json()["data"]} == {"web"}
+    no_logs = cli("tenant", "logs", "acme", "--service", "config")
+    assert no_logs.exit_code == 2 and "(resources: web)" in no_logs.stderr
+
+
 def test_check_reports_and_repairs_a_missing_link(
     cli: Cli, sandbox: Sandbox, group_template: str
 ) -> None:

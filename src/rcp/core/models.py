@@ -62,6 +62,13 @@ TENANT_RESOURCE_TYPES: frozenset[str] = frozenset(
 )
 
 
+# Kinds that run (and so are suspended and resumed, and have logs): services and datastores.
+# Environment groups, projects and environments only hold configuration or other resources.
+RUNNING_KINDS: frozenset[ResourceKind] = frozenset(
+    {ResourceKind.SERVICE, ResourceKind.POSTGRES, ResourceKind.KEY_VALUE}
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -474,17 +474,15 @@ def _reconcile(
         elif problem.problem == "missing":
             mark_for_recreation(op, tenant, resource, "no longer exists on Render")
             recreated.add(resource.key)
-    # Services missing a link, or linking a group recreated now: the engine links them again
-    # (and deploys, so the variables apply) as it does after a create.
-    for spec in template_of(tenant).resources:
-        resource = tenant.resource(spec.key)
-        if resource is None or not resource.render_id or spec.key in recreated:
+    # Services missing a link: the engine links them again (and deploys, so the variables
+    # apply) as it does after a create. Those of a group recreated now: recreate_and_await.
+    for problem in problems:
+        resource = tenant.resource(problem.resource or "")
+        if problem.problem != "group_unlinked" or resource is None or not resource.render_id:
             continue
-        unlinked = any(p.problem == "group_unlinked" and p.resource == spec.key for p in problems)
-        if unlinked or recreated & set(spec.groups):
+        if resource.key not in recreated:
             resource.state = STATE_LINKING
             op.store.save_resource(slug, resource, lease=op.lease)
-            kinds.add("group_unlinked")
     actionable = kinds & {
         "suspended",
         "missing",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from rcp.core.models import LogLine, LogPage, Tenant, iso_z
+from rcp.core.models import RUNNING_KINDS, LogLine, LogPage, Tenant, iso_z
 from rcp.core.ports import RenderGateway
 from rcp.core.provisioning import StopFlag
 from rcp.core.tenants.records import creation_order, template_of
@@ -83,7 +83,8 @@ def check_since(since: datetime, now: datetime) -> datetime:
 def log_targets(tenant: Tenant, service: str | None) -> list[LogTarget]:
     """The tenant's resources on Render (or the one named — a service, Postgres or Key Value
     key; UsageError, exit 2, for any other key)."""
-    resources = creation_order(tenant)
+    # Only what runs has logs (not an env group, project or environment).
+    resources = [r for r in creation_order(tenant) if r.kind in RUNNING_KINDS]
     if service is not None:
         named = [r for r in resources if r.key == service]
         if not named:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rcp.core.models import RenderedTemplate, Resource, ResourceSpec, Tenant
-from rcp.core.provisioning import Waiting
+from rcp.core.provisioning import STATE_LINKING, Waiting
 from rcp.core.tenants.operation import Operation
 from rcp.core.tenants.records import service_specs, template_of
 from rcp.errors import ProvisioningFailed
@@ -58,10 +58,23 @@ def recreate_and_await(
 ) -> None:
     """Create what is missing (``recreated``: keys whose old resource vanished), re-point the
     services that read them, then wait until everything is up → ``ACTIVE``."""
+    relink_group_users(op, tenant, recreated)
     if recreated:
         op.engine.provision(tenant, None)  # create what is missing, without waiting yet
         repoint_dependents(op, tenant, recreated, waiting)
     op.engine.provision(tenant, waiting)
+
+
+def relink_group_users(op: Operation, tenant: Tenant, recreated: set[str]) -> None:
+    """Services linking an environment group recreated now (the new group has no links): the
+    engine links them again and deploys, as after a create (state ``linking``)."""
+    for spec in template_of(tenant).resources:
+        resource = tenant.resource(spec.key)
+        if resource is None or not resource.render_id or spec.key in recreated:
+            continue
+        if recreated & set(spec.groups):
+            resource.state = STATE_LINKING
+            op.store.save_resource(tenant.slug, resource, lease=op.lease)
 
 
 def repoint_dependents(op: Operation, tenant: Tenant, recreated: set[str], waiting: Waiting) -> None:

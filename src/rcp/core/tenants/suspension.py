@@ -11,7 +11,7 @@ outside rcp is skipped by suspend and recreated by resume (through the journal, 
 
 from __future__ import annotations
 
-from rcp.core.models import Tenant, TenantStatus
+from rcp.core.models import RUNNING_KINDS, Tenant, TenantStatus
 from rcp.core.provisioning import Waiting
 from rcp.core.tenants.operation import Operator
 from rcp.core.tenants.records import creation_order, refuse_deleting
@@ -25,6 +25,8 @@ def suspend_tenant(operator: Operator, slug: str) -> Tenant:
         refuse_deleting(tenant, "suspend")
         op.proceed()
         for resource in reversed(creation_order(tenant)):
+            if resource.kind not in RUNNING_KINDS:
+                continue  # an env group, project or environment: nothing runs to suspend
             if not resource.render_id:
                 op.progress.event(
                     slug, resource.key, "not created; nothing to suspend", resource.state
@@ -74,7 +76,7 @@ def resume_tenant(operator: Operator, slug: str, waiting: Waiting) -> Tenant:
                 mark_for_recreation(op, tenant, resource, "no longer exists on Render")
                 recreated.add(resource.key)
                 continue
-            if remote.suspended:
+            if remote.suspended and resource.kind in RUNNING_KINDS:
                 with op.step(tenant, resource, "resume"):
                     op.gateway.resume(resource.kind, resource.render_id)
                 op.progress.event(slug, resource.key, f"resumed {resource.render_id}", "resuming")
