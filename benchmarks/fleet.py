@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -332,6 +333,121 @@ def hourly(root: Path, tenants: int, concurrency: int) -> dict[str, Any]:
     }
 
 
+RENDER_DEPLOY_PATH = re.compile(r"^/v1/services/([^/]+)(?:/deploys(?:/([^/]+))?)?$")
+
+
+def world_state(url: str) -> dict[str, Any]:
+    base = url.removesuffix("/v1")
+    state: dict[str, Any] = httpx.get(f"{base}/__sandbox/state", timeout=60).json()
+    return state
+
+
+def detection_delays(state: dict[str, Any], latency: float) -> dict[str, list[float]]:
+    """Real seconds from each resource's readiness on the sandbox to the first request of rcp
+    that saw it: for a datastore a list filtered by its name (or a GET of it), for a service
+    a GET of its create deploy (or of the service or its deploy list). A request sees the world
+    ``latency`` after it arrives (the sandbox answers after the added latency)."""
+    requests = [
+        (seconds_of(r["at"]) + latency, r["method"], r["path"], r["query"])
+        for r in state["requests"]
+        if r["method"] == "GET" and r["status"] == 200
+    ]
+    delays: dict[str, list[float]] = {"postgres": [], "deploy": []}
+    for db in state["postgres"]:
+        ready = seconds_of(db["readyAt"])
+        for at, _, path, query in requests:
+            if at < ready:
+                continue
+            names = parse_qs(query).get("name", [""])[0].split(",")
+            if (path == "/v1/postgres" and db["name"] in names) or path == f"/v1/postgres/{db['id']}":
+                delays["postgres"].append(at - ready)
+                break
+    for service_id, deploys in state["deploys"].items():
+        first = deploys[-1]  # newest first: the create's deploy is the last
+        if first["status"] not in ("live", "deactivated") or not first.get("finishedAt"):
+            continue
+        ready = seconds_of(first["finishedAt"])
+        for at, _, path, _ in requests:
+            found = RENDER_DEPLOY_PATH.match(path)
+            if at >= ready and found and found.group(1) == service_id:
+                delays["deploy"].append(at - ready)
+                break
+    return delays
+
+
+def render_profile(
+    root: Path, tenants: int, concurrency: int, time_scale: float, latency_ms: float
+) -> dict[str, Any]:
+    """Render's real durations (``--profile render``) on a scaled clock: requests per tenant,
+    the worst readiness-detection delay in Render seconds and 429s. The workspace has a raised
+    creation quota (1,000 per hour; Render's default 20 per hour would defer all but 20
+    tenants, which is the rate-limited runs' subject, not this one's)."""
+    scale = f"{time_scale:g}"
+    with sandbox_server(
+        root,
+        "--profile",
+        "render",
+        "--time-scale",
+        scale,
+        "--latency-ms",
+        f"{latency_ms:g}",
+        "--create-limit",
+        "1000",
+    ) as url:
+        env = client_env(root, url, RCP_RENDER_TIME_SCALE=scale)
+        code, data, wall, rss = apply(
+            fleet_file(root / "render.yaml", "rp", tenants), env, concurrency
+        )
+        state = world_state(url)
+    requests = state["requests"]
+    delays = detection_delays(state, latency_ms / 1000.0)
+    breakdown = Counter(shape(r) for r in requests)
+    worst = {kind: max(values, default=0.0) * time_scale for kind, values in delays.items()}
+    return {
+        "tenants": tenants,
+        "concurrency": concurrency,
+        "time_scale": time_scale,
+        "exit_code": code,
+        "outcomes": dict(Counter(r["outcome"] for r in data["results"])),
+        "requests": len(requests),
+        "requests_per_tenant": len(requests) / tenants,
+        "breakdown_per_tenant": {k: v / tenants for k, v in breakdown.most_common()},
+        "worst_detection_render_s": worst,
+        "mean_detection_render_s": {
+            kind: (sum(values) / len(values) * time_scale if values else 0.0)
+            for kind, values in delays.items()
+        },
+        "detected": {kind: len(values) for kind, values in delays.items()},
+        "answered_429": sum(1 for r in requests if r["status"] == 429),
+        "apply_s": data["seconds"],
+        "apply_render_min": data["seconds"] * time_scale / 60,
+        "process_wall_s": wall,
+        "peak_rss_mib": rss / 1024,
+    }
+
+
+def print_render_profile(r: dict[str, Any]) -> None:
+    print(
+        f"Render's durations (--profile render, --time-scale {r['time_scale']:g}): "
+        f"{r['tenants']} tenants, concurrency {r['concurrency']}"
+    )
+    print(
+        f"  exit {r['exit_code']} {r['outcomes']}; apply {r['apply_s']:.1f} s "
+        f"= {r['apply_render_min']:.1f} Render minutes"
+    )
+    print(f"  requests per tenant         {r['requests_per_tenant']:6.2f}    (goal ≤ 12)")
+    for request, count in r["breakdown_per_tenant"].items():
+        print(f"      {count:6.2f}  {request}")
+    for kind, worst in r["worst_detection_render_s"].items():
+        mean = r["mean_detection_render_s"][kind]
+        print(
+            f"  detection delay, {kind:8s}  worst {worst:5.2f} s, mean {mean:5.2f} s of Render "
+            f"time over {r['detected'][kind]} resources (goal ≤ 5 s)"
+        )
+    print(f"  answered 429s               {r['answered_429']:6d}    (goal 0)")
+    print(f"  peak memory (apply process) {r['peak_rss_mib']:6.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=24)
@@ -342,8 +458,30 @@ def main() -> None:
     parser.add_argument("--rate-concurrency", type=int, default=24)
     parser.add_argument("--skip-rate-limited", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--profile",
+        choices=("fixed", "render"),
+        default="fixed",
+        help="render: only the run with Render's real durations on a scaled clock",
+    )
+    parser.add_argument("--time-scale", type=float, default=10.0)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
     args = parser.parse_args()
     figures: dict[str, Any] = {}
+    if args.profile == "render":
+        with tempfile.TemporaryDirectory(prefix="rcp-fleet-bench-") as tmp:
+            figures["render_profile"] = render_profile(
+                Path(tmp),
+                100 if args.tenants == 24 else args.tenants,
+                32 if args.concurrency == 8 else args.concurrency,
+                args.time_scale,
+                args.latency_ms,
+            )
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            print_render_profile(figures["render_profile"])
+        return
     with tempfile.TemporaryDirectory(prefix="rcp-fleet-bench-") as tmp:
         root = Path(tmp)
         figures["throughput"] = throughput(root / "a", args.tenants, args.concurrency)

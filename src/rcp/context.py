@@ -232,6 +232,13 @@ class AppContext:
             )
         return self._gateway
 
+    def time_scale(self) -> float:
+        """Render seconds per real second: 1 on Render; a sandbox on a scaled clock says how
+        much faster (``RCP_RENDER_TIME_SCALE``, or the in-process sandbox's own setting)."""
+        from rcp.render.ratelimit import time_scale_from_env
+
+        return time_scale_from_env(os.environ)
+
     def create_forecast(self) -> Callable[[list[ResourceKind]], list[float]]:
         """When each of a list of creates (by kind, in order) could be sent, from the rate
         limits Render reported: what ``rcp apply`` plans its schedule with."""

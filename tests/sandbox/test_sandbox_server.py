@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -128,6 +129,10 @@ def test_rcp_sandbox_serve_runs_until_signalled(
             "1000",
             "--create-counters",
             "shared",
+            "--profile",
+            "render",
+            "--time-scale",
+            "60",
         ],
         env=env,
         stderr=subprocess.PIPE,
@@ -163,6 +168,15 @@ def test_rcp_sandbox_serve_runs_until_signalled(
         )
         settings = httpx.get(f"http://127.0.0.1:{port}/__sandbox/state", timeout=5).json()
         assert settings["settings"]["createCounters"] == "shared"
+        # Render's durations at 60 Render seconds per second: the Postgres is ready 90–150
+        # Render seconds (1.5–2.5 real seconds) after its create.
+        assert (settings["settings"]["profile"], settings["settings"]["timeScale"]) == (
+            "render",
+            60,
+        )
+        (db,) = settings["postgres"]
+        ready_in = datetime.fromisoformat(db["readyAt"]) - datetime.fromisoformat(db["createdAt"])
+        assert 1.5 <= ready_in.total_seconds() < 2.5
         assert (tmp_path / "data" / "sandbox" / "render.db").exists()
         process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0

@@ -230,6 +230,7 @@ def make_operator(
         on_locked=lambda: mark_audited(app, command, slug),
         failpoint=app.failpoint(),
         secrets=tuple(app.settings.secrets()),
+        time_scale=app.time_scale(),
     )
 
 

@@ -77,6 +77,20 @@ def serve(
             "creations; 'shared': one counter for all three."
         ),
     ] = "separate",
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="'fixed' (--deploy-seconds, --datastore-seconds) or 'render': Render's real "
+            "durations with their spread (Postgres about 2 min, a deploy about 5)."
+        ),
+    ] = "fixed",
+    time_scale: Annotated[
+        str,
+        typer.Option(
+            help="Render seconds per real second: durations and rate-limit windows run this "
+            "much faster, e.g. 60 (clients: set RCP_RENDER_TIME_SCALE to the same value)."
+        ),
+    ] = "1",
 ) -> None:
     """Serve the simulator at http://HOST:PORT/v1 until SIGINT/SIGTERM (any non-empty Bearer key)."""
     if rate_limits not in ("render", "off"):
@@ -85,6 +99,8 @@ def serve(
         raise typer.BadParameter("must be 'override' or 'wait'", param_hint="--deploy-overlap")
     if create_counters not in ("separate", "shared"):
         raise typer.BadParameter("must be 'separate' or 'shared'", param_hint="--create-counters")
+    if profile not in ("fixed", "render"):
+        raise typer.BadParameter("must be 'fixed' or 'render'", param_hint="--profile")
     from rcp.sandbox import FaultRuleError, SandboxSettings, parse_scale
     from rcp.sandbox import serve as serve_http
 
@@ -94,7 +110,15 @@ def serve(
         raise typer.BadParameter(
             "must be a positive number such as 0.01 or 1/360", param_hint="--rate-window-scale"
         ) from None
+    try:
+        clock_scale = parse_scale(time_scale)
+    except ValueError:
+        raise typer.BadParameter(
+            "must be a positive number such as 60", param_hint="--time-scale"
+        ) from None
     settings = SandboxSettings(
+        profile=profile,
+        time_scale=clock_scale,
         deploy_seconds=deploy_seconds,
         datastore_seconds=datastore_seconds,
         latency_ms=latency_ms,

@@ -79,6 +79,18 @@ class RenderGateway(Protocol):
         """Current state (services: the latest deploy's status, or "suspended"); None on 404."""
         ...
 
+    def reads_in_batches(self, kind: ResourceKind) -> bool:
+        """Whether ``read_many`` reads this kind with Render's list endpoint (one request for
+        many resources) rather than one request each."""
+        ...
+
+    def read_many(
+        self, kind: ResourceKind, wanted: dict[str, str]
+    ) -> dict[str, RemoteResource | None]:
+        """The state of every resource in ``wanted`` (render id → name), as ``get`` would give
+        it (None when gone), in as few requests as Render allows."""
+        ...
+
     def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
         """The status of one known deploy (a single request, cheaper than ``get`` for a service
         while its first deploy runs); None on 404."""

@@ -36,6 +36,7 @@ from rcp.core.models import (
 )
 from rcp.core.ownership import NAMED_KINDS, named_resources
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
+from rcp.core.readiness import ReadinessPoller
 from rcp.errors import (
     AuthError,
     Interrupted,
@@ -142,9 +143,16 @@ class Waiting:
     """How readiness is awaited."""
 
     timeout: float | None = 1800.0
+    # Render seconds (``ReadinessPoller.time_scale`` maps them onto the clock). Polls start
+    # ``poll_initial`` apart and grow by ``poll_factor`` up to ``poll_max``, the interval at
+    # which anything that may be ready is polled: 4 s, so that readiness is seen within 5 s of
+    # Render's time, the request's own latency included.
     poll_initial: float = 0.5
     poll_factor: float = 1.5
-    poll_max: float = 5.0
+    poll_max: float = 4.0
+    # The same for resources read in batches (one request serves every tenant of the run, so
+    # ticks are cheap): tighter, so that a slow tick still sees readiness within 5 s.
+    batch_max: float = 2.5
 
 
 @dataclass
@@ -177,12 +185,16 @@ class Engine:
     # without learning its id (202 with no body): while Render still shows that one as the
     # latest, ours has not appeared yet, and its ended status says nothing about ours.
     replaced_deploys: dict[str, str] = field(default_factory=dict)
+    # The run's shared poller (``Operator.readiness``); None: one of this engine's own.
+    poller: ReadinessPoller | None = None
     guard: Guard = field(init=False, repr=False)
     # The id of the project the tenant's environment lives in, once looked up.
     _known_project: str | None = field(default=None, init=False, repr=False)
+    readiness: ReadinessPoller = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.guard = Guard(self.store, self.lease, self.stop)
+        self.readiness = self.poller or ReadinessPoller(self.gateway, clock=self.clock)
 
     # ---- guards -------------------------------------------------------------------------
 
@@ -756,69 +768,170 @@ class Engine:
         *,
         quiet: bool = False,
     ) -> None:
+        """Poll until every resource in ``keys`` is ready (``rcp.core.readiness``: datastores
+        in batches shared with the run's other tenants, a service's deploy on its own, each
+        when it may be ready), recording each change; ``_fail`` on a final failure."""
+        readiness = self.readiness
         pending = list(keys)
-        interval = waiting.poll_initial
-        while True:
-            self.failpoint("wait:poll")
-            # A holder paused past its lease must not even read on: the new holder owns the
-            # tenant now (LockLost before any further Render call).
-            self.store.check_lock(self.lease)
-            still: list[str] = []
-            for key in pending:
-                resource = tenant.resource(key)
-                if resource is None or resource.render_id is None:
-                    continue
-                if resource.state in READY_STATES:
-                    continue
-                created = self.created_at.get(key)
-                if created is not None and self.clock() - created < waiting.poll_initial:
+        began = self.clock()
+        schedule: dict[str, _PollSchedule] = {}
+        try:
+            while True:
+                now = self.clock()
+                due: list[tuple[str, float]] = []
+                waiting_keys: list[str] = []
+                for key in pending:
+                    resource = tenant.resource(key)
+                    if resource is None or resource.render_id is None:
+                        continue
+                    if resource.state in READY_STATES:
+                        continue
+                    plan = schedule.get(key)
+                    if plan is None:
+                        plan = schedule[key] = self._poll_schedule(tenant, resource, began, waiting)
+                    at = self._due_at(plan, waiting)
+                    if at <= now:
+                        due.append((key, at))
+                    else:
+                        waiting_keys.append(key)
+                if not due and not waiting_keys:
+                    return
+                still = list(waiting_keys)
+                if due:
+                    self.failpoint("wait:poll")
+                    # A holder paused past its lease must not even read on: the new holder
+                    # owns the tenant now (LockLost before any further Render call).
+                    self.store.check_lock(self.lease)
+                for key, at in due:
+                    resource = tenant.resource(key)
+                    assert resource is not None and resource.render_id is not None
+                    plan = schedule[key]
+                    if self._poll_once(tenant, resource, plan, at, quiet):
+                        continue
                     still.append(key)
-                    continue
-                awaited_deploy = resource.deploy_id
-                state, url = self._poll_state(resource)
-                if state is None:
-                    message = f"{key} ({resource.render_id}) disappeared from Render"
-                    self._fail(tenant, message, resource)
-                assert state is not None
-                followed = awaited_deploy is not None and resource.deploy_id != awaited_deploy
-                ready = state in READY_STATES
-                if (
-                    state != resource.state
-                    or (url and url != resource.url)
-                    or resource.deploy_id != awaited_deploy
-                    or (ready and resource.last_error)
-                ):
-                    resource.state = state
-                    resource.url = url or resource.url
-                    if ready:
-                        resource.last_error = None  # up again: the old failure is history
-                    self.store.save_resource(tenant.slug, resource, lease=self.lease)
-                    if followed and not quiet:
-                        self.progress.event(
-                            tenant.slug,
-                            key,
-                            f"deploy {awaited_deploy} was superseded; "
-                            f"following {resource.deploy_id}",
-                            resource.state,
-                        )
-                    elif not quiet:
-                        self.progress.event(tenant.slug, key, resource.state, resource.state)
-                if _failed_for_good(resource):
-                    self._fail(tenant, describe_failure(resource), resource)
-                if resource.state not in READY_STATES:
-                    still.append(key)
-            if not still:
-                return
-            pending = still
-            if deadline is not None and self.clock() >= deadline:
-                raise TimedOut(
-                    f"timed out waiting for {', '.join(pending)} of {tenant.slug}; "
-                    "rerun the same command to keep waiting",
-                )
-            self._pause(interval, deadline)
-            interval = min(interval * waiting.poll_factor, waiting.poll_max)
+                pending = still
+                if not pending:
+                    return
+                if deadline is not None and self.clock() >= deadline:
+                    raise TimedOut(
+                        f"timed out waiting for {', '.join(pending)} of {tenant.slug}; "
+                        "rerun the same command to keep waiting",
+                    )
+                wake = min(self._due_at(schedule[key], waiting) for key in pending)
+                # Re-planned at least every poll_max: what the run learns meanwhile (another
+                # tenant's resource ready) may move a quiet period's end earlier.
+                pause = min(wake - self.clock(), readiness.clock_seconds(waiting.poll_max))
+                self._pause(max(pause, 0.0), deadline)
+        finally:
+            for plan in schedule.values():
+                plan.release(readiness)
 
-    def _poll_state(self, resource: Resource) -> tuple[str | None, str | None]:
+    def _poll_schedule(
+        self, tenant: Tenant, resource: Resource, began: float, waiting: Waiting
+    ) -> _PollSchedule:
+        """When this wait polls ``resource``: from its create (this run made it) or from now."""
+        assert resource.render_id is not None
+        created = self.created_at.get(resource.key)
+        batched = self.readiness.batched(resource.kind)
+        plan = _PollSchedule(
+            kind=resource.kind,
+            render_id=resource.render_id,
+            name=resource.name,
+            # Resources of one template's key take about as long as each other (the learning
+            # class); only a create's wait says how long a resource takes from the start.
+            klass=f"{tenant.template}/{resource.key}/{resource.type}" if created else None,
+            started=created if created is not None else began,
+            # Nothing Render has only just accepted is ready yet: the first poll after a create
+            # waits one interval (one request saved per resource).
+            first=(created + self.readiness.clock_seconds(waiting.poll_initial))
+            if created is not None
+            else began,
+            interval=waiting.poll_initial,
+            factor=waiting.poll_factor,
+            cap=waiting.batch_max if batched else waiting.poll_max,
+            batched=batched,
+        )
+        if plan.batched:
+            self.readiness.watch(plan.kind, plan.render_id, plan.name)
+        if plan.klass is not None:
+            self.readiness.started(plan.klass, plan.render_id, plan.started)
+        return plan
+
+    def _due_at(self, plan: _PollSchedule, waiting: Waiting) -> float:
+        """The next poll of ``resource``: one interval after the last (growing by
+        ``poll_factor`` up to ``poll_max``), not before the quiet period the run's experience
+        allows (``ReadinessPoller.quiet_until``), on the shared grid when read in batches."""
+        readiness = self.readiness
+        at = (
+            plan.first
+            if plan.last is None
+            else plan.last + readiness.clock_seconds(plan.interval)
+        )
+        if plan.klass is not None:
+            # A batch is read for every awaited resource of the kind at once: peers say little
+            # there (a tick costs one request however many are due), and Render's datastores
+            # vary more than one template's deploys do.
+            quiet_end = readiness.quiet_until(
+                plan.klass, plan.render_id, plan.started, waiting.poll_max, peers=not plan.batched
+            )
+            if quiet_end > at:
+                at = quiet_end
+                # Past its quiet period a resource may be ready at any moment.
+                plan.interval = plan.cap
+        if plan.batched:
+            at = readiness.next_tick(plan.interval, at)
+        return at
+
+    def _poll_once(
+        self, tenant: Tenant, resource: Resource, plan: _PollSchedule, due: float, quiet: bool
+    ) -> bool:
+        """One poll of an awaited resource; True when it is ready."""
+        key = resource.key
+        awaited_deploy = resource.deploy_id
+        polled_at = self.clock()
+        state, url = self._poll_state(resource, plan, due)
+        # The cadence runs from when each poll was due, so a late wake-up does not push every
+        # later poll (or a batch tick) back by a whole interval.
+        late = polled_at - due >= self.readiness.clock_seconds(plan.interval)
+        plan.last = polled_at if late else due
+        if state is None:
+            message = f"{key} ({resource.render_id}) disappeared from Render"
+            self._fail(tenant, message, resource)
+        assert state is not None
+        followed = awaited_deploy is not None and resource.deploy_id != awaited_deploy
+        ready = state in READY_STATES
+        if (
+            state != resource.state
+            or (url and url != resource.url)
+            or resource.deploy_id != awaited_deploy
+            or (ready and resource.last_error)
+        ):
+            resource.state = state
+            resource.url = url or resource.url
+            if ready:
+                resource.last_error = None  # up again: the old failure is history
+            self.store.save_resource(tenant.slug, resource, lease=self.lease)
+            if followed and not quiet:
+                self.progress.event(
+                    tenant.slug,
+                    key,
+                    f"deploy {awaited_deploy} was superseded; following {resource.deploy_id}",
+                    resource.state,
+                )
+            elif not quiet:
+                self.progress.event(tenant.slug, key, resource.state, resource.state)
+        if _failed_for_good(resource):
+            self._fail(tenant, describe_failure(resource), resource)
+        if resource.state in READY_STATES:
+            plan.ready_after = plan.not_ready_age
+            return True
+        plan.not_ready_age = (polled_at - plan.started) * self.readiness.time_scale
+        plan.interval = min(plan.interval * plan.factor, plan.cap)
+        return False
+
+    def _poll_state(
+        self, resource: Resource, plan: _PollSchedule | None = None, due: float = 0.0
+    ) -> tuple[str | None, str | None]:
         """(state, url) of a resource being awaited; (None, None) when it is gone.
 
         A service is judged by its current deploy. One this run created is polled through the
@@ -843,7 +956,12 @@ class Engine:
                 return status, None
             # Ended (or gone): whether it still counts is the service's to say. A failed deploy
             # that is still the latest one comes back as the service's state, and fails.
-        remote = self.gateway.get(resource.kind, resource.render_id)
+        if plan is not None and plan.batched:
+            remote = self.readiness.read(
+                resource.kind, resource.render_id, resource.name, due, self._check_stop
+            )
+        else:
+            remote = self.gateway.get(resource.kind, resource.render_id)
         if remote is None:
             return None, None
         if is_service and not remote.suspended and remote.deploy_id:
@@ -1082,3 +1200,31 @@ def shared_group_lock(name: str) -> str:
     shared group ``name``: a fixed-length key that cannot be a tenant slug (those start with
     a letter)."""
     return "~evg-" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+@dataclass
+class _PollSchedule:
+    """One awaited resource's polling: when it started, when it was last polled, the current
+    interval (Render seconds) and what the run may learn from it."""
+
+    kind: ResourceKind
+    render_id: str
+    name: str
+    klass: str | None
+    started: float
+    first: float
+    interval: float
+    factor: float
+    cap: float
+    batched: bool
+    last: float | None = None
+    # Render seconds after the start at which it was last seen not ready, and that figure once
+    # it was seen ready (a lower bound of how long its class takes).
+    not_ready_age: float | None = None
+    ready_after: float | None = None
+
+    def release(self, readiness: ReadinessPoller) -> None:
+        if self.batched:
+            readiness.unwatch(self.kind, self.render_id)
+        if self.klass is not None:
+            readiness.finished(self.klass, self.render_id, self.ready_after)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -443,30 +443,72 @@ class RenderClient:
         until Render returns an empty page; a cursor seen twice also ends the loop, so a
         misbehaving server cannot keep us paging forever.
         """
-        query: dict[str, str | int] = {k: v for k, v in (params or {}).items() if v is not None}
-        query["limit"] = PAGE_SIZE
         items: list[ModelT] = []
         seen: set[str] = set()
+        cursor: str | None = None
         while True:
-            page = self._json(self.request("GET", path, params=dict(query)))
-            if not isinstance(page, list):
-                raise RenderAPIError(f"unexpected answer to GET {path} from Render: not a list")
-            if not page:
-                return items
-            for entry in page:
-                inner = (
-                    entry
-                    if not wrapper
-                    else entry.get(wrapper)
-                    if isinstance(entry, dict)
-                    else None
-                )
-                items.append(self._model(model, inner, f"item of GET {path}"))
-            cursor = page[-1].get("cursor") if isinstance(page[-1], dict) else None
-            if not isinstance(cursor, str) or not cursor or cursor in seen:
+            page, cursor = self._list_page(path, wrapper, model, params, cursor)
+            items.extend(page)
+            if not page or cursor is None or cursor in seen:
                 return items
             seen.add(cursor)
+
+    def _list_page(
+        self,
+        path: str,
+        wrapper: str,
+        model: type[ModelT],
+        params: dict[str, str | None] | None,
+        cursor: str | None,
+    ) -> tuple[list[ModelT], str | None]:
+        """One page (``limit=100``) from ``cursor`` on: its items and its last item's cursor."""
+        query: dict[str, str | int] = {k: v for k, v in (params or {}).items() if v is not None}
+        query["limit"] = PAGE_SIZE
+        if cursor is not None:
             query["cursor"] = cursor
+        page = self._json(self.request("GET", path, params=query))
+        if not isinstance(page, list):
+            raise RenderAPIError(f"unexpected answer to GET {path} from Render: not a list")
+        items: list[ModelT] = []
+        for entry in page:
+            inner = (
+                entry
+                if not wrapper
+                else entry.get(wrapper)
+                if isinstance(entry, dict)
+                else None
+            )
+            items.append(self._model(model, inner, f"item of GET {path}"))
+        last = page[-1].get("cursor") if page and isinstance(page[-1], dict) else None
+        return items, last if isinstance(last, str) and last else None
+
+    def find_resources(
+        self, kind: RenderKind, wanted: Mapping[str, str], *, owner_id: str
+    ) -> dict[str, RenderResource]:
+        """Resources of ``kind`` by id, looked up by name in as few requests as Render allows:
+        ``GET {path}?name=a,b,…&ownerId=…&limit=100`` for up to ``PAGE_SIZE`` names, a further
+        page only when a full page still lacks some of them. ``wanted`` maps id → name; ids
+        Render did not list are absent from the result."""
+        found: dict[str, RenderResource] = {}
+        names = sorted(set(wanted.values()))
+        for start in range(0, len(names), PAGE_SIZE):
+            chunk = names[start : start + PAGE_SIZE]
+            params = {"name": _csv(chunk), "ownerId": owner_id}
+            cursor: str | None = None
+            seen: set[str] = set()
+            while True:
+                page, cursor = self._list_page(
+                    kind.path, kind.list_wrapper, kind.model, params, cursor
+                )
+                for item in page:
+                    if item.id in wanted:
+                        found[item.id] = item
+                missing = any(rid not in found for rid, name in wanted.items() if name in chunk)
+                # A short page is the last one; a full one may hide the rest.
+                if not missing or len(page) < PAGE_SIZE or cursor is None or cursor in seen:
+                    break
+                seen.add(cursor)
+        return found
 
     # -- workspaces and user ---------------------------------------------------------------
 

@@ -160,6 +160,31 @@ class Gateway:
         except RenderNotFound:
             return None
 
+    def reads_in_batches(self, kind: ResourceKind) -> bool:
+        """Whether ``read_many`` reads this kind with list requests: kinds whose state is their
+        own ``status`` and whose list endpoint filters by name workspace-wide (Postgres, Key
+        Value). A service's state is its latest deploy's, which no list shows."""
+        entry = kind_of(kind)
+        return entry.state_source == "status" and entry.list_scope is None
+
+    def read_many(
+        self, kind: ResourceKind, wanted: dict[str, str]
+    ) -> dict[str, RemoteResource | None]:
+        """The current state of many resources of one kind (``wanted``: render id → name):
+        one list request filtered by their names per 100 (``reads_in_batches`` kinds), then a
+        single ``GET`` for any the list did not show (renamed, or gone: None)."""
+        entry = kind_of(kind)
+        if not self.reads_in_batches(kind):
+            return {render_id: self.get(kind, render_id) for render_id in wanted}
+        found = self._client.find_resources(entry, wanted, owner_id=self.owner_id())
+        states: dict[str, RemoteResource | None] = {
+            render_id: self._remote(entry, resource) for render_id, resource in found.items()
+        }
+        for render_id in wanted:
+            if render_id not in states:
+                states[render_id] = self.get(kind, render_id)
+        return states
+
     def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
         """One deploy's status (one request); None when the service or deploy is gone."""
         try:

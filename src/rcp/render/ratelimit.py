@@ -124,19 +124,38 @@ def parse_window_scale(text: str) -> float:
     return value
 
 
-def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
-    """Render's limits, with windows scaled by ``RCP_RATE_WINDOW_SCALE`` (else by the in-process
-    sandbox's ``RCP_SANDBOX_RATE_WINDOW_SCALE``, so client and simulator agree). A malformed
-    value is ignored with a warning."""
-    for name in WINDOW_SCALE_VARIABLES:
+# Render seconds per real second of a sandbox on a scaled clock (``--time-scale``).
+TIME_SCALE_VARIABLES = ("RCP_RENDER_TIME_SCALE", "RCP_SANDBOX_TIME_SCALE")
+
+
+def _scale_from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> float:
+    for name in names:
         raw = environ.get(name, "").strip()
         if not raw:
             continue
         try:
-            return RateLimits().with_windows_scaled(parse_window_scale(raw))
+            return parse_window_scale(raw)
         except (ValueError, ZeroDivisionError):
             log.warning("ignoring %s=%r: not a positive number", name, raw)
-    return RateLimits()
+    return 1.0
+
+
+def time_scale_from_env(environ: Mapping[str, str]) -> float:
+    """Render seconds per real second: ``RCP_RENDER_TIME_SCALE`` (else the in-process sandbox's
+    ``RCP_SANDBOX_TIME_SCALE``, so client and simulator agree); 1 on Render itself. A
+    malformed value is ignored with a warning."""
+    return _scale_from_env(environ, TIME_SCALE_VARIABLES)
+
+
+def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
+    """Render's limits, with windows scaled by ``RCP_RATE_WINDOW_SCALE`` (else by the in-process
+    sandbox's ``RCP_SANDBOX_RATE_WINDOW_SCALE``, so client and simulator agree) and run on the
+    scaled clock (divided by ``time_scale_from_env``). A malformed value is ignored with a
+    warning."""
+    scale = _scale_from_env(environ, WINDOW_SCALE_VARIABLES) / time_scale_from_env(environ)
+    if scale == 1.0:
+        return RateLimits()
+    return RateLimits().with_windows_scaled(scale)
 
 
 # ---- which counter a request draws on -------------------------------------------------------

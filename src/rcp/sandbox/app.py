@@ -351,7 +351,7 @@ class SandboxApp:
             method,
             api_path,
             RateLimitConfig(
-                window_scale=self.settings.rate_window_scale,
+                window_scale=self.settings.window_scale,
                 create_limit=self.settings.create_limit,
                 create_counters=self.settings.create_counters,
             ),

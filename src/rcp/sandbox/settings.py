@@ -13,6 +13,9 @@ RATE_LIMIT_MODES = ("render", "off")
 DEPLOY_OVERLAP_POLICIES = ("override", "wait")
 MAX_OWNERS = 50
 CREATE_COUNTER_MODES = ("separate", "shared")
+# ``fixed``: every deploy and datastore takes exactly ``deploy_seconds`` / ``datastore_seconds``;
+# ``render``: Render's real durations with their spread (``rcp.sandbox.profiles``).
+PROFILES = ("fixed", "render")
 
 
 class SandboxSettingsError(ValueError):
@@ -46,6 +49,18 @@ class SandboxSettings:
     create_counters: str = "separate"
     """``separate``: services, Postgres and Key Value each have their own creation counter;
     ``shared``: one counter for all three (Render does not say which it is)."""
+    profile: str = "fixed"
+    """``fixed``: the two durations above; ``render``: Render's real durations, each resource
+    its own draw from a spread (Postgres about 2 minutes, a deploy about 5)."""
+    time_scale: float = 1.0
+    """Render seconds per real second: every duration and rate-limit window is divided by it
+    (``60``: a 2-minute Postgres is ready after 2 real seconds, a minute's GET budget lasts one
+    real second). Clients told the same (``RCP_RENDER_TIME_SCALE``) pace their polling alike."""
+
+    @property
+    def window_scale(self) -> float:
+        """Real seconds per rate-limit window second: the window scale on the scaled clock."""
+        return self.rate_window_scale / self.time_scale
 
     def __post_init__(self) -> None:
         if self.deploy_seconds < 0:
@@ -56,6 +71,12 @@ class SandboxSettings:
             raise SandboxSettingsError("latency_ms must be >= 0")
         if not 0 < self.rate_window_scale < float("inf"):
             raise SandboxSettingsError("rate_window_scale must be a positive number")
+        if not 0 < self.time_scale < float("inf"):
+            raise SandboxSettingsError("time_scale must be a positive number")
+        if self.profile not in PROFILES:
+            raise SandboxSettingsError(
+                f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}"
+            )
         if not 1 <= self.owners <= MAX_OWNERS:
             raise SandboxSettingsError(f"owners must be between 1 and {MAX_OWNERS}")
         if self.deploy_overlap not in DEPLOY_OVERLAP_POLICIES:
@@ -125,7 +146,21 @@ class SandboxSettings:
             raise SandboxSettingsError(
                 f"RCP_SANDBOX_CREATE_COUNTERS must be separate or shared, not {counters!r}"
             )
+        profile = environ.get("RCP_SANDBOX_PROFILE", "").strip() or "fixed"
+        if profile not in PROFILES:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_PROFILE must be fixed or render, not {profile!r}"
+            )
+        time_text = environ.get("RCP_SANDBOX_TIME_SCALE", "").strip()
+        try:
+            time_scale = parse_scale(time_text) if time_text else 1.0
+        except ValueError:
+            raise SandboxSettingsError(
+                f"RCP_SANDBOX_TIME_SCALE must be a positive number such as 60, not {time_text!r}"
+            ) from None
         return cls(
+            profile=profile,
+            time_scale=time_scale,
             create_limit=create_limit,
             create_counters=counters,
             deploy_seconds=number("RCP_SANDBOX_DEPLOY_SECONDS", 3.0),

@@ -224,6 +224,14 @@ class CreateTracker:
     def get(self, kind: ResourceKind, render_id: str) -> RemoteResource | None:
         return self.inner.get(kind, render_id)
 
+    def reads_in_batches(self, kind: ResourceKind) -> bool:
+        return self.inner.reads_in_batches(kind)
+
+    def read_many(
+        self, kind: ResourceKind, wanted: dict[str, str]
+    ) -> dict[str, RemoteResource | None]:
+        return self.inner.read_many(kind, wanted)
+
     def deploy_status(self, service_id: str, deploy_id: str) -> str | None:
         return self.inner.deploy_status(service_id, deploy_id)
 

@@ -58,6 +58,7 @@ from rcp.core.models import (
 )
 from rcp.core.ports import ProgressSink, RenderGateway, TenantStore
 from rcp.core.provisioning import Engine, Guard, StopFlag
+from rcp.core.readiness import ReadinessPoller
 from rcp.core.tenants.records import check_render_names_free, get_tenant
 from rcp.core.tenants.worlds import require_world
 from rcp.errors import (
@@ -104,6 +105,15 @@ class Operator:
     # The run's own secrets (API key, database password): never written into a record's
     # last_error, even when Render echoes them.
     secrets: tuple[str, ...] = ()
+    # Render seconds per second of ``clock`` (a sandbox on a scaled clock; 1 on Render).
+    time_scale: float = 1.0
+    # Readiness polling shared by every tenant of the run (batched reads, learned pace).
+    readiness: ReadinessPoller = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.readiness = ReadinessPoller(
+            self.gateway, clock=self.clock, time_scale=self.time_scale
+        )
 
     @contextmanager
     def operation(self, slug: str, *, secrets: Iterable[str] = ()) -> Iterator[Operation]:
@@ -158,6 +168,7 @@ class Operator:
             sleep=self.sleep,
             clock=self.clock,
             failpoint=self.failpoint,
+            poller=self.readiness,
         )
         if self.unknown_outcome_settle is not None:
             engine.unknown_outcome_settle = self.unknown_outcome_settle

@@ -40,6 +40,7 @@ from rcp.sandbox.api.plumbing import (
     save_resource,
 )
 from rcp.sandbox.ids import new_id, random_password, random_suffix
+from rcp.sandbox.profiles import real_seconds
 
 # Fields whose change restarts a Postgres instance: recorded, a PATCH of plan, disk size and
 # high availability answered ``creating`` again (postgres_cassette #32); one of the IP allow
@@ -72,7 +73,8 @@ def restart_if_changed(
         # Kept for the logs (rcp.sandbox.api.logs): when it first became ready, and each
         # restart with when it was ready again.
         after.setdefault("_first_ready_at", after["_ready_at"])
-        after["_ready_at"] = ctx.now + ctx.settings.datastore_seconds
+        kind = "postgres" if str(after["id"]).startswith("dpg-") else "key_value"
+        after["_ready_at"] = ctx.now + real_seconds(ctx.settings, kind, after["id"])
         after["_restarts"] = [*after.get("_restarts", []), [ctx.now, after["_ready_at"]]]
 
 
@@ -183,7 +185,7 @@ def create_postgres(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             "updatedAt": now,
             "version": version,
             "_created": ctx.now,
-            "_ready_at": ctx.now + ctx.settings.datastore_seconds,
+            "_ready_at": ctx.now + real_seconds(ctx.settings, "postgres", f"{base_id}-a"),
             "_password": random_password(),
         }
     )
@@ -389,9 +391,10 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
     record: dict[str, Any] = {"createdAt": now}
     if environment_id:
         record["environmentId"] = environment_id
+    key_value_id = new_id("red-")
     record.update(
         {
-            "id": new_id("red-"),
+            "id": key_value_id,
             "ipAllowList": ip_allow_list(body.get("ipAllowList")),
             "name": name,
             "options": {"maxmemoryPolicy": policy, "persistenceMode": persistence},
@@ -402,7 +405,7 @@ def create_key_value(ctx: WorldContext, request: ApiRequest) -> ApiResult:
             "updatedAt": now,
             "version": KEY_VALUE_VERSION,
             "_created": ctx.now,
-            "_ready_at": ctx.now + ctx.settings.datastore_seconds,
+            "_ready_at": ctx.now + real_seconds(ctx.settings, "key_value", key_value_id),
             "_password": random_password(),
         }
     )

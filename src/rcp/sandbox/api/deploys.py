@@ -24,6 +24,7 @@ from rcp.sandbox.api.plumbing import (
     query_values,
 )
 from rcp.sandbox.ids import new_id
+from rcp.sandbox.profiles import real_seconds
 
 # --- the lifecycle ----------------------------------------------------------------------------
 #
@@ -94,7 +95,7 @@ def start_deploy(
     rollback)."""
     deploy_id = new_id("dep-")
     phases, end = planned_life(
-        deploy_phases(service), ctx.fail_deploys, ctx.settings.deploy_seconds
+        deploy_phases(service), ctx.fail_deploys, real_seconds(ctx.settings, "deploy", deploy_id)
     )
     # A ``defer_deploy`` fault: Render starts the deploy a moment after its 202 (a resume is
     # answered 202 Accepted, spec), so until then the service's latest deploy is the old one.

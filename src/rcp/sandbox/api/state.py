@@ -61,6 +61,8 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
             "latencyMs": ctx.settings.latency_ms,
             "rateLimits": ctx.settings.rate_limits,
             "rateWindowScale": ctx.settings.rate_window_scale,
+            "profile": ctx.settings.profile,
+            "timeScale": ctx.settings.time_scale,
             "owners": ctx.settings.owners,
             "deployOverlap": ctx.settings.deploy_overlap,
             "createLimit": ctx.settings.create_limit,
@@ -74,11 +76,21 @@ def dump_world(ctx: WorldContext) -> dict[str, Any]:
         "secretFiles": secret_files,
         "deploys": deploys,
         "postgres": [
-            {**render_datastore(ctx, record), "password": record["_password"]}
+            {
+                **render_datastore(ctx, record),
+                "password": record["_password"],
+                # When it is (or was last) ready: benchmarks measure detection delays with it.
+                "readyAt": iso(record["_ready_at"]),
+            }
             for _, record in load_resources(ctx, "postgres")
         ],
         "keyValue": [
-            {**render_datastore(ctx, record), "password": record["_password"]}
+            {
+                **render_datastore(ctx, record),
+                "password": record["_password"],
+                # When it is (or was last) ready: benchmarks measure detection delays with it.
+                "readyAt": iso(record["_ready_at"]),
+            }
             for _, record in load_resources(ctx, "key_value")
         ],
         "projects": [render_project(ctx, p) for _, p in load_resources(ctx, "project")],
