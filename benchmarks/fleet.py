@@ -376,7 +376,12 @@ def detection_delays(state: dict[str, Any], latency: float) -> dict[str, list[fl
 
 
 def render_profile(
-    root: Path, tenants: int, concurrency: int, time_scale: float, latency_ms: float
+    root: Path,
+    tenants: int,
+    concurrency: int,
+    time_scale: float,
+    latency_ms: float,
+    dump: Path | None = None,
 ) -> dict[str, Any]:
     """Render's real durations (``--profile render``) on a scaled clock: requests per tenant,
     the worst readiness-detection delay in Render seconds and 429s. The workspace has a raised
@@ -399,8 +404,20 @@ def render_profile(
             fleet_file(root / "render.yaml", "rp", tenants), env, concurrency
         )
         state = world_state(url)
+    if dump is not None:
+        dump.write_text(json.dumps(state), encoding="utf-8")
     requests = state["requests"]
     delays = detection_delays(state, latency_ms / 1000.0)
+    # Deploy polls per service, by when its tenant started: the first wave (nothing learned
+    # yet) and the rest.
+    order = sorted(state["services"], key=lambda service: service["createdAt"])
+    polls = Counter(
+        found.group(1)
+        for r in requests
+        if r["method"] == "GET" and (found := RENDER_DEPLOY_PATH.match(r["path"]))
+    )
+    first_wave = [polls[service["id"]] for service in order[:concurrency]]
+    later = [polls[service["id"]] for service in order[concurrency:]]
     breakdown = Counter(shape(r) for r in requests)
     worst = {kind: max(values, default=0.0) * time_scale for kind, values in delays.items()}
     return {
@@ -418,6 +435,8 @@ def render_profile(
             for kind, values in delays.items()
         },
         "detected": {kind: len(values) for kind, values in delays.items()},
+        "deploy_polls_first_wave": sum(first_wave) / max(len(first_wave), 1),
+        "deploy_polls_later": sum(later) / max(len(later), 1),
         "answered_429": sum(1 for r in requests if r["status"] == 429),
         "apply_s": data["seconds"],
         "apply_render_min": data["seconds"] * time_scale / 60,
@@ -444,6 +463,10 @@ def print_render_profile(r: dict[str, Any]) -> None:
             f"  detection delay, {kind:8s}  worst {worst:5.2f} s, mean {mean:5.2f} s of Render "
             f"time over {r['detected'][kind]} resources (goal ≤ 5 s)"
         )
+    print(
+        f"  deploy polls per service    {r['deploy_polls_first_wave']:6.2f} in the first wave of "
+        f"{r['concurrency']}, {r['deploy_polls_later']:.2f} after"
+    )
     print(f"  answered 429s               {r['answered_429']:6d}    (goal 0)")
     print(f"  peak memory (apply process) {r['peak_rss_mib']:6.1f} MiB")
 
@@ -466,6 +489,7 @@ def main() -> None:
     )
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--dump", type=Path, help="write the sandbox's world (JSON) here")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     if args.profile == "render":
@@ -476,6 +500,7 @@ def main() -> None:
                 32 if args.concurrency == 8 else args.concurrency,
                 args.time_scale,
                 args.latency_ms,
+                args.dump,
             )
         if args.json:
             print(json.dumps(figures, indent=2))
