@@ -66,7 +66,6 @@ class ReadinessPoller:
         # pending member started (clock).
         self._shortest: dict[str, float] = {}
         self._started: dict[str, dict[str, float]] = {}
-        self.batch_requests = 0
 
     # ---- clock -------------------------------------------------------------------------------
 
@@ -140,7 +139,6 @@ class ReadinessPoller:
     def _read_batch(
         self, kind: ResourceKind, wanted: dict[str, str], taken_at: float
     ) -> dict[str, _Observation]:
-        self.batch_requests += 1
         try:
             states = self.gateway.read_many(kind, wanted)
         except Exception:
