@@ -507,3 +507,25 @@ def test_adopt_takes_a_whole_environment(
         assert ids(again.json()["data"]) == ids(tenant)
     finally:
         del os.environ["RCP_DATABASE_URL"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "failpoint",
+    ["create:environment:committed", "gather:environment:before", "gather:environment:after"],
+)
+def test_kill_while_moving_resources_into_a_new_environment_then_rerun(
+    cli: Cli, sandbox: Sandbox, templates: Path, failpoint: str
+) -> None:
+    tenant = create_tenant(cli, "acme", "--template", "plain")
+    (templates / "plain.yaml").write_text(OWN)
+    fleet = templates.parent / "fleet.yaml"
+    fleet.write_text("tenants:\n  - name: acme\n    template: plain\n")
+    killed = run_rcp(["-q", "apply", str(fleet)], env={**os.environ, "RCP_FAILPOINT": failpoint})
+    assert killed.exit_code == -9, killed.stderr
+    rerun = cli("-o", "json", "apply", str(fleet))
+    assert rerun.exit_code == 0, rerun.stderr
+    shown = cli("-o", "json", "tenant", "show", "acme").json()["data"]
+    assert_single(sandbox, "acme-project", [shown])
+    assert members(shown) == members(tenant)
+    assert {r["state"] for r in shown["resources"] if r["key"] == "environment"} == {"exists"}

@@ -62,7 +62,10 @@ SERVICE_FAILED = {
 DATASTORE_READY = {"available"}
 # Projects, environments and env groups: usable once their create is answered (Render's JSON
 # for them has neither a status nor deploys; rcp.render.kinds calls that state "exists").
-EXISTS_READY = {"exists"}
+STATE_EXISTS = "exists"
+EXISTS_READY = {STATE_EXISTS}
+# A tenant's new environment whose resources from before it are not all moved in yet.
+STATE_GATHERING = "gathering"
 READY_STATES = SERVICE_READY | DATASTORE_READY | EXISTS_READY
 # Kinds that live in a tenant's environment (spec: their create bodies take ``environmentId``).
 ENVIRONMENT_MEMBER_KINDS = frozenset(
@@ -261,6 +264,8 @@ class Engine:
             if resource.render_id:
                 if resource.state == STATE_LINKING:
                     self._link_groups(tenant, spec, resource)
+                elif resource.state == STATE_GATHERING:
+                    self._gather_into_environment(tenant, resource)
                 continue
             if spec.kind is ResourceKind.ENV_GROUP:
                 self._create_group(tenant, template, spec, resource)
@@ -268,7 +273,7 @@ class Engine:
                 env = self.resolve_env(tenant, template, spec, waiting, deadline)
                 body = self._create_body(tenant, template, spec)
                 self._create_one(tenant, spec, resource, env, body)
-                if spec.kind is ResourceKind.ENVIRONMENT:
+                if resource.state == STATE_GATHERING:
                     self._gather_into_environment(tenant, resource)
             self.progress.event(
                 tenant.slug,
@@ -299,7 +304,7 @@ class Engine:
         body = dict(spec.body)
         if spec.kind is ResourceKind.ENVIRONMENT:
             body["projectId"] = self._project_id(tenant, template, spec, create=True)
-        elif spec.kind in ENVIRONMENT_MEMBER_KINDS and not getattr(spec, "shared", False):
+        elif spec.kind in ENVIRONMENT_MEMBER_KINDS and not spec.shared:
             environment = tenant.environment
             if environment is not None:
                 body["environmentId"] = environment.render_id
@@ -391,26 +396,31 @@ class Engine:
             return self.gateway.find_environment(project_id, spec.name)
         return self.gateway.find_by_name(spec.kind, spec.name)
 
-    def _gather_into_environment(self, tenant: Tenant, environment: Resource) -> None:
-        """Resources the tenant had before its template gave it an environment are moved in
-        (``POST /environments/{id}/resources``), so the environment holds all of them."""
-        assert environment.render_id is not None
-        # A group the fleet shares is no tenant's: it stays where it is.
+    def _environment_members(self, tenant: Tenant) -> list[str]:
+        """Ids of the tenant's resources that belong in its environment (a group the fleet
+        shares is no tenant's: it stays where it is)."""
         shared = {
             spec.key
             for spec in RenderedTemplate.from_dict(tenant.rendered_template).resources
             if spec.shared
         }
-        ids = [
+        return [
             r.render_id
             for r in tenant.resources
             if r.render_id and r.kind in ENVIRONMENT_MEMBER_KINDS and r.key not in shared
         ]
-        if not ids:
-            return
+
+    def _gather_into_environment(self, tenant: Tenant, environment: Resource) -> None:
+        """Resources the tenant had before its template gave it an environment are moved in
+        (``POST /environments/{id}/resources``), so the environment holds all of them. The
+        environment is recorded ``gathering`` with its id (``_record_created``) until this is
+        done, so a run killed in between does it on the rerun."""
+        assert environment.render_id is not None
+        ids = self._environment_members(tenant)
         held = set(self.gateway.environment_resources(environment.render_id) or [])
         moving = [render_id for render_id in ids if render_id not in held]
         if not moving:
+            self._gathered(tenant, environment)
             return
         self.guard.before_render_mutation()
         self.journal(
@@ -422,7 +432,9 @@ class Engine:
             render_id=environment.render_id,
             detail=",".join(moving),
         )
+        self.failpoint(f"gather:{environment.key}:before")
         self.gateway.add_to_environment(environment.render_id, moving)
+        self.failpoint(f"gather:{environment.key}:after")
         self.journal(
             tenant,
             environment.key,
@@ -437,6 +449,11 @@ class Engine:
             f"moved {len(moving)} resource(s) into {environment.render_id}",
             None,
         )
+        self._gathered(tenant, environment)
+
+    def _gathered(self, tenant: Tenant, environment: Resource) -> None:
+        environment.state = STATE_EXISTS
+        self.store.save_resource(tenant.slug, environment, lease=self.lease)
 
     # ---- environment groups -----------------------------------------------------------------
 
@@ -670,6 +687,10 @@ class Engine:
         # A service with groups is not done with its create until they are linked (and it is
         # deployed again): the state says so in the same write that records the id.
         resource.state = STATE_LINKING if spec.groups else remote.state
+        if spec.kind is ResourceKind.ENVIRONMENT and self._environment_members(tenant):
+            # The tenant has resources from before its environment: recorded with the id, so a
+            # run killed before they are moved in moves them on the rerun.
+            resource.state = STATE_GATHERING
         resource.url = remote.url
         resource.deploy_id = remote.deploy_id
         self.created_at[resource.key] = self.clock()
