@@ -399,7 +399,7 @@ def test_backup_round_trips_a_tenant_with_its_environment(
     [saved] = [t for t in json.loads(backup.read_text())["tenants"] if t["slug"] == "solo"]
     assert {r["type"] for r in saved["resources"]} >= {"project", "environment"}
     # Into an empty database: the record comes back with its project and environment.
-    os.environ["RCP_DATABASE_URL"] = f"sqlite:///{isolated_env / 'other.db'}"
+    os.environ["RCP_SANDBOX_DATABASE_URL"] = f"sqlite:///{isolated_env / 'other.db'}"
     try:
         imported = cli("-o", "json", "backup", "import", str(backup))
         assert imported.exit_code == 0, imported.stderr
@@ -410,7 +410,7 @@ def test_backup_round_trips_a_tenant_with_its_environment(
         deleted = cli("-o", "json", "tenant", "delete", "solo", "--yes")
         assert deleted.exit_code == 0, deleted.stderr
     finally:
-        del os.environ["RCP_DATABASE_URL"]
+        del os.environ["RCP_SANDBOX_DATABASE_URL"]
     assert projects(sandbox, "solo-project") == []
 
 
@@ -480,7 +480,7 @@ def test_adopt_takes_a_whole_environment(
         "POST", f"/environments/{environment_id}/resources", {"resourceIds": [stranger]}, 201
     )
     # rcp's database is lost: a new one knows nothing of acme.
-    os.environ["RCP_DATABASE_URL"] = f"sqlite:///{isolated_env / 'new.db'}"
+    os.environ["RCP_SANDBOX_DATABASE_URL"] = f"sqlite:///{isolated_env / 'new.db'}"
     try:
         bad = cli("-o", "json", "tenant", "adopt", "acme", "--environment", "srv-abc")
         assert bad.exit_code == 2
@@ -506,7 +506,7 @@ def test_adopt_takes_a_whole_environment(
         assert again.exit_code == 0, again.stderr  # idempotent
         assert ids(again.json()["data"]) == ids(tenant)
     finally:
-        del os.environ["RCP_DATABASE_URL"]
+        del os.environ["RCP_SANDBOX_DATABASE_URL"]
 
 
 @pytest.mark.slow
