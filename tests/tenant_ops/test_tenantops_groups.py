@@ -252,6 +252,14 @@ def test_group_commands_change_the_shared_group_and_deploy_every_linked_service(
     nothing = cli("group", "env", "set", "fleet-settings")
     assert nothing.exit_code == 2 and "nothing to set" in nothing.stderr
     assert cli("group", "list", "-o", "json").json()["data"][0]["tenants"] == ["acme", "beta"]
+    # The group is known from records of one world: another workspace may not change it.
+    before = sandbox.mutations()
+    foreign = cli(
+        "-o", "json", "group", "env", "set", "fleet-settings", "A=1", env={"RENDER_OWNER_ID": "tea-elsewhere"}
+    )
+    assert foreign.exit_code == 6, foreign.stdout
+    assert foreign.json()["error"]["code"] == "world_mismatch"
+    assert sandbox.mutations() == before
 
 
 def test_suspend_resume_and_logs_pass_groups_by(

@@ -24,6 +24,7 @@ from rcp.core.provisioning import shared_group_lock
 from rcp.core.tenants.env import MASK
 from rcp.core.tenants.operation import Operator
 from rcp.core.tenants.records import group_specs, service_specs
+from rcp.core.tenants.worlds import require_same_world
 from rcp.errors import TenantNotFound, UsageError
 
 
@@ -120,6 +121,7 @@ def group_env(
     ``reveal``."""
     group = get_shared_group(store, name)
     assert group.render_id is not None
+    _same_world(store, gateway, group)
     values = gateway.env_group_vars(group.render_id)
     if values is None:
         raise TenantNotFound(
@@ -208,6 +210,7 @@ def change_group_env(
         raise UsageError("nothing to change: pass KEY=VALUE, --stdin KEY or KEY names")
     group = get_shared_group(operator.store, name)
     assert group.render_id is not None
+    _same_world(operator.store, operator.gateway, group)
     keys = sorted(values)
     secrets = [value for value in values.values() if value]
     with operator.operation(shared_group_lock(name), secrets=secrets) as op:
@@ -227,6 +230,13 @@ def change_group_env(
             deployed.extend(_deploy_linked(operator, slug, name))
     env = group_env(operator.store, operator.gateway, name)
     return GroupChange(name, group.render_id, keys, env, deployed)
+
+
+def _same_world(store: TenantStore, gateway: RenderGateway, group: SharedGroup) -> None:
+    """The group is known from tenant records: only from the world (API base, workspace) they
+    were recorded in may it be read or changed (exit 6 otherwise, before any Render call)."""
+    tenants = store.get_tenants(group.tenants)
+    require_same_world(gateway, tenants.values())
 
 
 def _deploy_linked(operator: Operator, slug: str, name: str) -> list[DeployedService]:
