@@ -23,6 +23,13 @@ Routes = dict[tuple[str, str], Callable[[httpx.Request], httpx.Response] | httpx
 
 
 def gateway_with(routes: Routes, owner_id: str | None = OWNER) -> tuple[Gateway, Recorder]:
+    """A gateway on ``routes``; with ``owner_id`` configured, its workspace is already
+    confirmed (the one ``GET /owners`` every run starts with) and not among the recorded
+    requests."""
+    confirm = owner_id is not None and ("GET", "/owners") not in routes
+    if confirm:
+        routes = {**routes, ("GET", "/owners"): one_page("owner", [owner(OWNER, "Acme")])}
+
     def handler(request: httpx.Request) -> httpx.Response:
         key = (request.method, request.url.path.removeprefix("/v1"))
         answer = routes.get(key)
@@ -31,7 +38,11 @@ def gateway_with(routes: Routes, owner_id: str | None = OWNER) -> tuple[Gateway,
         return answer(request) if callable(answer) else answer
 
     client, recorder = make_client(handler)
-    return Gateway(client, owner_id), recorder
+    gateway = Gateway(client, owner_id)
+    if confirm:
+        gateway.owner_id()
+        recorder.requests.clear()
+    return gateway, recorder
 
 
 def one_page(
@@ -54,9 +65,24 @@ def owner(owner_id: str, name: str) -> dict[str, Any]:
 # -- workspace -----------------------------------------------------------------------------
 
 
-def test_a_configured_owner_is_used_without_asking_render() -> None:
-    gw, recorder = gateway_with({}, owner_id=OWNER)
-    assert gw.owner_id() == OWNER and recorder.requests == []
+def test_a_configured_owner_is_checked_once_against_the_owners_the_key_sees() -> None:
+    owners = [owner("tea-d0000000000000000009", "Personal"), owner(OWNER, "Acme")]
+    gw, recorder = gateway_with({("GET", "/owners"): one_page("owner", owners)}, owner_id=OWNER)
+    assert gw.owner_id() == OWNER and gw.owner_id() == OWNER
+    assert [r.url.path for r in recorder.requests] == ["/v1/owners", "/v1/owners"]  # 1 page + end
+    assert gw.world().owner_id == OWNER and len(recorder.requests) == 2
+
+
+def test_a_configured_owner_the_key_does_not_see_is_a_config_error() -> None:
+    unknown = "tea-d0000000000000000077"
+    gw, _ = gateway_with(
+        {("GET", "/owners"): one_page("owner", [owner(OWNER, "Acme")])}, owner_id=unknown
+    )
+    with pytest.raises(ConfigError) as refused:
+        gw.owner_id()
+    assert refused.value.code == "unknown_owner" and refused.value.exit_code == 6
+    assert unknown in refused.value.message and f"{OWNER} (Acme)" in refused.value.message
+    assert gw.world(resolve=False).owner_id == unknown  # no Render call needed to know that
 
 
 def test_the_only_workspace_is_found_and_cached() -> None:
