@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from rcp.core.ports import RenderGateway
     from rcp.render.client import RenderClient
     from rcp.render.gateway import Gateway
+    from rcp.render.probe import HttpHealthProbe
     from rcp.store import SqlStore
+    from rcp.store.rollouts import SqlRolloutStore
     from rcp.store.tokens import SqlTokenStore
     from rcp.store.transfer import CopyReport, SnapshotStore
     from rcp.testhooks import TestHooks
@@ -48,6 +50,7 @@ class AppContext:
         self._client: RenderClient | None = None
         self._api_url_noticed = False
         self._database_noticed = False
+        self._probe: HttpHealthProbe | None = None
         # Set once a mutating command has passed its preconditions: (command, tenant slug).
         self.audit_subject: tuple[str, str | None] | None = None
         # --max-wait given to the command itself wins over RCP_MAX_WAIT and the config file.
@@ -110,6 +113,23 @@ class AppContext:
         from rcp.store.tokens import SqlTokenStore
 
         return SqlTokenStore(self.store())
+
+    def rollout_store(self) -> SqlRolloutStore:
+        """Rollouts and their tenant steps, in this run's database."""
+        from rcp.store.rollouts import SqlRolloutStore
+
+        return SqlRolloutStore(self.store())
+
+    def health_probe(self) -> HttpHealthProbe:
+        """Health checks of services' public URLs (the sandbox's apps with --sandbox or a
+        sandbox API URL); closed with the context."""
+        if self._probe is None:
+            from rcp.render.probe import HttpHealthProbe
+
+            self._probe = HttpHealthProbe(
+                api_url=self.checked_api_url(), transport=self._sandbox_transport()
+            )
+        return self._probe
 
     def open_database(
         self, url: str | None = None, *, setting: str | None = None, auto_upgrade: bool = True
@@ -271,6 +291,9 @@ class AppContext:
         )
 
     def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
         if self._client is not None:
             self._client.close()
             self._client = None

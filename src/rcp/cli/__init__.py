@@ -254,6 +254,7 @@ from rcp.cli import (  # noqa: E402  (the root app and its callback come first)
     fleet,
     group,
     health,
+    rollout,
     sandbox,
     serve,
     template,
@@ -299,6 +300,7 @@ _mount_command("completion", completion.completion)
 _mount(tenant.app, "tenant", "Create, inspect, change and delete tenants.")
 _mount(template.app, "template", "List, show and validate templates.")
 _mount(group.app, "group", "Environment groups shared by the fleet.")
+_mount(rollout.app, "rollout", "Roll a template revision out to its tenants in waves.")
 _mount(db.app, "db", "Database migrations and copies.")
 _mount(backup.app, "backup", "Export and import the control-plane state.")
 _mount(auth.app, "auth", "Store, check and remove the Render API key.")

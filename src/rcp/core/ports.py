@@ -24,6 +24,7 @@ from rcp.core.models import (
     TenantStatus,
     World,
 )
+from rcp.core.rollout.model import Rollout, RolloutState, RolloutStep
 
 
 class RenderGateway(Protocol):
@@ -327,6 +328,48 @@ class TenantStore(Protocol):
     def list_audit(
         self, *, tenant: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> list[AuditEntry]: ...
+
+
+class RolloutStore(Protocol):
+    """Rollouts and their tenant steps (``rcp.store.rollouts.SqlRolloutStore``). Each write is
+    its own transaction: what a kill leaves is every step as last written."""
+
+    def insert_rollout(self, rollout: Rollout) -> Rollout:
+        """Write a new rollout with its steps; returns it with its id."""
+        ...
+
+    def save_progress(self, rollout: Rollout) -> None:
+        """The rollout's wave progress (current wave, wave times); never its state."""
+        ...
+
+    def set_state(
+        self,
+        rollout_id: int,
+        state: RolloutState,
+        message: str | None,
+        *,
+        only_from: frozenset[RolloutState],
+    ) -> bool:
+        """Compare and set: move to ``state`` only from one of ``only_from``; whether it moved."""
+        ...
+
+    def save_step(self, rollout_id: int, step: RolloutStep) -> None: ...
+
+    def get_rollout(self, rollout_id: int) -> Rollout | None: ...
+
+    def latest_rollout(self, template: str | None = None) -> Rollout | None:
+        """The most recent rollout (of ``template``), with its steps."""
+        ...
+
+    def rollout_state(self, rollout_id: int) -> tuple[RolloutState, str | None]: ...
+
+
+class HealthProbe(Protocol):
+    """A service's public URL asked for its health (``rcp.render.probe.HttpHealthProbe``)."""
+
+    def status(self, url: str, path: str) -> int | None:
+        """The HTTP status of ``GET <url><path>``; None when nothing answered."""
+        ...
 
 
 class ProgressSink(Protocol):

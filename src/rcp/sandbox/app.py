@@ -30,6 +30,7 @@ from rcp.sandbox.api import (
     dispatch,
     dump_world,
 )
+from rcp.sandbox.api.services import service_app_status
 from rcp.sandbox.faults import (
     FaultRule,
     FaultRuleError,
@@ -54,6 +55,9 @@ Disposition = Literal["respond", "drop", "hang", "timeout"]
 MODIFYING_ACTIONS = frozenset({"delay", "fail_deploy", "datastore_status", "defer_deploy"})
 
 API_PREFIX = "/v1"
+# Services' public URLs (``https://<slug>.onrender.com``) are answered by the app behind them.
+SERVICE_DOMAIN = ".onrender.com"
+SERVICE_FAULT_PREFIX = "/apps"
 CONTROL_PREFIX = "/__sandbox"
 _BEARER = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
 
@@ -327,6 +331,9 @@ class SandboxApp:
     def handle(
         self, request: SandboxRequest, *, read_timeout: float | None = None
     ) -> SandboxOutcome:
+        host = (request.header("Host") or "").split(":", 1)[0].lower()
+        if host.endswith(SERVICE_DOMAIN) and host != SERVICE_DOMAIN.lstrip("."):
+            return self._service_app(request, host[: -len(SERVICE_DOMAIN)])
         path = request.path
         if path.startswith(API_PREFIX + CONTROL_PREFIX):
             path = path[len(API_PREFIX) :]
@@ -342,6 +349,43 @@ class SandboxApp:
                 ),
             )
         return self._handle_api(request, read_timeout)
+
+    def _service_app(self, request: SandboxRequest, service_slug: str) -> SandboxOutcome:
+        """A request to a service's public URL (``https://<slug>.onrender.com/…``, told by its
+        Host header): the app behind it answers 200 while the service has a live deploy and is
+        not suspended, else 503 (Render's edge while no instance serves); an unknown host is
+        404. Fault rules see the path ``/apps/<slug><path>`` (only ``status`` and ``delay``
+        apply), so one tenant's health check can be made to fail. Not Render API traffic:
+        not rate limited, not in the request log."""
+        method = request.method.upper()
+        with self.store.transaction() as connection:
+            decision = self._decide_faults(
+                connection, method, f"{SERVICE_FAULT_PREFIX}/{service_slug}{request.path}"
+            )
+            if decision.terminal is not None and decision.terminal.action == "status":
+                rule = decision.terminal
+                body = rule.body if rule.body is not None else {"message": "fault injected"}
+                return SandboxOutcome(
+                    "respond",
+                    SandboxResponse(
+                        rule.status,
+                        (("Content-Type", "application/json; charset=utf-8"),),
+                        _json_bytes(body),
+                    ),
+                )
+            world = WorldContext(connection, self.clock(), self.settings)
+            status = service_app_status(world, service_slug)
+        if decision.delay_seconds > 0:
+            self.sleep(decision.delay_seconds)
+        messages = {200: "ok", 404: "not found", 503: "service unavailable"}
+        return SandboxOutcome(
+            "respond",
+            SandboxResponse(
+                status,
+                (("Content-Type", "application/json; charset=utf-8"),),
+                _json_bytes({"status": messages[status]}),
+            ),
+        )
 
     def _handle_api(self, request: SandboxRequest, read_timeout: float | None) -> SandboxOutcome:
         method = request.method.upper()

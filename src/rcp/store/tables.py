@@ -234,3 +234,51 @@ api_tokens = Table(
         postgresql_where=text("revoked_at IS NULL"),
     ),
 )
+
+# A staged rollout of a template revision (rcp.core.rollout, migration 0008): its target
+# revision (tenant-neutral rendering, so a rerun renders the same configuration even after the
+# template file changed), options, state and wave progress.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("template", String(255), nullable=False, index=True),
+    Column("revision_hash", String(64), nullable=False),
+    Column("revision_label", String(64), nullable=True),
+    Column("revision_content", JSONText, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("options", JSONText, nullable=False),
+    Column("current_wave", Integer, nullable=False),
+    # [ISO time | null] per wave: when it finished (the pause before the next counts from there)
+    Column("wave_finished_at", JSONText, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("actor", String(255), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Each tenant's step of a rollout: its wave, state, and what it ran before (``previous``:
+# rendered template, revision, last deploys), recorded before its first Render call.
+rollout_steps = Table(
+    "rollout_steps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "rollout_id",
+        Integer,
+        ForeignKey("rollouts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("slug", String(40), nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("tier", String(40), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("previous", JSONText, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("rollout_id", "slug"),
+)

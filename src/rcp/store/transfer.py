@@ -54,6 +54,8 @@ COPY_ORDER = (
     "audit_log",
     "api_tokens",
     "template_revisions",
+    "rollouts",
+    "rollout_steps",
 )
 # Lease holder columns: a copy starts with every lease released (generation kept, so fencing
 # numbers only ever grow for a slug).

@@ -13,6 +13,8 @@ its lease, through the same ``Operation`` as every other tenant command:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rcp.core.models import RenderedTemplate, ResourceKind, Tenant, TenantStatus
@@ -29,9 +31,23 @@ if TYPE_CHECKING:
     from rcp.core.fleet.spec import DesiredTenant
 
 
-def converge_tenant(operator: Operator, change: TenantChange, waiting: Waiting) -> str:
+def converge_tenant(
+    operator: Operator,
+    change: TenantChange,
+    waiting: Waiting,
+    *,
+    started_deploys: Mapping[str, str] | None = None,
+    rollback_to: Mapping[str, str] | None = None,
+    manage: bool = True,
+) -> str:
     """Create or update the tenant ``change.desired`` describes; the outcome (``created``,
-    ``updated`` or ``noop``)."""
+    ``updated`` or ``noop``).
+
+    For rollouts (``rcp.core.rollout``): ``started_deploys`` ({service key: deploy id}) are
+    deploys an earlier, killed run already started for this very change — awaited, not started
+    again; ``rollback_to`` ({service key: deploy id}) services go back to that deploy's build
+    (Render's rollback) instead of a new deploy; ``manage=False`` leaves the record's
+    fleet-managed flag as it is (a rollout is not a fleet file)."""
     from rcp.core.fleet.diff import diff_tenant
 
     desired = change.desired
@@ -44,7 +60,12 @@ def converge_tenant(operator: Operator, change: TenantChange, waiting: Waiting) 
             return _create(op, desired, waiting)
         # Created by someone else since the plan, or changed meanwhile: from the record as it
         # is now.
-        return _update(op, diff_tenant(desired, recorded), waiting)
+        return _update(
+            op,
+            diff_tenant(desired, recorded),
+            waiting,
+            _Deploys(started_deploys or {}, rollback_to or {}, manage),
+        )
 
 
 def _create(op: Operation, desired: DesiredTenant, waiting: Waiting) -> str:
@@ -92,7 +113,17 @@ def _roll_back(op: Operation, deferred: RetryLater) -> None:
     deferred.message = f"not started: {deferred.message}{undone}"
 
 
-def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
+@dataclass(frozen=True)
+class _Deploys:
+    started: Mapping[str, str]
+    rollback_to: Mapping[str, str]
+    manage: bool = True
+
+
+def _update(
+    op: Operation, change: TenantChange, waiting: Waiting, how: _Deploys | None = None
+) -> str:
+    how = how or _Deploys({}, {})
     desired, tenant = change.desired, change.recorded
     assert desired is not None and tenant is not None
     if change.action == "noop":
@@ -158,11 +189,21 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
     for key in deploys if not suspended else []:
         resource = tenant.resource(key)
         assert resource is not None and resource.render_id is not None
-        op.guard()
-        resource.deploy_id = op.gateway.trigger_deploy(resource.render_id)
+        if key in how.started:
+            resource.deploy_id = how.started[key]  # started by a killed run: await that one
+            message = f"deploy {resource.deploy_id} already started"
+        elif key in how.rollback_to:
+            target = how.rollback_to[key]
+            with op.step(tenant, resource, "rollback", detail=target):
+                resource.deploy_id = op.gateway.rollback_deploy(resource.render_id, target)
+            message = f"rolling back to the build of {target}"
+        else:
+            with op.step(tenant, resource, "deploy", detail="update"):
+                resource.deploy_id = op.gateway.trigger_deploy(resource.render_id)
+            message = "deploy started"
         resource.state = "deploy_triggered"
         op.store.save_resource(tenant.slug, resource, lease=op.lease)
-        op.progress.event(tenant.slug, key, "deploy started", resource.state)
+        op.progress.event(tenant.slug, key, message, resource.state)
     definition = (desired.name, desired.template_name, desired.plugin_repo)
     op.store.update_tenant(
         tenant.slug,
@@ -174,7 +215,8 @@ def _update(op: Operation, change: TenantChange, waiting: Waiting) -> str:
             if definition != (tenant.name, tenant.template, tenant.custom_plugin_repo)
             else None
         ),
-        fleet_managed=True,  # updated by apply: from now on the fleet file manages it
+        # updated by apply: from now on the fleet file manages it (a rollout leaves it be)
+        fleet_managed=True if how.manage else None,
         tier=desired.tier,
         clear_tier=desired.tier is None,
     )
