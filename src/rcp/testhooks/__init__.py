@@ -11,8 +11,9 @@ which take them as plain constructor arguments and read no environment themselve
   ``RCP_FAILPOINT_MESSAGE`` (to prove error paths redact secrets); ``wait:poll=stop`` stops the
   process (SIGSTOP) there, for a test to resume with SIGCONT once another process took its
   lease over. Steps: ``create|delete:<key>:before|after|committed``,
-  ``link|deploy|unlink:<service key>:before|after`` (environment groups) and ``wait:poll`` (each
-  readiness poll round).
+  ``link|deploy|unlink:<service key>:before|after`` (environment groups),
+  ``gather|empty:environment:before|after`` (moving resources into and out of a tenant's
+  environment) and ``wait:poll`` (each readiness poll round).
 - ``RCP_TEST_LEASE_SECONDS``: the tenant lease (heartbeat a third of it), so a test can pause a
   holder past its lease in seconds.
 - ``RCP_TEST_BACKOFF_BASE``: seconds of the Render client's first backoff step (default 1; the
