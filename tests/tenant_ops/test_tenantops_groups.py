@@ -347,6 +347,28 @@ def test_backup_round_trip_and_adopt_with_groups(
     del beta
 
 
+def test_parallel_apply_creates_the_shared_group_once(
+    cli: Cli, sandbox: Sandbox, group_template: str, tmp_path: Path
+) -> None:
+    """Tenants of one apply run side by side: the first to need the shared group creates it
+    under its lock, the others wait and find it."""
+    (tmp_path / "grouped.yaml").write_text(GROUP_TEMPLATE)
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        "tenants:\n" + "".join(f"  - name: t{i}\n    template: grouped.yaml\n" for i in range(4))
+    )
+    applied = cli("-o", "json", "apply", str(fleet), "--yes", "--concurrency", "4")
+    assert applied.exit_code == 0, applied.stderr
+    on_render = groups_on_render(sandbox)
+    assert len(on_render["fleet-settings"]) == 1
+    tenants = [cli("-o", "json", "tenant", "show", f"t{i}").json()["data"] for i in range(4)]
+    assert sorted(links(on_render["fleet-settings"][0])) == sorted(
+        t["render_service_ids"]["web"] for t in tenants
+    )
+    posts = [path for method, path in sandbox.mutations() if (method, path) == ("POST", "/env-groups")]
+    assert len(posts) == 4 + 1  # each tenant's own group, and the shared one once
+
+
 def test_plan_and_apply_group_differences(
     cli: Cli, sandbox: Sandbox, group_template: str, isolated_env: Path, tmp_path: Path
 ) -> None:

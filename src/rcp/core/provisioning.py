@@ -474,9 +474,11 @@ class Engine:
             shared_group_lock(spec.name), self.lease.holder, wait_seconds=SHARED_GROUP_LOCK_WAIT
         )
         try:
-            if self._adopt_by_name(tenant, spec, resource):
-                return
-            self._create_one(tenant, spec, resource, [], body)
+            # Renewed while held: a create waiting on rate limits may outlast one lease period.
+            with self.store.keep_alive(lock):
+                if self._adopt_by_name(tenant, spec, resource):
+                    return
+                self._create_one(tenant, spec, resource, [], body)
         finally:
             self.store.release_lock(lock)
 
