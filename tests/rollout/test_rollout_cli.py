@@ -228,7 +228,9 @@ def test_health_path_gate_fails_a_tenant_answering_500(
 ) -> None:
     _fleet(rollout_cli, tmp_path, 3)
     write_template(tmp_path / "config", APP_V2)
-    add_fault(rollout_env, {"path": "/apps/t02-web/ready", "action": "status", "status": 500})
+    add_fault(
+        rollout_env, {"name": "t02-web", "path": "/ready", "action": "health_status", "status": 500}
+    )
     result = rollout_cli(
         "-o", "json", "rollout", "start", "app", "--waves", "1,100%", "--health-path", "/ready",
         "--health-timeout", "2s", "--max-failures", "50%", "-c", "1",

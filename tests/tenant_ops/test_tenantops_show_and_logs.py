@@ -170,7 +170,11 @@ def test_tenant_show_prints_the_full_record(cli: Cli, sandbox: Sandbox) -> None:
     data = cli("-o", "json", "tenant", "show", "acme").json()["data"]
     web = next(r for r in data["resources"] if r["key"] == "web")
     assert (web["plan"], web["region"]) == ("starter", "oregon")
-    assert data["template_revision"] is None
+    # The built-in template's revision, recorded when the tenant reached ACTIVE.
+    revision = data["template_revision"]
+    assert len(revision["hash"]) == 64 and revision["label"] is None
+    assert revision["since"].endswith("Z")
+    assert f"revision {revision['hash'][:12]}" in text
     assert data["env_overrides"] == [{"service": "*", "key": "LOG_LEVEL", "value": "***"}]
 
 

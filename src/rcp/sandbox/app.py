@@ -4,7 +4,9 @@
 or an instruction to drop the connection / hang / time out. The in-process transport and
 the HTTP server only translate that outcome into what a real client would experience.
 
-Order of processing for ``/v1/…``: fault rules (they model the network and Render's
+A request whose ``Host`` is a service's public host (``<name>.onrender.com``) goes to that
+service's app instead (``rcp.sandbox.public``: health checks of rollouts). Order of processing
+for ``/v1/…``: fault rules (they model the network and Render's
 front door, so they come first) → latency and ``delay`` → ``Authorization: Bearer`` →
 rate-limit bucket → the endpoint. ``/__sandbox/…`` (also under ``/v1``) is the control
 API: no auth, no faults, no rate limits, not logged.
@@ -30,7 +32,6 @@ from rcp.sandbox.api import (
     dispatch,
     dump_world,
 )
-from rcp.sandbox.api.services import service_app_status
 from rcp.sandbox.faults import (
     FaultRule,
     FaultRuleError,
@@ -39,6 +40,7 @@ from rcp.sandbox.faults import (
     parse_rules,
 )
 from rcp.sandbox.ids import request_id as new_request_id
+from rcp.sandbox.public import find_public_service, public_answer, public_host
 from rcp.sandbox.ratelimit import (
     Bucket,
     BucketState,
@@ -55,9 +57,6 @@ Disposition = Literal["respond", "drop", "hang", "timeout"]
 MODIFYING_ACTIONS = frozenset({"delay", "fail_deploy", "datastore_status", "defer_deploy"})
 
 API_PREFIX = "/v1"
-# Services' public URLs (``https://<slug>.onrender.com``) are answered by the app behind them.
-SERVICE_DOMAIN = ".onrender.com"
-SERVICE_FAULT_PREFIX = "/apps"
 CONTROL_PREFIX = "/__sandbox"
 _BEARER = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
 
@@ -130,6 +129,27 @@ def _body_name(request: SandboxRequest) -> str | None:
         return None
     name = body.get("name") if isinstance(body, dict) else None
     return name if isinstance(name, str) else None
+
+
+# API paths that name one resource by id: /services/srv-…, /postgres/dpg-…/…, /key-value/red-…
+_RESOURCE_PATH = re.compile(
+    r"^/(?:services|postgres|key-value|env-groups|projects|environments)/([^/]+)(?:/|$)"
+)
+
+
+def _concerned_name(
+    connection: sqlite3.Connection, request: SandboxRequest, api_path: str
+) -> str | None:
+    """The Render name of the resource an API request concerns (fault rules' ``name``): the
+    one whose id is in the path, else the name a create asks for."""
+    match = _RESOURCE_PATH.match(api_path)
+    if match is not None:
+        row = connection.execute(
+            "SELECT name FROM resources WHERE id = ?", (match.group(1),)
+        ).fetchone()
+        if row is not None:
+            return str(row["name"])
+    return _body_name(request)
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -226,15 +246,29 @@ class SandboxApp:
             return dump_world(WorldContext(connection, self.clock(), self.settings))
 
     def _decide_faults(
-        self, connection: sqlite3.Connection, method: str, path: str
+        self,
+        connection: sqlite3.Connection,
+        method: str,
+        path: str,
+        *,
+        concerned: Callable[[], str | None],
+        public: bool = False,
     ) -> _FaultDecision:
+        """``concerned`` gives the name of the resource the request concerns (looked up only
+        when a rule has a ``name``); ``public``: a request to a service's public URL."""
         decision = _FaultDecision()
+        name: list[str | None] = []  # looked up once, on the first rule that asks
         for row in connection.execute(
             "SELECT seq, rule, matched, fired FROM faults ORDER BY seq"
         ).fetchall():
             rule = parse_rule(json.loads(row["rule"]))
-            if not rule.matches(method, path):
+            if rule.public != public or not rule.matches(method, path):
                 continue
+            if rule.name is not None:
+                if not name:
+                    name.append(concerned())
+                if not rule.matches_name(name[0]):
+                    continue
             occurrence = int(row["matched"]) + 1
             applies = rule.fires_on(occurrence)
             if applies and rule.action in MODIFYING_ACTIONS:
@@ -331,9 +365,9 @@ class SandboxApp:
     def handle(
         self, request: SandboxRequest, *, read_timeout: float | None = None
     ) -> SandboxOutcome:
-        host = (request.header("Host") or "").split(":", 1)[0].lower()
-        if host.endswith(SERVICE_DOMAIN) and host != SERVICE_DOMAIN.lstrip("."):
-            return self._service_app(request, host[: -len(SERVICE_DOMAIN)])
+        host = public_host(request.header("Host"))
+        if host is not None:
+            return SandboxOutcome("respond", self._handle_public(request, host), acted=True)
         path = request.path
         if path.startswith(API_PREFIX + CONTROL_PREFIX):
             path = path[len(API_PREFIX) :]
@@ -349,43 +383,6 @@ class SandboxApp:
                 ),
             )
         return self._handle_api(request, read_timeout)
-
-    def _service_app(self, request: SandboxRequest, service_slug: str) -> SandboxOutcome:
-        """A request to a service's public URL (``https://<slug>.onrender.com/…``, told by its
-        Host header): the app behind it answers 200 while the service has a live deploy and is
-        not suspended, else 503 (Render's edge while no instance serves); an unknown host is
-        404. Fault rules see the path ``/apps/<slug><path>`` (only ``status`` and ``delay``
-        apply), so one tenant's health check can be made to fail. Not Render API traffic:
-        not rate limited, not in the request log."""
-        method = request.method.upper()
-        with self.store.transaction() as connection:
-            decision = self._decide_faults(
-                connection, method, f"{SERVICE_FAULT_PREFIX}/{service_slug}{request.path}"
-            )
-            if decision.terminal is not None and decision.terminal.action == "status":
-                rule = decision.terminal
-                body = rule.body if rule.body is not None else {"message": "fault injected"}
-                return SandboxOutcome(
-                    "respond",
-                    SandboxResponse(
-                        rule.status,
-                        (("Content-Type", "application/json; charset=utf-8"),),
-                        _json_bytes(body),
-                    ),
-                )
-            world = WorldContext(connection, self.clock(), self.settings)
-            status = service_app_status(world, service_slug)
-        if decision.delay_seconds > 0:
-            self.sleep(decision.delay_seconds)
-        messages = {200: "ok", 404: "not found", 503: "service unavailable"}
-        return SandboxOutcome(
-            "respond",
-            SandboxResponse(
-                status,
-                (("Content-Type", "application/json; charset=utf-8"),),
-                _json_bytes({"status": messages[status]}),
-            ),
-        )
 
     def _handle_api(self, request: SandboxRequest, read_timeout: float | None) -> SandboxOutcome:
         method = request.method.upper()
@@ -405,7 +402,12 @@ class SandboxApp:
         response: SandboxResponse | None = None
         with self.store.transaction() as connection:
             now = self.clock()
-            decision = self._decide_faults(connection, method, request.path)
+            decision = self._decide_faults(
+                connection,
+                method,
+                request.path,
+                concerned=lambda: _concerned_name(connection, request, api_path),
+            )
             if decision.terminal is not None:
                 return self._short_circuit(
                     connection, request, decision.terminal, bucket, now, request_id
@@ -438,6 +440,35 @@ class SandboxApp:
         if timed_out:
             return SandboxOutcome("timeout", response, acted=True)
         return SandboxOutcome("respond", response, acted=True)
+
+    def _handle_public(self, request: SandboxRequest, host: str) -> SandboxResponse:
+        """A request to a web service's public URL (``rcp.sandbox.public``): the app's answer,
+        or a ``health_status`` fault's. Not Render's API: no auth, no rate limit, not in the
+        request log (which counts API calls)."""
+        with self.store.transaction() as connection:
+            now = self.clock()
+            ctx = WorldContext(connection, now, self.settings)
+            found = find_public_service(ctx, host)
+            decision = self._decide_faults(
+                connection,
+                request.method.upper(),
+                request.path,
+                concerned=lambda: found["name"] if found is not None else None,
+                public=True,
+            )
+            if decision.terminal is not None and found is not None:
+                rule = decision.terminal
+                status = rule.status
+                body: Any = {"status": "unhealthy"} if rule.body is None else rule.body
+            else:
+                status, body = public_answer(ctx, found)
+        request_id = new_request_id()
+        headers = (
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("X-Request-Id", request_id),
+            *(decision.terminal.headers.items() if decision.terminal is not None else ()),
+        )
+        return SandboxResponse(status, headers, _json_bytes(body))
 
     def _short_circuit(
         self,

@@ -10,7 +10,15 @@ A rule is a JSON/YAML mapping::
      "action": "status",               # see ACTIONS
      "status": 503, "body": {"message": "..."}, "headers": {"X": "y"},   # for "status"
      "seconds": 2.5,                   # "delay", "rate_limit" (Retry-After), "hang", "defer_deploy"
-     "state": "unavailable"}           # for "fail_deploy" and "datastore_status"
+     "state": "unavailable",           # for "fail_deploy" and "datastore_status"
+     "name": "acme-*"}                 # glob on the Render name of the resource it concerns
+
+``name`` narrows a rule to one tenant's (or one resource's) requests: for an API call, the name
+of the resource whose id is in the path (``/services/srv-…/deploys``: that service's name) or,
+for a create, the ``name`` of the body; for a request to a service's public URL, the service's
+name. A request concerning no named resource (``GET /owners``) never matches a rule with a
+``name``. So ``{"action": "fail_deploy", "name": "acme-*"}`` fails every deploy of tenant
+``acme``'s services and nobody else's.
 
 Paths are matched both with and without the ``/v1`` prefix, so ``/services`` and
 ``/v1/services`` are the same pattern. A request matching no ``path``/``path_regex`` given
@@ -37,6 +45,10 @@ Actions:
   appears only ``seconds`` (default 1) later: Render answers a resume 202 Accepted and starts
   the new deploy asynchronously, so meanwhile the service's latest deploy is the one the
   suspension deactivated.
+- ``health_status``: for requests to a web service's public URL only (``https://<name>.
+  onrender.com/<path>``, see ``rcp.sandbox.public``): answer ``status`` (default 500) with
+  ``body`` (default ``{"status": "unhealthy"}``) instead of the app's answer, e.g. a health
+  path that fails after a bad rollout. Every other action applies to API requests only.
 """
 
 from __future__ import annotations
@@ -59,7 +71,10 @@ ACTIONS = (
     "fail_deploy",
     "datastore_status",
     "defer_deploy",
+    "health_status",
 )
+# Actions for requests to a service's public URL (the others are for Render's API).
+PUBLIC_ACTIONS = frozenset({"health_status"})
 DEPLOY_FAILURES = ("build_failed", "pre_deploy_failed", "update_failed")
 # The spec's databaseStatus enum.
 DATASTORE_STATES = (
@@ -91,6 +106,7 @@ _KNOWN_KEYS = frozenset(
         "headers",
         "seconds",
         "state",
+        "name",
     }
 )
 
@@ -112,6 +128,19 @@ class FaultRule:
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds: float | None = None
     state: str | None = None
+    name: str | None = None
+
+    @property
+    def public(self) -> bool:
+        """Whether the rule is for requests to services' public URLs (not the API)."""
+        return self.action in PUBLIC_ACTIONS
+
+    def matches_name(self, name: str | None) -> bool:
+        """Whether the resource a request concerns (its Render name, None: none) is the
+        rule's; a rule without ``name`` takes any."""
+        if self.name is None:
+            return True
+        return name is not None and fnmatch.fnmatchcase(name, self.name)
 
     def matches(self, method: str, path: str) -> bool:
         if self.method != "*" and self.method != method.upper():
@@ -147,10 +176,12 @@ class FaultRule:
             data["nth"] = list(self.nth)
         if self.times is not None:
             data["times"] = self.times
-        if self.action == "status":
+        if self.action in ("status", "health_status"):
             data["status"] = self.status
             if self.body is not None:
                 data["body"] = self.body
+        if self.name is not None:
+            data["name"] = self.name
         if self.headers:
             data["headers"] = dict(self.headers)
         if self.seconds is not None:
@@ -213,6 +244,9 @@ def parse_rule(raw: Any) -> FaultRule:
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise FaultRuleError("seconds must be a number >= 0")
         seconds = float(seconds)
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise FaultRuleError("name must be a glob on a Render resource name")
     state = raw.get("state")
     if action == "fail_deploy":
         state = "build_failed" if state is None else state
@@ -239,6 +273,7 @@ def parse_rule(raw: Any) -> FaultRule:
         headers=dict(headers),
         seconds=seconds,
         state=state,
+        name=name,
     )
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rcp.sandbox.api.deploys import service_deploys, start_deploy, suspend_deploys
+from rcp.sandbox.api.deploys import start_deploy, suspend_deploys
 from rcp.sandbox.api.enums import (
     DASHBOARD,
     FREE_PLAN_MESSAGE,
@@ -586,18 +586,3 @@ def resume_service(ctx: WorldContext, request: ApiRequest, service_id: str) -> A
         # ``service_resumed``; issue 10): its previous live deploy stays deactivated.
         start_deploy(ctx, service, trigger="service_resumed")
     return ApiResult(202, empty=True)
-
-
-def service_app_status(ctx: WorldContext, slug: str) -> int:
-    """What the app at ``https://<slug>.onrender.com`` answers: 200 while a deploy of the service
-    is live and it is not suspended, 503 while none is (building, failed, suspended: Render's
-    edge has no instance to route to), 404 for a host no service has."""
-    service = next(
-        (data for _, data in load_resources(ctx, "service") if data.get("slug") == slug), None
-    )
-    if service is None:
-        return 404
-    if service.get("suspended") == "suspended":
-        return 503
-    statuses = {deploy["status"] for _, deploy in service_deploys(ctx, service["id"])}
-    return 200 if "live" in statuses else 503
