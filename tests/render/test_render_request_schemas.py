@@ -451,3 +451,44 @@ def test_validator_accepts_the_create_bodies_render_accepted_in_the_recordings()
             checked.append(body["type"])
     # 5 native-runtime creates in the recordings at the time of writing
     assert len(checked) >= 4 and "web_service" in checked, checked
+
+
+def test_isolation_create_bodies_match_their_operations() -> None:
+    """A template's isolation block (issue 14): the per-tenant project's create (with its
+    environment), an environment's create in an existing project, and every other create
+    carrying ``environmentId`` — as the engine sends them."""
+    from rcp.core.templates import Template, parse_template_text, render_template
+
+    text = """\
+isolation:
+  project: {perTenant: true}
+  environment:
+    protectedStatus: protected
+    networkIsolationEnabled: true
+    ipAllowList: [{source: 203.0.113.0/24, description: office}]
+services:
+  - {type: web, name: web, runtime: docker, plan: starter, repo: https://github.com/a/b}
+  - {type: keyvalue, name: cache, plan: starter, ipAllowList: []}
+databases:
+  - {name: db, plan: basic-256mb}
+"""
+    template = Template("iso", "<test>", text, parse_template_text(text, "iso"))
+    rendered = render_template(template, slug="acme", name="Acme", plugin_repo=None)
+    bodies = {spec.key: spec for spec in rendered.resources}
+    project = {**bodies["project"].body, "ownerId": OWNER}
+    assert request_schema_errors("/projects", "POST", project) == []
+    environment = {**bodies["environment"].body, "projectId": "prj-d0000000000000000005"}
+    assert request_schema_errors("/environments", "POST", environment) == []
+    in_environment = {"environmentId": "evm-d0000000000000000006", "ownerId": OWNER}
+    web = {**bodies["web"].body, **in_environment, "envVars": []}
+    assert request_schema_errors("/services", "POST", web, service_type="web_service",
+                                 runtime="docker") == []  # fmt: skip
+    assert request_schema_errors("/postgres", "POST", {**bodies["db"].body, **in_environment}) == []
+    assert (
+        request_schema_errors("/key-value", "POST", {**bodies["cache"].body, **in_environment})
+        == []
+    )
+    # Render requires an environment's allow-list entries to carry a description.
+    assert environment["ipAllowList"] == [
+        {"cidrBlock": "203.0.113.0/24", "description": "office"}
+    ]
