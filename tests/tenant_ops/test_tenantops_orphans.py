@@ -360,3 +360,35 @@ def test_create_with_several_resources_of_one_name_exits_5(cli: Cli, sandbox: Sa
     assert first in message and second in message and "dup-db" in message
     assert posts(sandbox) == before
     assert cli("-o", "json", "tenant", "list").json()["data"] == []
+
+
+def test_apply_refuses_a_new_tenant_whose_names_render_already_carries(
+    cli: Cli, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """`rcp apply` of new tenants looks their names up as `tenant create` does — one list
+    request per kind for the whole file — and refuses (exit 4) the tenant whose name an
+    unrecorded resource carries; the others are created."""
+    stray = sandbox.create_postgres("beta-db")
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("tenants:\n  - name: alpha\n  - name: Beta Co\n    slug: beta\n")
+
+    result = cli("-o", "json", "apply", str(fleet), "--yes")
+    assert result.exit_code == 5, result.stderr  # apply: some tenant did not converge
+    outcomes = {r["slug"]: r for r in result.json()["data"]["results"]}
+    assert outcomes["alpha"]["outcome"] == "created"
+    refused = outcomes["beta"]
+    assert (refused["outcome"], refused["exit_code"]) == ("failed", 4)
+    assert refused["error"].startswith(f"Render already has beta-db ({stray}), carrying tenant")
+    assert cli("-o", "json", "tenant", "show", "beta").exit_code == 3  # nothing written
+    assert named(sandbox, "postgres", "beta-db") == [stray]  # nor created twice
+    assert named(sandbox, "services", "beta-web") == []
+
+    # The hint's command takes it over; the next apply finishes the tenant around it.
+    adopt = cli(
+        "-o", "json", "tenant", "adopt", "beta", "--name", "Beta Co", "--resource", f"db={stray}"
+    )
+    assert adopt.exit_code == 0, adopt.stderr
+    again = cli("-o", "json", "apply", str(fleet), "--yes")
+    assert again.exit_code == 0, again.stderr
+    tenant = cli("-o", "json", "tenant", "show", "beta").json()["data"]
+    assert ids(tenant)["db"] == stray and tenant["status"] == "ACTIVE"

@@ -132,3 +132,39 @@ def sweep(gateway: RenderGateway, store: TenantStore) -> dict[str, list[KeyMatch
         if entry.others:
             found.setdefault(slug, []).append(entry)
     return dict(sorted(found.items()))
+
+
+# Names per list request when many tenants are looked up at once: Render's name filter takes an
+# array in the query string, and a URL of a few kilobytes is what every proxy passes.
+NAMES_PER_REQUEST = 50
+
+
+def unrecorded_by_name(
+    gateway: RenderGateway, store: TenantStore, wanted: dict[str, list[tuple[str, ResourceKind, str]]]
+) -> dict[str, list[tuple[str, RemoteResource]]]:
+    """For many tenants at once (slug → ``(key, kind, Render name)`` of the resources about to
+    be created), the Render resources already carrying those names that no record holds:
+    slug → ``(key, resource)``. One list request per kind per ``NAMES_PER_REQUEST`` names."""
+    owner_of: dict[tuple[ResourceKind, str], tuple[str, str]] = {}
+    for slug, resources in wanted.items():
+        for key, kind, name in resources:
+            if kind in NAMED_KINDS:
+                owner_of[(kind, name)] = (slug, key)
+    listed: list[RemoteResource] = []
+    for kind in NAMED_KINDS:
+        names = sorted(name for (of_kind, name) in owner_of if of_kind is kind)
+        for start in range(0, len(names), NAMES_PER_REQUEST):
+            listed.extend(gateway.list_named(kind, names[start : start + NAMES_PER_REQUEST]))
+    if not listed:
+        return {}
+    recorded = {render_id for render_id, _slug, _key in store.render_id_owners(
+        {remote.render_id for remote in listed}
+    )}
+    found: dict[str, list[tuple[str, RemoteResource]]] = {}
+    for remote in listed:
+        owner = owner_of.get((remote.kind, remote.name))
+        if owner is None or remote.render_id in recorded:
+            continue  # another tenant's (its record says so): the name-clash check's to refuse
+        slug, key = owner
+        found.setdefault(slug, []).append((key, remote))
+    return found

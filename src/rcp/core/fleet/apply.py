@@ -19,6 +19,7 @@ the fencing and stop-flag guard): create or update (``converge_tenant``), delete
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -199,6 +200,8 @@ class FleetApplier:
             if change.action == "noop":
                 results[change.slug] = TenantResult(change.slug, "noop")
         clashes = name_clashes(plan)
+        for slug, refusal in self._names_taken_on_render(plan).items():
+            clashes.setdefault(slug, refusal)
         pending = plan.pending
         total = len(pending)
         if pending:
@@ -209,6 +212,47 @@ class FleetApplier:
                     results[slug] = future.result()
         ordered = [results[c.slug] for c in plan.changes if c.slug in results]
         return ApplyReport(plan, ordered, started_at, self.clock() - started)
+
+    def _names_taken_on_render(self, plan: FleetPlan) -> dict[str, ConflictError]:
+        """New tenants whose Render names resources already carry that no record holds (a lost
+        database, a create Render acted on after rcp gave up): refused (exit 4) before they
+        start, as ``rcp tenant create`` refuses them — one lookup per kind for the whole file,
+        not one per tenant."""
+        from rcp.core.ownership import unrecorded_by_name
+
+        wanted: dict[str, list[tuple[str, ResourceKind, str]]] = {}
+        for change in plan.pending:
+            if change.action != "create" or change.recorded is not None or change.desired is None:
+                continue
+            creates = {key for key, _kind in change.creates}
+            wanted[change.slug] = [
+                (spec.key, spec.kind, spec.name)
+                for spec in change.desired.template.resources
+                if spec.key in creates
+            ]
+        if not wanted:
+            return {}
+        refusals: dict[str, ConflictError] = {}
+        desired = {c.slug: c.desired for c in plan.pending if c.desired is not None}
+        for slug, found in unrecorded_by_name(
+            self.operator.gateway, self.operator.store, wanted
+        ).items():
+            listed = ", ".join(f"{remote.name} ({remote.render_id})" for _key, remote in found)
+            words = ["rcp", "tenant", "adopt", slug]
+            tenant = desired[slug]
+            if tenant is not None and tenant.name != slug:
+                words += ["--name", tenant.name]
+            words += [f"--resource={key}={remote.render_id}" for key, remote in found]
+            refusals[slug] = ConflictError(
+                f"Render already has {listed}, carrying tenant {slug}'s names, and no record "
+                "holds them (a lost database, or a create Render acted on after rcp gave up?)",
+                hint=(
+                    f"take them over with `{' '.join(shlex.quote(w) for w in words)}` (add "
+                    "--template as in the fleet file), then rerun the apply"
+                ),
+                code="resource_exists",
+            )
+        return refusals
 
     def _dispatch(
         self,
