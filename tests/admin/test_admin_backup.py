@@ -58,6 +58,21 @@ def seed_fleet(url: str, config_dir: Path) -> None:
         env_overrides={"web": {"API_TOKEN": SECRET, "MODE": "fast"}},
     )
     seed_tenant(url, "Café Ünïcode Ltd", config_dir=config_dir)
+    # A fleet tier and a recorded template revision: carried by the backup like the rest.
+    from sqlalchemy import text
+
+    from rcp.store import open_store
+
+    store = open_store(url)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE tenants SET tier = 'canary', revision_hash = :hash,"
+                " revision_label = 'v7', revision_at = updated_at WHERE slug = 'acme-corporation'"
+            ),
+            {"hash": "ab" * 32},
+        )
+    store.close()
     add_audit(url, "rcp tenant create 'Acme Corporation'", "acme-corporation")
     add_audit(url, "rcp db upgrade", None)
 
@@ -92,6 +107,10 @@ def test_round_trip_reproduces_the_state(
     assert {"service": "web", "key": "API_TOKEN", "value": SECRET} in acme["env_overrides"]
     assert [r["key"] for r in acme["resources"]] == ["db", "web"]
     assert acme["rendered_template"]["name"] == "default"
+    assert acme["tier"] == "canary"
+    assert acme["template_revision"]["hash"] == "ab" * 32
+    assert acme["template_revision"]["label"] == "v7"
+    assert first["tenants"][1]["tier"] is None
     assert acme["journal"][0]["step"] == "create"
     assert first["audit"][0]["at"] == "2026-11-20T09:30:15.123456Z"
 
@@ -313,6 +332,11 @@ def _broken(change: Callable[[dict[str, Any]], None]) -> str:
         (_broken(lambda d: d["tenants"].append(d["tenants"][0])), "appears twice"),
         (_broken(lambda d: d["tenants"][0].update(created_at="yesterday")), "not a timestamp"),
         (_broken(lambda d: d.update(audit=[{"at": "2026-11-26T10:00:00Z"}])), "audit[0].actor"),
+        (_broken(lambda d: d["tenants"][0].update(tier="no tier")), "tenants[0].tier: not a tier"),
+        (
+            _broken(lambda d: d["tenants"][0].update(template_revision={"hash": "xyz"})),
+            "tenants[0].template_revision.hash: expected 64 hex digits",
+        ),
     ],
 )
 def test_bad_documents_are_rejected_before_any_write(

@@ -3,6 +3,7 @@
     {"format": "rcp-backup", "version": 1, "exported_at": "…Z", "secrets_included": false,
      "tenants": [{"name", "slug", "status", "template", "custom_plugin_repo", "rendered_template",
                   "created_at", "updated_at", "last_error", "render_api_url", "render_owner_id",
+                  "tier", "template_revision": {"hash", "label", "since"} | null,
                   "resources": [{"key", "type", "name", "render_id", "state", "url", "deploy_id",
                                   "last_error"}],
                   "env_overrides": [{"service", "key", "value"?}],
@@ -37,6 +38,7 @@ from rcp.core.models import (
     LockHolder,
     Resource,
     Tenant,
+    TenantRevision,
     TenantStatus,
     iso_z,
 )
@@ -125,6 +127,10 @@ def tenant_json(item: TenantBackup, include_secrets: bool) -> dict[str, Any]:
         "last_error": tenant.last_error,
         "render_api_url": tenant.render_api_url,
         "render_owner_id": tenant.render_owner_id,
+        "tier": tenant.tier,
+        "template_revision": (
+            tenant.template_revision.to_json() if tenant.template_revision else None
+        ),
         "resources": [
             {
                 "key": r.key,
@@ -338,8 +344,32 @@ def _parse_tenant(item: _Reader) -> TenantBackup:
         # Absent in backups made before records had a world: unknown, as on upgrade.
         render_api_url=item.optional("render_api_url").text_or_none(),
         render_owner_id=item.optional("render_owner_id").text_or_none(),
+        # Absent in backups made before tiers and revisions: none, as on upgrade.
+        tier=_tier(item.optional("tier")),
+        template_revision=_revision(item.optional("template_revision")),
     )
     return TenantBackup(tenant=tenant, journal=journal, env_keys_without_value=without_value)
+
+
+def _tier(reader: _Reader) -> str | None:
+    from rcp.core.fleet.spec import TIER
+
+    tier = reader.text_or_none()
+    if tier is not None and not TIER.fullmatch(tier):
+        raise reader.fail(f"not a tier (1-40 letters, digits, '-', '_' or '.'): {tier!r}")
+    return tier
+
+
+def _revision(reader: _Reader) -> TenantRevision | None:
+    if reader.value is None:
+        return None
+    digest = reader.field("hash").text()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise reader.field("hash").fail("expected 64 hex digits")
+    label = reader.optional("label").text_or_none()
+    if label is not None and len(label) > 64:
+        raise reader.field("label").fail("longer than 64 characters")
+    return TenantRevision(digest, label, reader.optional("since").moment_or_none())
 
 
 # A workspace (team) or personal owner id, as GET /owners lists them.
@@ -595,6 +625,8 @@ def _keep_existing_values(
             env_overrides=overrides,
             render_api_url=item.tenant.render_api_url,
             render_owner_id=item.tenant.render_owner_id,
+            tier=item.tenant.tier,
+            template_revision=item.tenant.template_revision,
         )
         restored.append(TenantBackup(tenant=tenant, journal=list(item.journal)))
     return restored, missing
