@@ -93,8 +93,9 @@ CASES: list[tuple[str, Callable[[Document], None], str]] = [
     ("plugin repo credentials", _plugin_repo_with_token, "tenants[0].custom_plugin_repo"),
     ("env override key", _bad_env_key, "env_overrides[0].key"),
     ("journal render id", _journal_render_id, "journal[0].render_id"),
-    # A Render kind rcp knows (issue 14) but that no tenant record holds yet.
-    ("env group type", _set_web("type", "env_group"), "resources[1].type"),
+    # A type no tenant record holds, and a tenant type (issue 14) that a service id cannot be.
+    ("unknown type", _set_web("type", "workflow"), "resources[1].type"),
+    ("env group type on a service id", _set_web("type", "env_group"), "resources[1].render_id"),
 ]
 
 
