@@ -105,14 +105,15 @@ def scenario_datastores_pass_through_transient_states(sandbox: Sandbox, rcp: Rcp
     sandbox.add_faults(
         {
             "method": "GET",
-            "path": "/postgres/dpg-*",
+            # One instance's read or the batched list read (readiness reads many by name).
+            "path": "/postgres*",
             "times": 3,
             "action": "datastore_status",
             "state": "unavailable",
         },
         {
             "method": "GET",
-            "path": "/key-value/red-*",
+            "path": "/key-value*",
             "times": 2,
             "action": "datastore_status",
             "state": "config_restart",

@@ -109,7 +109,7 @@ def _parse(moment: str) -> object:
 def test_streamed_tables_for_people(seeded: Cli) -> None:
     listed = seeded("tenant", "list")
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["SLUG", "NAME", "STATUS", "TEMPLATE", "CREATED_AT"]
+    assert lines[0].split() == ["SLUG", "NAME", "STATUS", "TEMPLATE", "REVISION", "CREATED_AT"]
     # Widths come from the first 1,000 rows (names up to "Tenant «999»"); a wider name after
     # them pushes its own line out instead of holding the table back.
     assert lines[1].startswith("t00000  Tenant «0»    ERROR   default   ")
@@ -133,7 +133,7 @@ def test_a_reader_that_goes_away_ends_the_listing_quietly(seeded: Cli, tmp_path:
         text=True,
         timeout=60,
     )
-    assert pipeline.stdout.split() == ["SLUG", "NAME", "STATUS", "TEMPLATE", "CREATED_AT"]
+    assert pipeline.stdout.split() == ["SLUG", "NAME", "STATUS", "TEMPLATE", "REVISION", "CREATED_AT"]
     assert pipeline.returncode == 141
     assert pipeline.stderr == ""
 
