@@ -51,6 +51,43 @@ ISOLATED_VARIABLES = (
 )
 
 
+
+# A template with every resource kind a tenant commonly has (four creates: Postgres, Key
+# Value, web, worker), shared by the tenant-operation and fleet tests.
+FULL_TEMPLATE = """\
+services:
+  - type: web
+    name: web
+    runtime: node
+    repo: https://github.com/render-examples/express-hello-world
+    buildCommand: npm install
+    startCommand: npm start
+    plan: starter
+    envVars:
+      - key: DATABASE_URL
+        fromDatabase: {name: db, property: connectionString}
+      - key: REDIS_URL
+        fromService: {name: cache, type: keyvalue, property: connectionString}
+      - key: GREETING
+        value: hello
+      - key: SESSION_SECRET
+        generateValue: true
+  - type: worker
+    name: worker
+    runtime: node
+    repo: https://github.com/render-examples/express-hello-world
+    buildCommand: npm install
+    startCommand: node worker.js
+    plan: starter
+  - type: keyvalue
+    name: cache
+    plan: starter
+    ipAllowList: []
+databases:
+  - name: db
+    plan: basic-256mb
+"""
+
 def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not present at {SHARED}: reference data unavailable")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fleet_helpers import sandbox_requests
 
-from tests.conftest import Cli
+from tests.conftest import FULL_TEMPLATE, Cli
 
 CREATES = ("/v1/services", "/v1/postgres", "/v1/key-value", "/v1/redis")
 
@@ -149,30 +149,6 @@ def test_beyond_the_wait_budget_the_rest_is_deferred_with_the_time_to_rerun(
     assert len(refused) == 1
 
 
-FOUR_RESOURCES = """\
-services:
-  - type: web
-    name: web
-    runtime: node
-    repo: https://github.com/render-examples/express-hello-world
-    buildCommand: npm install
-    startCommand: npm start
-    plan: starter
-  - type: worker
-    name: worker
-    runtime: node
-    repo: https://github.com/render-examples/express-hello-world
-    buildCommand: npm install
-    startCommand: node worker.js
-    plan: starter
-  - type: keyvalue
-    name: queue
-    plan: starter
-    ipAllowList: []
-databases:
-  - name: db
-    plan: basic-256mb
-"""
 
 
 def test_a_tenant_stopped_part_way_by_an_hour_spent_elsewhere_is_rolled_back(
@@ -190,7 +166,7 @@ def test_a_tenant_stopped_part_way_by_an_hour_spent_elsewhere_is_rolled_back(
     from rcp.render.ratelimit import reset_default_limiter
 
     monkeypatch.setenv("RCP_SANDBOX_CREATE_COUNTERS", "shared")
-    (tmp_path / "four.yaml").write_text(FOUR_RESOURCES, encoding="utf-8")
+    (tmp_path / "four.yaml").write_text(FULL_TEMPLATE, encoding="utf-8")
     elsewhere = fleet_of(write_fleet, 9)  # 9 default tenants: 18 creates
     code, data, stderr = apply_json(cli, str(elsewhere), "-c", "9")
     assert code == 0, stderr

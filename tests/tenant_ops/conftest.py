@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tenant_ops_helpers import FULL_TEMPLATE, Sandbox, store_of
+from tenant_ops_helpers import Sandbox, store_of
 
-from tests.conftest import Cli
+from tests.conftest import FULL_TEMPLATE, Cli
 
 
 @pytest.fixture

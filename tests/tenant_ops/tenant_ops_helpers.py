@@ -11,40 +11,6 @@ from typing import Any
 
 from tests.conftest import Cli
 
-FULL_TEMPLATE = """\
-services:
-  - type: web
-    name: web
-    runtime: node
-    repo: https://github.com/render-examples/express-hello-world
-    buildCommand: npm install
-    startCommand: npm start
-    plan: starter
-    envVars:
-      - key: DATABASE_URL
-        fromDatabase: {name: db, property: connectionString}
-      - key: REDIS_URL
-        fromService: {name: cache, type: keyvalue, property: connectionString}
-      - key: GREETING
-        value: hello
-      - key: SESSION_SECRET
-        generateValue: true
-  - type: worker
-    name: worker
-    runtime: node
-    repo: https://github.com/render-examples/express-hello-world
-    buildCommand: npm install
-    startCommand: node worker.js
-    plan: starter
-  - type: keyvalue
-    name: cache
-    plan: starter
-    ipAllowList: []
-databases:
-  - name: db
-    plan: basic-256mb
-"""
-
 # Render API family of each resource key of FULL_TEMPLATE / the default template.
 FAMILY = {"web": "services", "worker": "services", "cache": "key-value", "db": "postgres"}
 
